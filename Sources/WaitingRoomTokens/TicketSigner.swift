@@ -1,0 +1,41 @@
+/// Signs and opens compact queue tickets: `<payload>.<base64url HMAC-SHA256>`.
+///
+/// The payload is opaque here (the core defines its fields). The MAC key is set up in OpenSSL once; checks
+/// are constant-time, so a forger learns nothing from how long a refusal took.
+public struct TicketSigner: Sendable {
+    private let template: OpenSSL.MACTemplate
+
+    /// - Parameter secret: shared by every front-door instance; at least 16 bytes.
+    public init(secret: [UInt8]) throws(TokenError) {
+        guard secret.count >= 16 else { throw .invalidKey("ticket secret must be at least 16 bytes") }
+        do {
+            template = try OpenSSL.MACTemplate(key: secret)
+        } catch {
+            throw .invalidKey("\(error)")
+        }
+    }
+
+    public func sign(_ payload: String) -> String {
+        var payload = payload
+        let mac = payload.withUTF8 { template.authenticate(UnsafeRawBufferPointer($0)) }
+        return payload + "." + Base64URL.encode(mac)
+    }
+
+    /// Returns the payload when the MAC matches; throws ``TokenError/badSignature`` or ``TokenError/malformed(_:)``.
+    public func open(_ ticket: String) throws(TokenError) -> Substring {
+        guard ticket.utf8.count <= 512, let dot = ticket.lastIndex(of: ".") else { throw .malformed("not a ticket") }
+        let payload = ticket[..<dot]
+        guard let mac = Base64URL.decode(ticket[ticket.index(after: dot)...]), mac.count == 32 else {
+            throw .malformed("ticket MAC is not base64url")
+        }
+        var text = String(payload)
+        let expected = text.withUTF8 { template.authenticate(UnsafeRawBufferPointer($0)) }
+        guard OpenSSL.constantTimeEquals(mac, expected) else { throw .badSignature }
+        return payload
+    }
+
+    /// Random bytes for ids and secrets.
+    public static func randomBytes(_ count: Int) -> [UInt8] {
+        OpenSSL.randomBytes(count)
+    }
+}

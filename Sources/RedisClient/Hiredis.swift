@@ -40,7 +40,9 @@ final class HiredisContext {
         if redisSetTimeout(made, timeval(commandTimeout)) != REDIS_OK {
             throw .connectionFailed(context.errorString)
         }
-        _ = redisEnableKeepAlive(made)
+        if case .tcp = endpoint, redisEnableKeepAlive(made) != REDIS_OK {
+            throw .connectionFailed(context.errorString)
+        }
         return context
     }
 

@@ -1,0 +1,65 @@
+import Testing
+import WaitingRoomCore
+
+@Suite("Pre-queue lottery")
+struct LotteryPermutationTests {
+    @Test("a bijection for every size up to 2,000 (and a few larger)")
+    func bijection() {
+        let sizes = Array(1...2_000) + [4_095, 4_096, 4_097, 10_007]
+        for (index, size) in sizes.enumerated() {
+            let lottery = LotteryPermutation(size: UInt64(size), key: (UInt64(index) &* 0x9E37_79B9, 0xDEAD_BEEF))
+            var seen = [Bool](repeating: false, count: size)
+            var ok = true
+            for value in 0..<UInt64(size) {
+                let image = Int(lottery.permute(value))
+                if image >= size || seen[image] { ok = false; break }
+                seen[image] = true
+            }
+            #expect(ok, "size \(size) is not a bijection")
+        }
+    }
+
+    @Test("places are uniform across keys (chi-square)")
+    func uniformity() {
+        // Where does pre-queue number 0 (the earliest arrival) land, over many keys? It must not favour any place.
+        let size = 50
+        let trials = 50_000
+        var counts = [Int](repeating: 0, count: size)
+        var lastCounts = [Int](repeating: 0, count: size)
+        for trial in 0..<trials {
+            let lottery = LotteryPermutation(size: UInt64(size), key: (UInt64(trial), UInt64(trial) &* 0x2545_F491_4F6C_DD1D))
+            counts[Int(lottery.permute(0))] += 1
+            lastCounts[Int(lottery.permute(UInt64(size - 1)))] += 1
+        }
+        let expected = Double(trials) / Double(size)
+        for histogram in [counts, lastCounts] {
+            let chiSquare = histogram.reduce(0.0) { $0 + (Double($1) - expected) * (Double($1) - expected) / expected }
+            // 49 degrees of freedom: the 99.9th percentile is about 85.4.
+            #expect(chiSquare < 85.4, "chi-square \(chiSquare)")
+        }
+    }
+
+    @Test("the same key gives the same order; another key another")
+    func keyed() throws {
+        let a = try #require(LotteryPermutation(size: 1_000, key: "00112233445566778899aabbccddeeff"))
+        let b = try #require(LotteryPermutation(size: 1_000, key: "00112233445566778899aabbccddeeff"))
+        let c = try #require(LotteryPermutation(size: 1_000, key: "ffeeddccbbaa99887766554433221100"))
+        let orderA = (0..<1_000).map { a.permute($0) }
+        #expect(orderA == (0..<1_000).map { b.permute($0) })
+        #expect(orderA != (0..<1_000).map { c.permute($0) })
+        #expect(orderA != Array(0..<1_000))
+        #expect(LotteryPermutation(size: 10, key: "xyz") == nil)
+    }
+
+    @Test("effective positions: lottery for the pre-queue, FIFO after it")
+    func effectivePositions() {
+        var snapshot = RoomSnapshot(name: "r", settings: RoomSettings(rate: 1, checkoutUrl: "https://shop/checkout"), state: .open, epoch: "e", tail: 200, head: 0)
+        #expect(snapshot.effectivePosition(ofSeq: 5) == 5)
+        snapshot.prequeue = 100
+        snapshot.lotteryKey = "00112233445566778899aabbccddeeff"
+        let drawn = (1...100).map { snapshot.effectivePosition(ofSeq: $0) }
+        #expect(Set(drawn) == Set(1...100))
+        #expect(snapshot.effectivePosition(ofSeq: 101) == 101)
+        #expect(snapshot.effectivePosition(ofSeq: 150) == 150)
+    }
+}

@@ -100,7 +100,7 @@ extension RedisClient {
         return fields
     }
 
-    static func fieldMap(_ reply: RedisReply) throws(RedisError) -> [String: String] {
+    public static func fieldMap(_ reply: RedisReply) throws(RedisError) -> [String: String] {
         guard let items = reply.array, items.count % 2 == 0 else { throw .unexpectedReply("expected field/value pairs, got \(reply)") }
         var fields: [String: String] = [:]
         fields.reserveCapacity(items.count / 2)

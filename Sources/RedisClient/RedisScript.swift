@@ -60,3 +60,19 @@ extension RedisClient {
         return command
     }
 }
+
+extension RedisClient {
+    /// Runs one script many times in a single pipelined round trip (EVALSHA each, with the NOSCRIPT fallback).
+    /// Error replies from individual calls are returned as `.error`, not thrown.
+    public func run(_ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])]) async throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        var sha = scripts.sha(for: script)
+        if sha == nil { sha = try await load(script) }
+        var replies = try await pipeline(calls.map { evalsha(sha!, keys: $0.keys, arguments: $0.arguments) })
+        if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
+            let reloaded = try await load(script)
+            replies = try await pipeline(calls.map { evalsha(reloaded, keys: $0.keys, arguments: $0.arguments) })
+        }
+        return replies
+    }
+}

@@ -39,3 +39,11 @@ public struct TicketSigner: Sendable {
         OpenSSL.randomBytes(count)
     }
 }
+
+/// Comparison of secrets (API keys) in constant time: both sides are hashed first, so neither the content
+/// nor the length of the expected key leaks through timing.
+public enum SecretComparison {
+    public static func equals(_ presented: String, _ expected: String) -> Bool {
+        OpenSSL.constantTimeEquals(OpenSSL.sha256(Array(presented.utf8)), OpenSSL.sha256(Array(expected.utf8)))
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+import Logging
+import WaitingRoomCore
+import Yams
+
+/// Everything `waitroom serve` needs, with documented defaults. Read from `Config/waitroom.yaml` (or the file
+/// named by `WAITROOM_CONFIG`), then environment variables, which win. Validated at start-up; an error
+/// names the bad key.
+public struct GateConfiguration: Sendable {
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8080
+    /// Cookies get `Secure` (set behind TLS).
+    public var secureCookies = false
+    /// Bodies larger than this answer 413.
+    public var maxBodyBytes = 16 * 1024
+    public var redisURL = "redis://127.0.0.1:6379"
+    public var redisCommandTimeoutMs = 2_000
+    /// PEM files of Ed25519 keys: the first signs, all are published in the JWKS (rotation).
+    public var signingKeyFiles: [String] = []
+    /// Shared by every instance; at least 16 bytes. Without it a development run makes a throwaway one.
+    public var ticketSecret: String?
+    public var adminKey: String?
+    public var serviceKey: String?
+    public var issuer = "waitroom"
+    public var leewaySeconds = 5
+    /// How often each instance ticks and re-reads every room (at least 4 times a second).
+    public var refreshIntervalMs = 100
+    /// After this long without a successful refresh, polls are answered with `"stale": true`.
+    public var staleAfterMs = 2_000
+    public var logFormat = LogFormat.text
+    public var logLevel = Logger.Level.info
+    /// Rooms created at start-up when absent (from `Config/rooms.yaml` or `WAITROOM_ROOMS_FILE`).
+    public var rooms: [String: RoomSettings] = [:]
+    /// Allows throwaway keys and secrets; off in production (`WAITROOM_ENV=production`).
+    public var development = true
+
+    public enum LogFormat: String, Sendable, Codable { case text, json }
+
+    public init() {}
+
+    /// Loads the configuration file (if any) and applies the environment.
+    public static func load(
+        file: String? = nil,
+        roomsFile: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> GateConfiguration {
+        var configuration = GateConfiguration()
+        if let path = file ?? environment["WAITROOM_CONFIG"] ?? existing("Config/waitroom.yaml") {
+            try configuration.apply(yamlFile: path)
+        }
+        if let path = roomsFile ?? environment["WAITROOM_ROOMS_FILE"] ?? existing("Config/rooms.yaml") {
+            configuration.rooms = try RoomsFile.load(path)
+        }
+        try configuration.apply(environment: environment)
+        try configuration.validate()
+        return configuration
+    }
+
+    private static func existing(_ path: String) -> String? {
+        FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Environment variables override the file. Names are listed in the README.
+    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        func int(_ key: String) throws(ConfigurationError) -> Int? {
+            guard let text = environment[key] else { return nil }
+            guard let value = Int(text) else { throw ConfigurationError(key: key, reason: "must be an integer, got \(text)") }
+            return value
+        }
+        func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+            guard let text = environment[key]?.lowercased() else { return nil }
+            switch text {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw ConfigurationError(key: key, reason: "must be true or false, got \(text)")
+            }
+        }
+        if let value = environment["WAITROOM_HTTP_HOST"] { httpHost = value }
+        if let value = try int("WAITROOM_HTTP_PORT") { httpPort = value }
+        if let value = try bool("WAITROOM_SECURE_COOKIES") { secureCookies = value }
+        if let value = try int("WAITROOM_MAX_BODY_BYTES") { maxBodyBytes = value }
+        if let value = environment["WAITROOM_REDIS_URL"] { redisURL = value }
+        if let value = try int("WAITROOM_REDIS_TIMEOUT_MS") { redisCommandTimeoutMs = value }
+        if let value = environment["WAITROOM_SIGNING_KEY_FILE"] {
+            signingKeyFiles = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let value = environment["WAITROOM_TICKET_SECRET"] { ticketSecret = value }
+        if let value = environment["WAITROOM_ADMIN_KEY"] { adminKey = value }
+        if let value = environment["WAITROOM_SERVICE_KEY"] { serviceKey = value }
+        if let value = environment["WAITROOM_ISSUER"] { issuer = value }
+        if let value = try int("WAITROOM_REFRESH_INTERVAL_MS") { refreshIntervalMs = value }
+        if let value = environment["WAITROOM_LOG_FORMAT"] {
+            guard let format = LogFormat(rawValue: value) else { throw ConfigurationError(key: "WAITROOM_LOG_FORMAT", reason: "must be text or json") }
+            logFormat = format
+        }
+        if let value = environment["WAITROOM_LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: value) else { throw ConfigurationError(key: "WAITROOM_LOG_LEVEL", reason: "unknown level \(value)") }
+            logLevel = level
+        }
+        if let value = environment["WAITROOM_ENV"] { development = value != "production" }
+    }
+
+    public func validate() throws(ConfigurationError) {
+        guard !httpHost.isEmpty else { throw ConfigurationError(key: "http.host", reason: "must not be empty") }
+        guard (0...65_535).contains(httpPort) else { throw ConfigurationError(key: "http.port", reason: "must be 0...65535") }
+        guard maxBodyBytes >= 256 else { throw ConfigurationError(key: "http.maxBodyBytes", reason: "must be at least 256") }
+        guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
+        guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
+        if let ticketSecret, ticketSecret.utf8.count < 16 { throw ConfigurationError(key: "tokens.ticketSecret", reason: "must be at least 16 bytes") }
+        if let adminKey, adminKey.utf8.count < 16 { throw ConfigurationError(key: "admin.key", reason: "must be at least 16 bytes") }
+        if let serviceKey, serviceKey.utf8.count < 16 { throw ConfigurationError(key: "service.key", reason: "must be at least 16 bytes") }
+        if !development {
+            if signingKeyFiles.isEmpty { throw ConfigurationError(key: "tokens.signingKeyFiles", reason: "required in production") }
+            if ticketSecret == nil { throw ConfigurationError(key: "tokens.ticketSecret", reason: "required in production") }
+        }
+        for (name, settings) in rooms {
+            guard RoomName.isValid(name) else { throw ConfigurationError(key: "rooms.\(name)", reason: "invalid room name") }
+            do { try settings.validate() } catch { throw ConfigurationError(key: "rooms.\(name).\(error.field)", reason: error.reason) }
+        }
+    }
+
+    mutating func apply(yamlFile path: String) throws(ConfigurationError) {
+        let file: ConfigurationFile
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            file = try YAMLDecoder().decode(ConfigurationFile.self, from: text)
+        } catch {
+            throw ConfigurationError(key: path, reason: "\(error)")
+        }
+        if let http = file.http {
+            httpHost = http.host ?? httpHost
+            httpPort = http.port ?? httpPort
+            secureCookies = http.secureCookies ?? secureCookies
+            maxBodyBytes = http.maxBodyBytes ?? maxBodyBytes
+        }
+        if let redis = file.redis {
+            redisURL = redis.url ?? redisURL
+            redisCommandTimeoutMs = redis.commandTimeoutMs ?? redisCommandTimeoutMs
+        }
+        if let tokens = file.tokens {
+            signingKeyFiles = tokens.signingKeyFiles ?? signingKeyFiles
+            ticketSecret = tokens.ticketSecret ?? ticketSecret
+            issuer = tokens.issuer ?? issuer
+            leewaySeconds = tokens.leewaySeconds ?? leewaySeconds
+        }
+        refreshIntervalMs = file.refreshIntervalMs ?? refreshIntervalMs
+        staleAfterMs = file.staleAfterMs ?? staleAfterMs
+        if let logging = file.logging {
+            logFormat = logging.format ?? logFormat
+            if let level = logging.level {
+                guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError(key: "logging.level", reason: "unknown level \(level)") }
+                logLevel = parsed
+            }
+        }
+    }
+}
+
+/// A configuration value that cannot be used; start-up stops with this message.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let reason: String
+
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { "configuration error at \(key): \(reason)" }
+}
+
+/// The shape of `Config/waitroom.yaml`. Secrets (admin and service keys) come from the environment only.
+struct ConfigurationFile: Decodable {
+    struct HTTP: Decodable {
+        var host: String?
+        var port: Int?
+        var secureCookies: Bool?
+        var maxBodyBytes: Int?
+    }
+
+    struct Redis: Decodable {
+        var url: String?
+        var commandTimeoutMs: Int?
+    }
+
+    struct Tokens: Decodable {
+        var signingKeyFiles: [String]?
+        var ticketSecret: String?
+        var issuer: String?
+        var leewaySeconds: Int?
+    }
+
+    struct Logging: Decodable {
+        var format: GateConfiguration.LogFormat?
+        var level: String?
+    }
+
+    var http: HTTP?
+    var redis: Redis?
+    var tokens: Tokens?
+    var refreshIntervalMs: Int?
+    var staleAfterMs: Int?
+    var logging: Logging?
+}
+
+/// `Config/rooms.yaml`: rooms to create at start-up when absent.
+enum RoomsFile {
+    struct Room: Decodable {
+        var rate: Double
+        var capacity: Int?
+        var claimWindowSeconds: Int?
+        var sessionTTLSeconds: Int?
+        var checkoutUrl: String
+        /// ISO 8601 date, or `+N` for N seconds after start-up (handy for demos).
+        var opensAt: String?
+        var rampSeconds: Int?
+        var rampStartRate: Double?
+    }
+
+    struct File: Decodable {
+        var rooms: [String: Room]
+    }
+
+    static func load(_ path: String, now: Date = Date()) throws(ConfigurationError) -> [String: RoomSettings] {
+        let file: File
+        do {
+            file = try YAMLDecoder().decode(File.self, from: try String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw ConfigurationError(key: path, reason: "\(error)")
+        }
+        var rooms: [String: RoomSettings] = [:]
+        for (name, room) in file.rooms {
+            var opensAt: Date?
+            if let text = room.opensAt {
+                if text.hasPrefix("+"), let seconds = Double(text.dropFirst()) {
+                    opensAt = now.addingTimeInterval(seconds)
+                } else if let date = try? Date(text, strategy: .iso8601) {
+                    opensAt = date
+                } else {
+                    throw ConfigurationError(key: "rooms.\(name).opensAt", reason: "must be ISO 8601 or +seconds")
+                }
+            }
+            rooms[name] = RoomSettings(
+                rate: room.rate, capacity: room.capacity, claimWindowSeconds: room.claimWindowSeconds ?? 60,
+                sessionTTLSeconds: room.sessionTTLSeconds ?? 900, checkoutUrl: room.checkoutUrl, opensAt: opensAt,
+                rampSeconds: room.rampSeconds, rampStartRate: room.rampStartRate
+            )
+        }
+        return rooms
+    }
+}

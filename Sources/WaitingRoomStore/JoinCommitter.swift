@@ -1,0 +1,99 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Group commit for joins: everything that arrives while a commit is in flight goes out in the next one,
+/// as one `INCRBY n` per room, and places are handed out in arrival order.
+public final class JoinCommitter: Service, Sendable {
+    public typealias Placement = RoomStore.JoinResult
+
+    private struct Waiter {
+        var room: String
+        var continuation: CheckedContinuation<Placement, Error>
+    }
+
+    private struct State {
+        var pending: [Waiter] = []
+        var accepting = true
+    }
+
+    private let store: RoomStore
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    public init(store: RoomStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Places one shopper in `room`; resolves when the batch it rode in has been committed.
+    public func join(room: String) async throws -> Placement {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = state.withLock { state -> Bool in
+                guard state.accepting else { return false }
+                state.pending.append(Waiter(room: room, continuation: continuation))
+                return true
+            }
+            if accepted {
+                wake.yield()
+            } else {
+                continuation.resume(throwing: JoinCommitterError.shuttingDown)
+            }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            for await _ in wakeups {
+                await drain()
+            }
+            await drain()  // joins accepted before shutdown still get their places
+        } onGracefulShutdown: {
+            self.state.withLock { $0.accepting = false }
+            self.wake.finish()
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [Waiter] in
+                defer { state.pending.removeAll(keepingCapacity: true) }
+                return state.pending
+            }
+            if batch.isEmpty { return }
+            await commit(batch)
+        }
+    }
+
+    /// One INCRBY per room in the batch; the rooms' commands share one round trip.
+    private func commit(_ batch: [Waiter]) async {
+        var byRoom: [String: [Waiter]] = [:]
+        for waiter in batch { byRoom[waiter.room, default: []].append(waiter) }
+        await withTaskGroup(of: Void.self) { group in
+            for (room, waiters) in byRoom {
+                group.addTask {
+                    do {
+                        let result = try await self.store.join(room: room, count: waiters.count)
+                        for (offset, waiter) in waiters.enumerated() {
+                            if case .placed(let first, let state, let epoch) = result {
+                                waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
+                            } else {
+                                waiter.continuation.resume(returning: result)
+                            }
+                        }
+                    } catch {
+                        for waiter in waiters { waiter.continuation.resume(throwing: error) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+public enum JoinCommitterError: Error, Sendable {
+    /// The instance is shutting down and takes no new joins (the caller answers 503).
+    case shuttingDown
+}

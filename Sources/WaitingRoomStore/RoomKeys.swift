@@ -1,0 +1,30 @@
+/// The Redis key layout. Every key of a room shares the hash tag `{room}`, so each script touches one
+/// Cluster slot and rooms can be spread over several primaries.
+public struct RoomKeys: Sendable {
+    public let room: String
+
+    public init(room: String) {
+        self.room = room
+    }
+
+    private var prefix: String { "wr:{\(room)}:" }
+
+    /// Hash: settings and counters (`tail`, `head`, `state`, …).
+    public var state: String { prefix + "room" }
+    /// Sorted set: claimed admissions by `jti`, scored by expiry (ms).
+    public var active: String { prefix + "active" }
+    /// Sorted set: offer batches `head:offeredAtMs:size`, scored by the head they advanced to.
+    public var offers: String { prefix + "offers" }
+    /// Hash: claims per offer batch.
+    public var offerClaims: String { prefix + "offerclaims" }
+    /// Sorted set: arrival checkpoints `seq:joinedAtMs` (at most ten a second), for the oldest waiting age.
+    public var arrivals: String { prefix + "arrivals" }
+
+    /// String: the admission of one ticket (`jti|iat|exp`), so claiming twice returns the same admission.
+    public func admission(ticketID: String) -> String { prefix + "adm:" + ticketID }
+    /// String: set once when an admission token is consumed (single use).
+    public func consumed(jti: String) -> String { prefix + "used:" + jti }
+
+    /// Set of every room name (not tagged: it is global).
+    public static let registry = "wr:rooms"
+}

@@ -110,6 +110,14 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "WaitingRoomTokensTests", dependencies: ["WaitingRoomTokens", "TestSupport"]),
         .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
+        .testTarget(
+            name: "WaitingRoomServerTests",
+            dependencies: [
+                "WaitingRoomServer", "WaitingRoomStore", "WaitingRoomTokens", "WaitingRoomCore", "RedisClient", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -37,6 +37,9 @@ public final class Gate: Sendable {
         pages = Pages()
     }
 
+    /// The Prometheus exposition of this instance (as `/metrics` serves it).
+    public func metricsText() -> String { metrics.render() }
+
     var leeway: TimeInterval { TimeInterval(configuration.leewaySeconds) }
 
     /// A verified ticket, or the 401 that explains why not.

@@ -18,6 +18,8 @@ public final class GateMetrics: Sendable {
     let consumes: Metrics.Counter
     let redisErrors: Metrics.Counter
     let redisReconnects: Metrics.Counter
+    /// Completed cache refreshes (tick of every room) by this instance.
+    public let refreshes: Metrics.Counter
     let joinLatency: Metrics.Timer
     let statusLatency: Metrics.Timer
     let claimLatency: Metrics.Timer
@@ -39,6 +41,7 @@ public final class GateMetrics: Sendable {
         consumes = Metrics.Counter(label: "waitroom_consumes_total", factory: factory)
         redisErrors = Metrics.Counter(label: "waitroom_redis_errors_total", factory: factory)
         redisReconnects = Metrics.Counter(label: "waitroom_redis_reconnects_total", factory: factory)
+        refreshes = Metrics.Counter(label: "waitroom_cache_refreshes_total", factory: factory)
         joinLatency = Metrics.Timer(label: "waitroom_join_duration_seconds", factory: factory)
         statusLatency = Metrics.Timer(label: "waitroom_status_duration_seconds", factory: factory)
         claimLatency = Metrics.Timer(label: "waitroom_claim_duration_seconds", factory: factory)
@@ -46,6 +49,7 @@ public final class GateMetrics: Sendable {
 
     /// Publishes the room-wide figures of the latest refresh.
     func record(_ snapshots: [String: RoomSnapshot]) {
+        refreshes.increment()
         for (room, snapshot) in snapshots {
             let values: [(String, Double)] = [
                 ("waitroom_room_waiting", Double(snapshot.waiting)),
@@ -78,7 +82,7 @@ public final class GateMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    func render() -> String {
+    public func render() -> String {
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

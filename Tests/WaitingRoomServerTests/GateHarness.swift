@@ -1,0 +1,109 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import RedisClient
+import TestSupport
+import WaitingRoomCore
+import WaitingRoomServer
+import WaitingRoomStore
+import WaitingRoomTokens
+
+/// A gate instance running on a free loopback port against a test Redis.
+final class RunningGate: Sendable {
+    let gate: Gate
+    let port: Int
+    private let task: Task<Void, Error>
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    private init(gate: Gate, port: Int, task: Task<Void, Error>) {
+        self.gate = gate
+        self.port = port
+        self.task = task
+    }
+
+    /// Shared by every instance in a test, as in production: one signing key, one ticket secret.
+    static let keyFile: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("waitroom-test-key-\(UUID().uuidString).pem").path
+        try! Ed25519PrivateKey().pem().write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }()
+
+    static let adminKey = "admin-key-for-tests-0123456789"
+    static let serviceKey = "service-key-for-tests-0123456789"
+
+    static func start(redisURL: String, rooms: [String: RoomSettings] = [:], adjust: (inout GateConfiguration) -> Void = { _ in }) async throws -> RunningGate {
+        var configuration = GateConfiguration()
+        configuration.httpPort = try freePort()
+        configuration.redisURL = redisURL
+        configuration.signingKeyFiles = [keyFile]
+        configuration.ticketSecret = "ticket-secret-shared-by-instances"
+        configuration.adminKey = adminKey
+        configuration.serviceKey = serviceKey
+        configuration.rooms = rooms
+        configuration.redisCommandTimeoutMs = 500
+        adjust(&configuration)
+        var logger = Logger(label: "gate-test")
+        logger.logLevel = .critical
+        let (app, gate) = try await GateApplication.buildWithGate(configuration: configuration, logger: logger)
+        let task = Task { try await app.run() }
+        let running = RunningGate(gate: gate, port: configuration.httpPort, task: task)
+        try await waitUntil(timeout: .seconds(10)) { (try? await HTTP.shared.call(.GET, running.base + "/healthz").status) == 200 }
+        return running
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// A small JSON-over-HTTP client for tests, on AsyncHTTPClient (pooled connections, like many browsers).
+struct HTTP: Sendable {
+    static let shared = HTTP()
+    let client: HTTPClient
+
+    init() {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.timeout.read = .seconds(20)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+        var json: [String: any Sendable] {
+            ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]).map { $0.mapValues { $0 as! any Sendable } } ?? [:]
+        }
+        func string(_ key: String) -> String? { json[key] as? String }
+        func int(_ key: String) -> Int? { json[key] as? Int }
+    }
+
+    func call(_ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil, headers extra: [(String, String)] = []) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(20))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
+    }
+}
+
+/// A unique room name per test (tests share one Redis).
+func uniqueRoom(_ prefix: String = "r") -> String {
+    "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+}
+
+func settings(rate: Double, capacity: Int? = nil, claimWindow: Int = 60, ttl: Int = 600) -> RoomSettings {
+    RoomSettings(rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: ttl, checkoutUrl: "https://shop.example/checkout")
+}

@@ -6,6 +6,9 @@ SWIFT ?= swift
 
 .PHONY: test run build release deps bench-redis clean
 
+run:
+	@scripts/run-dev.sh
+
 deps:
 	@scripts/install-deps.sh
 

@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "ExampleOrderService",
             dependencies: [
-                "WaitingRoomVerifier",
+                "WaitingRoomVerifier", "WaitingRoomTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
@@ -110,10 +110,12 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "WaitingRoomTokensTests", dependencies: ["WaitingRoomTokens", "TestSupport"]),
         .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
+        .testTarget(name: "WaitingRoomVerifierTests", dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens"]),
         .testTarget(
             name: "WaitingRoomServerTests",
             dependencies: [
                 "WaitingRoomServer", "WaitingRoomStore", "WaitingRoomTokens", "WaitingRoomCore", "RedisClient", "TestSupport",
+                "WaitingRoomVerifier",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -47,3 +47,10 @@ public enum SecretComparison {
         OpenSSL.constantTimeEquals(OpenSSL.sha256(Array(presented.utf8)), OpenSSL.sha256(Array(expected.utf8)))
     }
 }
+
+/// SHA-256, for cache keys that must not collide (a verified-token cache keyed by the token's hash).
+public enum Digest {
+    public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        OpenSSL.sha256(bytes)
+    }
+}

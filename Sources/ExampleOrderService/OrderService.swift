@@ -1,0 +1,98 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import NIOCore
+import WaitingRoomTokens
+import WaitingRoomVerifier
+
+/// The example order service: the integration guide for an order-service team, in code.
+///
+/// Every checkout route sits behind ``AdmissionMiddleware`` (offline EdDSA verification with the gate's
+/// JWKS). Placing an order consumes the token at the gate (single use: a shared or replayed token gets one
+/// order) and then releases the slot, so the next shopper is admitted at once; abandoning releases too.
+@main
+struct OrderService {
+    struct Context: AdmissionRequestContext {
+        var coreContext: CoreRequestContextStorage
+        var admission: AdmissionClaims?
+
+        init(source: ApplicationRequestContextSource) {
+            coreContext = .init(source: source)
+            admission = nil
+        }
+    }
+
+    static func main() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let gateURL = environment["WAITROOM_URL"] ?? "http://127.0.0.1:8080"
+        let serviceKey = environment["WAITROOM_SERVICE_KEY"] ?? ""
+        let issuer = environment["WAITROOM_ISSUER"] ?? "waitroom"
+        let host = environment["ORDER_SERVICE_HOST"] ?? "127.0.0.1"
+        let port = Int(environment["ORDER_SERVICE_PORT"] ?? "8081") ?? 8081
+
+        let verifier = AdmissionVerifier(jwksURL: gateURL + "/.well-known/jwks.json", issuer: issuer, minimumRefetchInterval: .seconds(5))
+        let gate = GateServiceClient(baseURL: gateURL, serviceKey: serviceKey)
+
+        let router = Router(context: Context.self)
+        router.get("/healthz") { _, _ in "ok" }
+        let checkout = router.group("/checkout").add(middleware: AdmissionMiddleware<Context>(verifier: verifier))
+        checkout.get("") { request, context in
+            let claims = context.admission!
+            let token = AdmissionMiddleware<Context>.token(in: request) ?? ""
+            let page = """
+                <!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Checkout</title>
+                <body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem">
+                <h1>Checkout</h1>
+                <p>You were admitted to <b>\(claims.aud)</b> (place \(claims.seq)). Your session ends at \(claims.expiresAt.formatted(date: .omitted, time: .standard)).</p>
+                <form method="post" action="/checkout/order?wr_token=\(token)"><button>Place order</button></form>
+                <form method="post" action="/checkout/abandon?wr_token=\(token)"><button>Leave checkout</button></form>
+                </body>
+                """
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+        }
+        checkout.post("/order") { request, context in
+            let claims = context.admission!
+            let token = AdmissionMiddleware<Context>.token(in: request) ?? ""
+            // Single use: the gate remembers this token until it expires.
+            switch try await gate.call("consume", token: token) {
+            case 200:
+                // ... create the order in the order database here ...
+                _ = try await gate.call("release", token: token)  // checkout done: free the slot at once
+                return json(.ok, #"{"order":"placed","room":"\#(claims.aud)","seq":\#(claims.seq)}"#)
+            case 409:
+                return json(.conflict, #"{"error":"already_used","message":"this admission was already used for an order"}"#)
+            case let status:
+                return json(.badGateway, #"{"error":"gate_error","message":"the waiting room answered \#(status)"}"#)
+            }
+        }
+        checkout.post("/abandon") { request, _ in
+            _ = try await gate.call("release", token: AdmissionMiddleware<Context>.token(in: request) ?? "")
+            return json(.ok, #"{"checkout":"abandoned"}"#)
+        }
+
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "example-order-service"))
+        try await app.runService()
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// Calls the gate's service API (`/v1/admissions/consume|release`) with the service key.
+struct GateServiceClient: Sendable {
+    let baseURL: String
+    let serviceKey: String
+
+    func call(_ action: String, token: String) async throws -> Int {
+        var request = HTTPClientRequest(url: baseURL + "/v1/admissions/" + action)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(serviceKey)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"token":"\#(token)"}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
+    }
+}

@@ -29,13 +29,15 @@ struct OrderService {
         let issuer = environment["WAITROOM_ISSUER"] ?? "waitroom"
         let host = environment["ORDER_SERVICE_HOST"] ?? "127.0.0.1"
         let port = Int(environment["ORDER_SERVICE_PORT"] ?? "8081") ?? 8081
+        // Optional: accept only admissions to this room (others answer 403).
+        let room = environment["ORDER_SERVICE_ROOM"]
 
         let verifier = AdmissionVerifier(jwksURL: gateURL + "/.well-known/jwks.json", issuer: issuer, minimumRefetchInterval: .seconds(5))
         let gate = GateServiceClient(baseURL: gateURL, serviceKey: serviceKey)
 
         let router = Router(context: Context.self)
         router.get("/healthz") { _, _ in "ok" }
-        let checkout = router.group("/checkout").add(middleware: AdmissionMiddleware<Context>(verifier: verifier))
+        let checkout = router.group("/checkout").add(middleware: AdmissionMiddleware<Context>(verifier: verifier, room: room))
         checkout.get("") { request, context in
             let claims = context.admission!
             let token = AdmissionMiddleware<Context>.token(in: request) ?? ""

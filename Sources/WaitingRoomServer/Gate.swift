@@ -65,9 +65,17 @@ public final class Gate: Sendable {
         return Self.bearer(request)
     }
 
+    /// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive, no copies of the
+    /// header made: this runs on every poll).
     static func bearer(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization], header.count > 7, header.lowercased().hasPrefix("bearer ") else { return nil }
-        return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        guard let header = request.headers[.authorization] else { return nil }
+        let utf8 = header.utf8
+        guard utf8.count > 7 else { return nil }
+        for (offset, expected) in "bearer ".utf8.enumerated() {
+            let byte = utf8[utf8.index(utf8.startIndex, offsetBy: offset)]
+            guard byte | 0x20 == expected | 0x20 else { return nil }
+        }
+        return String(header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") })
     }
 
     static func cookieName(_ room: String) -> String { "wr_" + room }

@@ -82,10 +82,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The drop simulator: simulated shoppers, arrival curves, FIFO and entry-rate analysis, reports.
+        .target(
+            name: "DropSimulator",
+            dependencies: [
+                "RedisClient", "WaitingRoomCore", "WaitingRoomTokens",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "WaitingRoomCLI",
             dependencies: [
-                "WaitingRoomServer", "WaitingRoomTokens", "RedisClient", "WaitingRoomCore",
+                "WaitingRoomServer", "WaitingRoomTokens", "RedisClient", "WaitingRoomCore", "DropSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -110,6 +119,12 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "WaitingRoomTokensTests", dependencies: ["WaitingRoomTokens", "TestSupport"]),
         .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator"]),
         .testTarget(name: "WaitingRoomVerifierTests", dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens"]),
         .testTarget(
             name: "WaitingRoomServerTests",

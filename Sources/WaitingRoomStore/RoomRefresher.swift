@@ -32,7 +32,8 @@ public struct RoomRefresher: Service {
                     names = try await store.roomNames()
                     lastListing = .now
                 }
-                let snapshots = try await refresh(names)
+                // Rooms an admin call just created are in the cache before the next listing: keep them.
+                let snapshots = try await refresh(Array(Set(names).union(cache.roomNames)))
                 if failing { logger.info("room refresh recovered") }
                 failing = false
                 onRefresh(snapshots)

@@ -63,13 +63,13 @@ struct GateQueueTests {
         let sampler = Task {
             var worst = 0.0
             while !Task.isCancelled {
-                let replies = try await store.redis.pipeline([["HGET", .init(keys.state), "head"], ["TIME"]])
-                let head = Double(replies[0].int ?? 0)
-                guard let parts = replies[1].array, let s = parts[0].int, let us = parts[1].int else { continue }
-                let nowMs = Double(s * 1000 + us / 1000)
+                // head against rate × time at the moment of the last tick (Redis's clock, whoever ticked):
+                // scheduling delays on a loaded machine move when ticks happen, not what they admit.
+                let fields = try await store.redis.execute(["HMGET", .init(keys.state), "head", "lastTickMs"]).array ?? []
+                guard fields.count == 2, let headValue = fields[0].int, let tickMs = fields[1].int else { continue }
+                let head = Double(headValue)
                 if head < Double(shoppers) {
-                    // Ticks run every 100 ms on each instance: allow one tick's worth (plus rounding).
-                    worst = max(worst, abs(rate * (nowMs - Double(openedAt)) / 1000 - head))
+                    worst = max(worst, abs(rate * Double(tickMs - openedAt) / 1000 - head))
                 }
                 if head >= Double(shoppers) { break }
                 try await Task.sleep(for: .milliseconds(50))
@@ -101,7 +101,7 @@ struct GateQueueTests {
         let admissions = all.filter(\.admitted)
         #expect(admissions.count == shoppers, "everyone admitted exactly once")
         #expect(Set(admissions.compactMap(\.jti)).count == shoppers, "one admission (jti) per shopper")
-        #expect(worstDeviation <= rate * 0.1 + 2, "admitted count within one tick of rate × time (worst \(worstDeviation))")
+        #expect(worstDeviation <= rate * 0.1, "admitted count within one tick of rate × time (worst \(worstDeviation))")
 
         // FIFO: once shopper b was admitted, a poll by any earlier shopper that started after that (plus the
         // other instance's cache refresh) must find them admitted too.

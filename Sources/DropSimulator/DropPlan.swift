@@ -1,0 +1,45 @@
+/// What to simulate: where the gate is, how many shoppers, how they arrive and behave.
+public struct DropPlan: Sendable {
+    /// Base URLs of the gate instances; shoppers are spread over them (joins and polls on different ones).
+    public var gateURLs: [String]
+    public var room: String
+    public var shoppers: Int
+    public var arrivals: ArrivalCurve
+    /// Shoppers who join and then stop polling (closed tab, gave up).
+    public var abandonFraction: Double
+    /// The configured entry rate (claims per second) the report is judged against.
+    public var rate: Double
+    public var claimWindowSeconds: Double
+    /// When set, admitted shoppers check out there (`POST /checkout/order` with the token).
+    public var orderServiceURL: String?
+    /// When set (and no order service), admitted shoppers release their slot through the gate's service API.
+    public var serviceKey: String?
+    /// HTTP connections per gate instance.
+    public var connectionsPerGate: Int
+    /// Give up on shoppers still waiting after this long.
+    public var timeLimitSeconds: Double
+
+    public init(
+        gateURLs: [String], room: String, shoppers: Int, arrivals: ArrivalCurve, abandonFraction: Double, rate: Double,
+        claimWindowSeconds: Double, orderServiceURL: String? = nil, serviceKey: String? = nil, connectionsPerGate: Int = 256,
+        timeLimitSeconds: Double = 900
+    ) {
+        self.gateURLs = gateURLs
+        self.room = room
+        self.shoppers = shoppers
+        self.arrivals = arrivals
+        self.abandonFraction = abandonFraction
+        self.rate = rate
+        self.claimWindowSeconds = claimWindowSeconds
+        self.orderServiceURL = orderServiceURL
+        self.serviceKey = serviceKey
+        self.connectionsPerGate = connectionsPerGate
+        self.timeLimitSeconds = timeLimitSeconds
+    }
+
+    /// Whether shopper `index` abandons: spread evenly (every k-th), so the fraction is exact and repeatable.
+    public func abandons(_ index: Int) -> Bool {
+        guard abandonFraction > 0 else { return false }
+        return Int(Double(index + 1) * abandonFraction) > Int(Double(index) * abandonFraction)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Histogram
+
+/// One point of the drop's time series (sampled once a second while it runs).
+public struct DropSample: Codable, Sendable, Equatable {
+    public var t: Double
+    public var arrived: Int
+    public var admitted: Int
+    /// Joined and not yet offered admission (Redis `tail - head`), when Redis is sampled.
+    public var waiting: Int?
+    public var redisMemoryBytes: Int?
+
+    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?) {
+        self.t = t
+        self.arrived = arrived
+        self.admitted = admitted
+        self.waiting = waiting
+        self.redisMemoryBytes = redisMemoryBytes
+    }
+}
+
+/// The drop's results: what the summary, the JSON file and the chart show.
+public struct DropReport: Codable, Sendable {
+    public struct Latency: Codable, Sendable {
+        public var count: Int
+        public var p50Ms: Double
+        public var p99Ms: Double
+        public var p999Ms: Double
+        public var maxMs: Double
+    }
+
+    public var shoppers: Int
+    public var joined: Int
+    public var admitted: Int
+    public var abandoned: Int
+    public var expired: Int
+    public var durationSeconds: Double
+    public var join: Latency
+    public var status: Latency
+    public var claim: Latency
+    public var timeToAdmissionSeconds: Latency
+    public var errors: [String: Int]
+    public var fifoViolations: Int
+    public var configuredRate: Double
+    public var entryRate: Double?
+    public var entryRateErrorPercent: Double?
+    public var entryRateWindow: [Double]?
+    public var redisCommandsPerRequest: Double?
+    public var redisMemoryFirstBytes: Int?
+    public var redisMemoryPeakBytes: Int?
+    public var serverPeakRSSBytes: [String: Int]
+    public var samples: [DropSample]
+
+    /// Builds the report from the shoppers' outcomes.
+    public init(
+        plan: DropPlan, outcomes: [DropSimulation.ShopperOutcome], durationSeconds: Double, samples: [DropSample],
+        redisCommands: Int?, requests: Int, serverPeakRSSBytes: [String: Int]
+    ) {
+        shoppers = plan.shoppers
+        joined = outcomes.filter { $0.seq != nil }.count
+        admitted = outcomes.filter { $0.admittedAt != nil }.count
+        abandoned = outcomes.filter(\.abandoned).count
+        expired = outcomes.filter(\.expired).count
+        self.durationSeconds = durationSeconds
+        join = Self.latency(outcomes.compactMap(\.joinLatency))
+        status = Self.latency(outcomes.flatMap(\.statusLatencies))
+        claim = Self.latency(outcomes.compactMap(\.claimLatency))
+        timeToAdmissionSeconds = Self.latency(outcomes.compactMap { o in o.admittedAt.flatMap { a in o.joinedAt.map { (a - $0) } } }, scale: 1)
+        errors = outcomes.reduce(into: [:]) { total, outcome in
+            for (kind, count) in outcome.errors { total[kind, default: 0] += count }
+        }
+        var admissions: [Int64: Double] = [:]
+        for outcome in outcomes { if let seq = outcome.seq, let at = outcome.admittedAt { admissions[seq] = at } }
+        fifoViolations = DropAnalysis.fifoViolations(polls: outcomes.flatMap(\.polls), admissions: admissions, tolerance: 0.5)
+        configuredRate = plan.rate
+        let claims = outcomes.compactMap(\.admittedAt)
+        if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds),
+            let rate = DropAnalysis.entryRate(claimTimes: claims, from: window.from, to: window.to)
+        {
+            entryRate = rate
+            entryRateErrorPercent = DropAnalysis.percentError(measured: rate, target: plan.rate)
+            entryRateWindow = [window.from, window.to]
+        }
+        redisCommandsPerRequest = redisCommands.map { requests > 0 ? Double($0) / Double(requests) : 0 }
+        redisMemoryFirstBytes = samples.first?.redisMemoryBytes
+        redisMemoryPeakBytes = samples.compactMap(\.redisMemoryBytes).max()
+        self.serverPeakRSSBytes = serverPeakRSSBytes
+        self.samples = samples
+    }
+
+    /// Percentiles with HdrHistogram, recorded in microseconds (`scale` converts seconds to the unit shown).
+    static func latency(_ seconds: [Double], scale: Double = 1_000) -> Latency {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        for value in seconds { histogram.record(UInt64(max(0, value) * 1_000_000)) }
+        func at(_ percentile: Double) -> Double {
+            seconds.isEmpty ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1_000_000 * scale
+        }
+        return Latency(count: seconds.count, p50Ms: at(50), p99Ms: at(99), p999Ms: at(99.9), maxMs: seconds.isEmpty ? 0 : Double(histogram.max) / 1_000_000 * scale)
+    }
+
+    /// A human summary.
+    public var summary: String {
+        func row(_ name: String, _ l: Latency, unit: String = "ms") -> String {
+            String(format: "  %-18@ n=%-8d p50 %8.2f  p99 %8.2f  p99.9 %8.2f  max %8.2f %@", name as NSString, l.count, l.p50Ms, l.p99Ms, l.p999Ms, l.maxMs, unit as NSString)
+        }
+        var lines = [
+            "drop: \(shoppers) shoppers, \(joined) joined, \(admitted) admitted, \(abandoned) abandoned, \(expired) saw their offer lapse, \(String(format: "%.1f", durationSeconds)) s",
+            row("join", join), row("status", status), row("claim", claim), row("time to admission", timeToAdmissionSeconds, unit: "s"),
+            "  errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")),
+            "  FIFO violations: \(fifoViolations)",
+        ]
+        if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {
+            lines.append(String(format: "  entry rate: %.2f /s against %.2f configured (%+.2f%%), measured %.0f–%.0f s", entryRate, configuredRate, error, window[0], window[1]))
+        } else {
+            lines.append("  entry rate: not measurable (the drop was shorter than a claim window)")
+        }
+        if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
+        if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {
+            lines.append(String(format: "  Redis memory: %.2f MiB at start, %.2f MiB peak", Double(first) / 1_048_576, Double(peak) / 1_048_576))
+        }
+        for (server, rss) in serverPeakRSSBytes.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "  server %@ peak RSS: %.1f MiB", server as NSString, Double(rss) / 1_048_576))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,204 @@
+import AsyncHTTPClient
+import Foundation
+import Histogram
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import WaitingRoomCore
+
+/// Runs a simulated drop: every shopper is a small state machine (join → poll as told → claim → check out)
+/// running as a task; thousands share a few hundred pooled connections.
+public final class DropSimulation: Sendable {
+    public let plan: DropPlan
+    private let client: HTTPClient
+    private let started = ContinuousClock.now
+    let counters = LiveCounters()
+
+    public init(plan: DropPlan) {
+        self.plan = plan
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = plan.connectionsPerGate
+        configuration.connectionPool.idleTimeout = .seconds(120)
+        configuration.timeout.connect = .seconds(10)
+        configuration.timeout.read = .seconds(30)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Live figures for the progress line and the time series.
+    public final class LiveCounters: Sendable {
+        let arrived = Atomic<Int>(0)
+        let joined = Atomic<Int>(0)
+        let admitted = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+        let errors = Atomic<Int>(0)
+        let requests = Atomic<Int>(0)
+
+        public var snapshot: (arrived: Int, joined: Int, admitted: Int, finished: Int, errors: Int, requests: Int) {
+            (arrived.load(ordering: .relaxed), joined.load(ordering: .relaxed), admitted.load(ordering: .relaxed),
+             finished.load(ordering: .relaxed), errors.load(ordering: .relaxed), requests.load(ordering: .relaxed))
+        }
+    }
+
+    public var live: LiveCounters { counters }
+
+    /// Seconds since the simulation started.
+    public var elapsed: Double {
+        let duration = ContinuousClock.now - started
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// What one shopper lived through.
+    public struct ShopperOutcome: Sendable {
+        public var seq: Int64?
+        public var joinedAt: Double?
+        public var admittedAt: Double?
+        public var abandoned: Bool
+        public var expired: Bool
+        public var polls: [PollObservation] = []
+        public var joinLatency: Double?
+        public var statusLatencies: [Double] = []
+        public var claimLatency: Double?
+        public var errors: [String: Int] = [:]
+    }
+
+    /// Runs every shopper to the end and returns their outcomes.
+    public func run() async -> [ShopperOutcome] {
+        let offsets = plan.arrivals.offsets(count: plan.shoppers)
+        let outcomes = await withTaskGroup(of: ShopperOutcome.self, returning: [ShopperOutcome].self) { group in
+            for (index, offset) in offsets.enumerated() {
+                group.addTask { await self.shopper(index: index, arrivesAt: offset) }
+            }
+            var outcomes: [ShopperOutcome] = []
+            outcomes.reserveCapacity(offsets.count)
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        try? await client.shutdown()
+        return outcomes
+    }
+
+    private func shopper(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
+        var outcome = ShopperOutcome(abandoned: plan.abandons(index), expired: false)
+        defer { counters.finished.add(1, ordering: .relaxed) }
+        let wait = offset - elapsed
+        if wait > 0 { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+        counters.arrived.add(1, ordering: .relaxed)
+        let joinGate = plan.gateURLs[index % plan.gateURLs.count]
+        let pollGate = plan.gateURLs[(index + 1) % plan.gateURLs.count]
+
+        // Join (retrying what a browser would retry).
+        var ticket: String?
+        var pollAfter = 1_000
+        for _ in 0..<10 {
+            let begun = elapsed
+            switch await call(.POST, joinGate + "/v1/rooms/\(plan.room)/join") {
+            case .success(let reply) where reply.status == 200:
+                outcome.joinLatency = elapsed - begun
+                ticket = reply.json["ticket"] as? String
+                pollAfter = reply.json["pollAfterMs"] as? Int ?? 1_000
+            case .success(let reply):
+                outcome.errors["join \(reply.status)", default: 0] += 1
+            case .failure(let error):
+                outcome.errors["join \(error)", default: 0] += 1
+            }
+            if ticket != nil { break }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        guard let ticket, let dot = ticket.lastIndex(of: "."), let parsed = QueueTicket(payload: ticket[..<dot]) else { return outcome }
+        counters.joined.add(1, ordering: .relaxed)
+        outcome.seq = parsed.seq
+        outcome.joinedAt = elapsed
+        // An abandoning shopper polls a few times at most, then closes the tab.
+        var pollsLeft = outcome.abandoned ? index % 3 : Int.max
+
+        while elapsed < plan.timeLimitSeconds {
+            guard pollsLeft > 0 else { return outcome }
+            pollsLeft -= 1
+            try? await Task.sleep(for: .milliseconds(max(pollAfter, 100)))
+            let begun = elapsed
+            let result = await call(.GET, pollGate + "/v1/rooms/\(plan.room)/status", bearer: ticket)
+            let latency = elapsed - begun
+            guard case .success(let reply) = result, reply.status == 200, let state = reply.json["state"] as? String else {
+                switch result {
+                case .success(let reply): outcome.errors["status \(reply.status)", default: 0] += 1
+                case .failure(let error): outcome.errors["status \(error)", default: 0] += 1
+                }
+                pollAfter = 1_000
+                continue
+            }
+            outcome.polls.append(PollObservation(seq: parsed.seq, startedAt: begun, waiting: state == "waiting"))
+            pollAfter = reply.json["pollAfterMs"] as? Int ?? 1_000
+            switch state {
+            case "admitted":
+                outcome.claimLatency = latency
+                outcome.admittedAt = elapsed
+                counters.admitted.add(1, ordering: .relaxed)
+                if let token = reply.json["token"] as? String { await checkOut(token: token, outcome: &outcome) }
+                return outcome
+            case "expired":
+                outcome.expired = true
+                return outcome
+            case "closed":
+                return outcome
+            default:
+                outcome.statusLatencies.append(latency)
+            }
+        }
+        return outcome
+    }
+
+    /// Places the order (consume + release at the gate, by the order service) or releases the slot directly.
+    private func checkOut(token: String, outcome: inout ShopperOutcome) async {
+        let result: Result<Reply, HTTPClientError>
+        if let orders = plan.orderServiceURL {
+            result = await call(.POST, orders + "/checkout/order", bearer: token)
+        } else if let key = plan.serviceKey {
+            result = await call(.POST, plan.gateURLs[0] + "/v1/admissions/release", bearer: key, body: #"{"token":"\#(token)"}"#)
+        } else {
+            return
+        }
+        switch result {
+        case .success(let reply) where reply.status < 300: break
+        case .success(let reply): outcome.errors["checkout \(reply.status)", default: 0] += 1
+        case .failure(let error): outcome.errors["checkout \(error)", default: 0] += 1
+        }
+    }
+
+    struct Reply: Sendable {
+        var status: Int
+        var json: [String: any Sendable]
+    }
+
+    private func call(_ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil) async -> Result<Reply, HTTPClientError> {
+        counters.requests.add(1, ordering: .relaxed)
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+            return .success(Reply(status: Int(response.status.code), json: object.mapValues { value in Self.sendable(value) }))
+        } catch let error as HTTPClientError {
+            counters.errors.add(1, ordering: .relaxed)
+            return .failure(error)
+        } catch {
+            counters.errors.add(1, ordering: .relaxed)
+            return .failure(.remoteConnectionClosed)
+        }
+    }
+
+    private static func sendable(_ value: Any) -> any Sendable {
+        switch value {
+        case let text as String: return text
+        case let number as Int: return number
+        case let number as Double: return number
+        case let flag as Bool: return flag
+        default: return String(describing: value)
+        }
+    }
+}

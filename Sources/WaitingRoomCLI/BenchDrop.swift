@@ -1,0 +1,165 @@
+import ArgumentParser
+import AsyncHTTPClient
+import DropSimulator
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RedisClient
+
+/// `waitroom bench drop`: simulates a drop against running gate instances and reports whether it held.
+struct BenchDrop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "drop", abstract: "Simulate a drop against running gate instances.")
+
+    @Option(name: .customLong("gate"), help: "Gate base URL (repeat for several instances).")
+    var gates: [String] = ["http://127.0.0.1:8080"]
+
+    @Option(help: "Room to (re)create for the drop.")
+    var room = "bench-drop"
+
+    @Option(help: "Number of shoppers.")
+    var shoppers = 10_000
+
+    @Option(help: "Arrival curve: spike[:fraction:seconds:tailSeconds] or uniform:seconds.")
+    var arrivals = "spike:0.8:60:60"
+
+    @Option(help: "Fraction of shoppers who stop polling after joining.")
+    var abandon = 0.2
+
+    @Option(help: "Room rate: shoppers per second entering checkout.")
+    var rate = 200.0
+
+    @Option(help: "Room capacity (omit for none).")
+    var capacity: Int?
+
+    @Option(help: "Claim window in seconds.")
+    var claimWindow = 60
+
+    @Option(help: "Admission token lifetime in seconds.")
+    var sessionTTL = 600
+
+    @Option(help: "Admin key, to create the room with these settings.")
+    var adminKey = ProcessInfo.processInfo.environment["WAITROOM_ADMIN_KEY"]
+
+    @Option(help: "Service key: admitted shoppers release their slot (when no order service is given).")
+    var serviceKey = ProcessInfo.processInfo.environment["WAITROOM_SERVICE_KEY"]
+
+    @Option(help: "Example order service base URL: admitted shoppers check out there.")
+    var orderService: String?
+
+    @Option(help: "Redis URL, to sample memory, the queue and INFO commandstats.")
+    var redisURL = ProcessInfo.processInfo.environment["WAITROOM_REDIS_URL"]
+
+    @Option(name: .customLong("server-pid"), help: "Gate process ids, for peak RSS (repeatable).")
+    var serverPIDs: [Int32] = []
+
+    @Option(help: "HTTP connections per gate instance.")
+    var connections = 256
+
+    @Option(help: "Stop waiting for shoppers after this many seconds.")
+    var timeLimit = 900.0
+
+    @Option(help: "Directory for drop.json and drop.svg.")
+    var out = "bench-results"
+
+    @Flag(help: "Exit non-zero on any error or FIFO violation (for CI).")
+    var check = false
+
+    func run() async throws {
+        guard let curve = ArrivalCurve(arrivals) else { throw ValidationError("--arrivals: use spike[:f:s:t] or uniform:s") }
+        guard (0...1).contains(abandon) else { throw ValidationError("--abandon must be between 0 and 1") }
+        let gates = self.gates.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        if let adminKey { try await createRoom(gate: gates[0], key: adminKey) }
+        let plan = DropPlan(
+            gateURLs: gates, room: room, shoppers: shoppers, arrivals: curve, abandonFraction: abandon, rate: rate,
+            claimWindowSeconds: Double(claimWindow), orderServiceURL: orderService, serviceKey: serviceKey,
+            connectionsPerGate: connections, timeLimitSeconds: timeLimit
+        )
+        let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
+        let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
+        let simulation = DropSimulation(plan: plan)
+        let sampler = Task { try await sample(simulation, redis: redis) }
+        let outcomes = await simulation.run()
+        sampler.cancel()
+        let samples = (try? await sampler.value) ?? []
+        let commandsAfter: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
+        let report = DropReport(
+            plan: plan, outcomes: outcomes, durationSeconds: simulation.elapsed, samples: samples,
+            redisCommands: commandsBefore.flatMap { before in commandsAfter.map { $0 - before } }, requests: simulation.live.snapshot.requests,
+            serverPeakRSSBytes: Dictionary(uniqueKeysWithValues: serverPIDs.compactMap { pid in Self.peakRSS(pid).map { ("pid \(pid)", $0) } })
+        )
+        print("")
+        print(report.summary)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(report).write(to: URL(fileURLWithPath: out + "/drop.json"))
+        try DropChart.svg(samples, title: "Drop: \(shoppers) shoppers, rate \(rate)/s, \(Int(abandon * 100))% abandoning")
+            .write(toFile: out + "/drop.svg", atomically: true, encoding: .utf8)
+        print("  report: \(out)/drop.json, chart: \(out)/drop.svg")
+        if check && (!report.errors.isEmpty || report.fifoViolations > 0 || report.admitted == 0) {
+            throw ExitCode.failure
+        }
+    }
+
+    /// Re-creates the room so the drop starts from an empty queue.
+    private func createRoom(gate: String, key: String) async throws {
+        for method in [HTTPMethod.DELETE, .PUT] {
+            var request = HTTPClientRequest(url: gate + "/admin/v1/rooms/" + room)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(key)")
+            if method == .PUT {
+                let capacityJSON = capacity.map { ", \"capacity\": \($0)" } ?? ""
+                let checkout = (orderService ?? "http://127.0.0.1:8081") + "/checkout"
+                request.body = .bytes(ByteBuffer(string: #"{"rate": \#(rate), "claimWindowSeconds": \#(claimWindow), "sessionTTLSeconds": \#(sessionTTL), "checkoutUrl": "\#(checkout)"\#(capacityJSON)}"#))
+            }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            if method == .PUT && response.status.code >= 300 {
+                throw ValidationError("creating room \(room) failed: \(response.status.code) \(String(buffer: body))")
+            }
+        }
+        // Give every instance's cache a refresh to see the new room.
+        try await Task.sleep(for: .milliseconds(500))
+    }
+
+    /// Once a second: progress line and a time-series sample.
+    private func sample(_ simulation: DropSimulation, redis: RedisClient?) async throws -> [DropSample] {
+        var samples: [DropSample] = []
+        var lastRequests = 0
+        let key = "wr:{\(room)}:room"
+        while !Task.isCancelled {
+            let live = simulation.live.snapshot
+            var waiting: Int?
+            var memory: Int?
+            if let redis, let replies = try? await redis.pipeline([["HMGET", .init(key), "tail", "head"], ["INFO", "memory"]]) {
+                if let pair = replies[0].array, let tail = pair[0].int, let head = pair[1].int { waiting = Int(max(0, tail - head)) }
+                memory = replies[1].string?.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }
+                    .flatMap { Int($0.dropFirst("used_memory:".count)) }
+            }
+            samples.append(DropSample(t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory))
+            let line = String(
+                format: "\rt=%4.0fs arrived %7d joined %7d admitted %7d waiting %7@ errors %4d req/s %6d   ",
+                simulation.elapsed, live.arrived, live.joined, live.admitted, (waiting.map(String.init) ?? "?") as NSString, live.errors,
+                live.requests - lastRequests
+            )
+            FileHandle.standardError.write(Data(line.utf8))
+            lastRequests = live.requests
+            if live.finished >= shoppers { break }
+            try await Task.sleep(for: .seconds(1))
+        }
+        return samples
+    }
+
+    static func totalCommands(_ redis: RedisClient) async throws -> Int {
+        try await redis.info("commandstats").filter { $0.key.hasPrefix("cmdstat_") && $0.key != "cmdstat_info" }.values.reduce(0) { total, value in
+            total + (value.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0)
+        }
+    }
+
+    static func peakRSS(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+    }
+}

@@ -1,0 +1,75 @@
+import DropSimulator
+import Testing
+
+@Suite("Drop analysis on crafted inputs")
+struct DropAnalysisTests {
+    @Test("no violations when everyone is admitted in order")
+    func inOrder() {
+        let admissions: [Int64: Double] = [1: 1, 2: 2, 3: 3]
+        let polls = [
+            PollObservation(seq: 2, startedAt: 1.5, waiting: true),  // 1 admitted, 2 still waits: fine
+            PollObservation(seq: 3, startedAt: 2.5, waiting: true),
+        ]
+        #expect(DropAnalysis.fifoViolations(polls: polls, admissions: admissions, tolerance: 0.1) == 0)
+    }
+
+    @Test("a shopper told to wait after a later joiner got in is a violation")
+    func violation() {
+        let admissions: [Int64: Double] = [1: 1, 3: 2]  // 3 admitted at t=2
+        let polls = [
+            PollObservation(seq: 2, startedAt: 3.0, waiting: true),  // 2 still waits at t=3: wronged
+            PollObservation(seq: 2, startedAt: 4.0, waiting: true),  // same shopper again: counted once
+            PollObservation(seq: 4, startedAt: 5.0, waiting: true),  // 4 joined after 3: fine
+        ]
+        #expect(DropAnalysis.fifoViolations(polls: polls, admissions: admissions, tolerance: 0.1) == 1)
+    }
+
+    @Test("the tolerance absorbs cache lag; polls that say admitted or expired never count")
+    func tolerance() {
+        let admissions: [Int64: Double] = [5: 10]
+        #expect(DropAnalysis.fifoViolations(polls: [PollObservation(seq: 4, startedAt: 10.2, waiting: true)], admissions: admissions, tolerance: 0.5) == 0)
+        #expect(DropAnalysis.fifoViolations(polls: [PollObservation(seq: 4, startedAt: 10.6, waiting: true)], admissions: admissions, tolerance: 0.5) == 1)
+        #expect(DropAnalysis.fifoViolations(polls: [PollObservation(seq: 4, startedAt: 20, waiting: false)], admissions: admissions, tolerance: 0.5) == 0)
+    }
+
+    @Test("several wronged shoppers, found through the earliest later admission")
+    func several() {
+        // 10 admitted first (t=1), then 1..3 wait afterwards: three violations; 11 waits: fine.
+        let admissions: [Int64: Double] = [10: 1, 1: 5, 2: 6]
+        let polls = (1...3).map { PollObservation(seq: Int64($0), startedAt: 2, waiting: true) } + [PollObservation(seq: 11, startedAt: 2, waiting: true)]
+        #expect(DropAnalysis.fifoViolations(polls: polls, admissions: admissions, tolerance: 0) == 3)
+    }
+
+    @Test("entry rate over the measurement window, and its percent error")
+    func entryRate() throws {
+        // 10 claims a second from t=0 to t=100.
+        let claims = (0..<1_000).map { Double($0) / 10 }
+        let window = try #require(DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: 30))
+        #expect(window.from == 30)
+        #expect(abs(window.to - 99.9) < 1e-9)
+        let rate = try #require(DropAnalysis.entryRate(claimTimes: claims, from: window.from, to: window.to))
+        #expect(abs(rate - 10) < 0.05)
+        #expect(abs(DropAnalysis.percentError(measured: 9.8, target: 10) - -2) < 1e-9)
+        #expect(DropAnalysis.measurementWindow(claimTimes: [1, 2], claimWindowSeconds: 30) == nil)
+    }
+
+    @Test("arrival curves", arguments: [
+        (ArrivalCurve.spike(fraction: 0.8, seconds: 60, tailSeconds: 60), 1_000, 800),
+        (ArrivalCurve.uniform(seconds: 120), 1_000, 500),
+    ])
+    func arrivals(curve: ArrivalCurve, count: Int, inFirstMinute: Int) {
+        let offsets = curve.offsets(count: count)
+        #expect(offsets.count == count)
+        #expect(offsets == offsets.sorted())
+        #expect(offsets.filter { $0 < 60 }.count == inFirstMinute)
+    }
+
+    @Test("arrival curve syntax")
+    func parse() {
+        #expect(ArrivalCurve("spike") == .spike(fraction: 0.8, seconds: 60, tailSeconds: 60))
+        #expect(ArrivalCurve("spike:0.5:10:20") == .spike(fraction: 0.5, seconds: 10, tailSeconds: 20))
+        #expect(ArrivalCurve("uniform:30") == .uniform(seconds: 30))
+        #expect(ArrivalCurve("spike:2") == nil)
+        #expect(ArrivalCurve("zigzag") == nil)
+    }
+}

@@ -23,6 +23,8 @@ public final class AdmissionVerifier: Sendable {
         var lastFetch: ContinuousClock.Instant?
         var verified: [[UInt8]: AdmissionClaims] = [:]
         var fetches = 0
+        /// The fetch in flight: concurrent requests with an unknown kid wait for it instead of failing.
+        var inFlight: Task<Void, any Error>?
     }
 
     private let state = Mutex(State())
@@ -122,16 +124,24 @@ public final class AdmissionVerifier: Sendable {
         return claims
     }
 
-    /// Loads the JWKS now (start-up, background refresh).
+    /// Loads the JWKS now (start-up, background refresh). Callers that arrive while a fetch is in flight
+    /// share it.
     public func refresh() async throws(VerificationError) {
         guard let fetch else { return }
-        state.withLock {
-            $0.lastFetch = .now
-            $0.fetches += 1
+        let task = state.withLock { state -> Task<Void, any Error> in
+            if let running = state.inFlight { return running }
+            state.lastFetch = .now
+            state.fetches += 1
+            let task = Task {
+                defer { self.state.withLock { $0.inFlight = nil } }
+                let jwks = try await fetch()
+                self.state.withLock { $0.keys = VerificationKeySet(jwks: jwks) }
+            }
+            state.inFlight = task
+            return task
         }
         do {
-            let jwks = try await fetch()
-            state.withLock { $0.keys = VerificationKeySet(jwks: jwks) }
+            try await task.value
         } catch let error as VerificationError {
             throw error
         } catch {
@@ -142,9 +152,9 @@ public final class AdmissionVerifier: Sendable {
     /// An unknown `kid` triggers a refetch, but never more than once per interval: a flood of forged kids
     /// cannot turn into a flood of requests to the gate.
     private func refetchIfAllowed() async throws(VerificationError) {
-        let allowed = state.withLock { state in
-            state.lastFetch.map { ContinuousClock.now - $0 >= minimumRefetchInterval } ?? true
+        let (allowed, running) = state.withLock { state in
+            (state.lastFetch.map { ContinuousClock.now - $0 >= minimumRefetchInterval } ?? true, state.inFlight)
         }
-        if allowed { try await refresh() }
+        if allowed || running != nil { try await refresh() }
     }
 }

@@ -102,6 +102,22 @@ struct AdmissionVerifierTests {
         #expect(source.fetches == 1, "50 unknown-kid tokens caused \(source.fetches) fetches")
     }
 
+    @Test("concurrent first requests share one JWKS fetch and all succeed")
+    func concurrentFirstFetch() async throws {
+        let source = KeySource(keys)
+        let verifier = AdmissionVerifier(
+            fetch: { try await Task.sleep(for: .milliseconds(50)); return source.fetch() }, issuer: "waitroom",
+            minimumRefetchInterval: .seconds(3_600), now: { [clock] in clock.now() }
+        )
+        let token = keys.sign(claims())
+        let verified = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<50 { group.addTask { (try await verifier.verify(token)) == claims() } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(verified == 50)
+        #expect(source.fetches == 1)
+    }
+
     @Test("rotation: a token from a newly published key verifies after one refetch")
     func rotation() async throws {
         let source = KeySource(keys)

@@ -121,8 +121,7 @@ let package = Package(
         .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
         .testTarget(
             name: "DeploymentTests",
-            dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")],
-            resources: [.copy("Fixtures")]
+            dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator"]),
         .testTarget(name: "WaitingRoomVerifierTests", dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens"]),

@@ -45,7 +45,9 @@ public struct RoomSettings: Codable, Sendable, Equatable {
         if let capacity, capacity < 0 { throw .init(field: "capacity", reason: "must not be negative") }
         guard (1...86_400).contains(claimWindowSeconds) else { throw .init(field: "claimWindowSeconds", reason: "must be 1...86400") }
         guard (1...86_400).contains(sessionTTLSeconds) else { throw .init(field: "sessionTTLSeconds", reason: "must be 1...86400") }
-        guard let url = URL(string: checkoutUrl), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()) || checkoutUrl.hasPrefix("/") else {
+        let isPath = checkoutUrl.hasPrefix("/") && !checkoutUrl.hasPrefix("//") && URL(string: checkoutUrl) != nil
+        let isWebURL = URL(string: checkoutUrl).map { ["http", "https"].contains($0.scheme?.lowercased() ?? "") && $0.host != nil } ?? false
+        guard isPath || isWebURL else {
             throw .init(field: "checkoutUrl", reason: "must be an http(s) URL or an absolute path")
         }
         if let rampSeconds, !(0...86_400).contains(rampSeconds) { throw .init(field: "rampSeconds", reason: "must be 0...86400") }

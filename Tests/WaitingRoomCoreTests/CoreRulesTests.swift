@@ -32,11 +32,18 @@ struct CoreRulesTests {
         (RoomSettings(rate: 1, claimWindowSeconds: 0, checkoutUrl: "https://s/c"), "claimWindowSeconds"),
         (RoomSettings(rate: 1, sessionTTLSeconds: 0, checkoutUrl: "https://s/c"), "sessionTTLSeconds"),
         (RoomSettings(rate: 1, checkoutUrl: "javascript:alert(1)"), "checkoutUrl"),
+        (RoomSettings(rate: 1, checkoutUrl: "//evil.example/x"), "checkoutUrl"),
+        (RoomSettings(rate: 1, checkoutUrl: "https://"), "checkoutUrl"),
         (RoomSettings(rate: 1, checkoutUrl: "https://s/c", rampSeconds: -1), "rampSeconds"),
         (RoomSettings(rate: 1, checkoutUrl: "https://s/c", rampSeconds: 10, rampStartRate: 5), "rampStartRate"),
     ])
     func invalidSettings(settings: RoomSettings, field: String) {
         #expect { try settings.validate() } throws: { ($0 as? SettingsError)?.field == field }
+    }
+
+    @Test("checkout URLs: http(s) with a host, or an absolute path on this site", arguments: ["https://shop.example/checkout", "http://127.0.0.1:8081/checkout?x=1", "/checkout"])
+    func validCheckoutURL(url: String) throws {
+        try RoomSettings(rate: 1, checkoutUrl: url).validate()
     }
 
     @Test("status: waiting, claim, paused, closed, scheduled")

@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test run build release deps bench-redis clean
+.PHONY: test run build release deps bench-redis bench-http bench-drop smoke-drop clean
 
 run:
 	@scripts/run-dev.sh
@@ -21,6 +21,17 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# A few thousand shoppers through two gates and the example order service (debug build): CI's smoke test.
+smoke-drop: deps
+	BUILD=debug SHOPPERS=3000 RATE=150 ARRIVALS=spike:0.8:10:10 CLAIM_WINDOW=10 OUT=.build/smoke-drop scripts/bench-drop.sh --check
+
+# The full drop: 100,000 shoppers, 80% in the first minute, 20% abandoning (release build).
+bench-drop: deps
+	scripts/bench-drop.sh
+
+bench-http: deps
+	scripts/bench-http.sh
 
 bench-redis: release
 	scripts/with-redis.sh .build/release/waitroom bench redis

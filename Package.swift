@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "WaitingRoomStore",
             dependencies: [
-                "RedisClient", "WaitingRoomCore",
+                "RedisClient", "WaitingRoomCore", "WaitingRoomTokens",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -17,20 +17,10 @@ swift build -c "$BUILD" --product waitroom
 swift build -c "$BUILD" --product example-order-service
 bin=$(swift build -c "$BUILD" --show-bin-path)
 
+source scripts/lib.sh
 dir=$(mktemp -d /tmp/waitroom-drop.XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port); gate1=$(free_port); gate2=$(free_port); orders=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
-pids=()
-cleanup() {
-    for pid in "${pids[@]:-}"; do kill "$pid" 2>/dev/null || true; done
-    kill "$(cat "$dir/redis.pid" 2>/dev/null)" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$dir" "$(free_port)"
+gate1=$(free_port); gate2=$(free_port); orders=$(free_port)
 
 "$bin/waitroom" keys generate --out "$dir/signing.pem" >/dev/null
 export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port"
@@ -40,14 +30,13 @@ export WAITROOM_ADMIN_KEY="drop-bench-admin-key-0123456789"
 export WAITROOM_SERVICE_KEY="drop-bench-service-key-0123456789"
 export WAITROOM_LOG_LEVEL=warning
 cd "$dir"  # no Config/ here: defaults plus the environment above
-WAITROOM_HTTP_PORT=$gate1 "$bin/waitroom" serve & pids+=($!); gate1_pid=$!
-WAITROOM_HTTP_PORT=$gate2 "$bin/waitroom" serve & pids+=($!); gate2_pid=$!
-ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:$gate1" "$bin/example-order-service" & pids+=($!)
+WAITROOM_HTTP_PORT=$gate1 "$bin/waitroom" serve & gate1_pid=$!; started_pids+=($gate1_pid)
+WAITROOM_HTTP_PORT=$gate2 "$bin/waitroom" serve & gate2_pid=$!; started_pids+=($gate2_pid)
+ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:$gate1" "$bin/example-order-service" & started_pids+=($!)
 cd - >/dev/null
-for port in $gate1 $gate2; do
-    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-done
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$orders/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$gate1/readyz"
+wait_http "http://127.0.0.1:$gate2/readyz"
+wait_http "http://127.0.0.1:$orders/healthz"
 
 "$bin/waitroom" bench drop \
     --gate "http://127.0.0.1:$gate1" --gate "http://127.0.0.1:$gate2" \

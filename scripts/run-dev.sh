@@ -8,18 +8,10 @@ swift build --product waitroom
 swift build --product example-order-service
 bin=$(swift build --show-bin-path)
 
+source scripts/lib.sh
 run=$PWD/.run
-mkdir -p "$run/redis"
-redis_port=${WAITROOM_DEV_REDIS_PORT:-6390}
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$run/redis" --appendonly yes --save "" \
-    --daemonize yes --pidfile "$run/redis/redis.pid" --logfile "$run/redis/redis.log"
-pids=()
-cleanup() {
-    for pid in "${pids[@]:-}"; do kill "$pid" 2>/dev/null || true; done
-    kill "$(cat "$run/redis/redis.pid" 2>/dev/null)" 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+keep_redis_dir=1  # the dev queue survives restarts (append-only file in .run/redis)
+start_redis "$run/redis" "${WAITROOM_DEV_REDIS_PORT:-6390}"
 
 # Development secrets, kept in .run/ so a restart keeps everyone's tickets and tokens valid.
 [ -f "$run/signing.pem" ] || "$bin/waitroom" keys generate --out "$run/signing.pem" >/dev/null
@@ -31,13 +23,9 @@ export WAITROOM_ADMIN_KEY="${WAITROOM_ADMIN_KEY:-dev-admin-key-0123456789}"
 export WAITROOM_SERVICE_KEY="${WAITROOM_SERVICE_KEY:-dev-service-key-0123456789}"
 port="${WAITROOM_HTTP_PORT:-8080}"
 
-if [ -x "$bin/example-order-service" ]; then
-    ORDER_SERVICE_PORT=8081 WAITROOM_URL="http://127.0.0.1:$port" "$bin/example-order-service" &
-    pids+=($!)
-fi
-"$bin/waitroom" serve &
-pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+ORDER_SERVICE_PORT=8081 WAITROOM_URL="http://127.0.0.1:$port" "$bin/example-order-service" & started_pids+=($!)
+"$bin/waitroom" serve & started_pids+=($!)
+wait_http "http://127.0.0.1:$port/readyz"
 cat <<MSG
 
   Waiting page (demo room):  http://127.0.0.1:$port/wait/demo
@@ -46,4 +34,4 @@ cat <<MSG
   Redis:                     $WAITROOM_REDIS_URL (data in .run/redis)
 
 MSG
-wait "${pids[@]}"
+wait "${started_pids[@]}"

@@ -67,7 +67,7 @@ public final class RedisClient: Sendable {
     }
 
     private func submit(_ encoded: [UInt8], count: Int) async throws(RedisError) -> [RedisReply] {
-        let result: Result<[RedisReply], RedisError> = await withCheckedContinuation { continuation in
+        let result: Result<[RedisReply], RedisError> = await withUnsafeContinuation { continuation in
             connection.enqueue(encoded, count: count) { continuation.resume(returning: $0) }
         }
         return try result.get()

@@ -37,17 +37,26 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(help: "Admission token lifetime in seconds.")
     var sessionTTL = 600
 
-    @Option(help: "Admin key, to create the room with these settings.")
-    var adminKey = ProcessInfo.processInfo.environment["WAITROOM_ADMIN_KEY"]
+    @Option(name: .customLong("admin-key"), help: "Admin key (default $WAITROOM_ADMIN_KEY), to create the room with these settings.")
+    var adminKeyOption: String?
 
-    @Option(help: "Service key: admitted shoppers release their slot (when no order service is given).")
-    var serviceKey = ProcessInfo.processInfo.environment["WAITROOM_SERVICE_KEY"]
+    /// The flag, else $WAITROOM_ADMIN_KEY.
+    var adminKey: String? { adminKeyOption ?? ProcessInfo.processInfo.environment["WAITROOM_ADMIN_KEY"] }
+
+    @Option(name: .customLong("service-key"), help: "Service key (default $WAITROOM_SERVICE_KEY): admitted shoppers release their slot (when no order service is given).")
+    var serviceKeyOption: String?
+
+    /// The flag, else $WAITROOM_SERVICE_KEY.
+    var serviceKey: String? { serviceKeyOption ?? ProcessInfo.processInfo.environment["WAITROOM_SERVICE_KEY"] }
 
     @Option(help: "Example order service base URL: admitted shoppers check out there.")
     var orderService: String?
 
-    @Option(help: "Redis URL, to sample memory, the queue and INFO commandstats.")
-    var redisURL = ProcessInfo.processInfo.environment["WAITROOM_REDIS_URL"]
+    @Option(name: .customLong("redis-url"), help: "Redis URL (default $WAITROOM_REDIS_URL), to sample memory, the queue and INFO commandstats.")
+    var redisURLOption: String?
+
+    /// The flag, else $WAITROOM_REDIS_URL.
+    var redisURL: String? { redisURLOption ?? ProcessInfo.processInfo.environment["WAITROOM_REDIS_URL"] }
 
     @Option(name: .customLong("server-pid"), help: "Gate process ids, for peak RSS (repeatable).")
     var serverPIDs: [Int32] = []

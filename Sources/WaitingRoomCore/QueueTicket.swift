@@ -21,12 +21,41 @@ public struct QueueTicket: Sendable, Equatable {
 
     public var payload: String { "v1.\(room).\(epoch).\(seq).\(issuedAtMs).\(id)" }
 
-    /// Parses a payload whose MAC has already been checked.
-    public init?(payload: some StringProtocol) {
-        let parts = payload.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "v1", RoomName.isValid(parts[1]), !parts[2].isEmpty,
-            let seq = Int64(parts[3]), seq > 0, let issued = Int64(parts[4]), !parts[5].isEmpty
+    /// Parses a payload whose MAC has already been checked. Runs on every poll: one pass over the bytes,
+    /// no intermediate arrays.
+    public init?(payload: Substring) {
+        var fields: (Substring, Substring, Substring, Substring, Substring, Substring) = ("", "", "", "", "", "")
+        var count = 0
+        var start = payload.startIndex
+        var index = payload.startIndex
+        let utf8 = payload.utf8
+        func store(_ field: Substring) {
+            switch count {
+            case 0: fields.0 = field
+            case 1: fields.1 = field
+            case 2: fields.2 = field
+            case 3: fields.3 = field
+            case 4: fields.4 = field
+            default: fields.5 = field
+            }
+            count += 1
+        }
+        while index < utf8.endIndex {
+            if utf8[index] == UInt8(ascii: ".") {
+                guard count < 5 else { return nil }
+                store(payload[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        store(payload[start...])
+        guard count == 6, fields.0 == "v1", RoomName.isValid(fields.1), !fields.2.isEmpty,
+            let seq = Int64(fields.3), seq > 0, let issued = Int64(fields.4), !fields.5.isEmpty
         else { return nil }
-        self.init(room: String(parts[1]), epoch: String(parts[2]), seq: seq, issuedAtMs: issued, id: String(parts[5]))
+        self.init(room: String(fields.1), epoch: String(fields.2), seq: seq, issuedAtMs: issued, id: String(fields.5))
+    }
+
+    public init?(payload: String) {
+        self.init(payload: Substring(payload))
     }
 }

@@ -29,7 +29,9 @@ extension Gate {
     func join(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let started = ContinuousClock.now
         defer { metrics.record(metrics.joinLatency, since: started) }
-        let body = try await self.body(request)
+        // Joins usually carry no body; only read one when the request says it has one.
+        let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
+        let body = hasBody ? try await self.body(request) : ByteBuffer()
         if body.readableBytes > 0 {
             // The join takes no fields, but a body that is not JSON is a client bug worth saying so.
             guard (try? JSONSerialization.jsonObject(with: Data(buffer: body))) is [String: Any] else {
@@ -56,15 +58,12 @@ extension Gate {
         case .closed: throw APIError(.gone, "closed", "this drop is closed")
         case .placed(let seq, _, let epoch):
             metrics.joins.increment()
-            let ticket = QueueTicket(room: room, epoch: epoch, seq: seq, issuedAtMs: nowMs, id: Base64URLID.random())
+            let ticket = QueueTicket(room: room, epoch: epoch, seq: seq, issuedAtMs: nowMs, id: RandomID.make())
             let text = tickets.sign(ticket.payload)
             var response = joinResponse(ticket: text, parsed: ticket, entry: entry, nowMs: nowMs)
-            response.setCookie(
-                Cookie(
-                    name: Self.cookieName(room), value: text, maxAge: Int(ticketMaxAgeMs / 1000), path: "/",
-                    secure: configuration.secureCookies, httpOnly: true, sameSite: .lax
-                )
-            )
+            // Written by hand: the header is the same shape on every join (a hot path).
+            let secure = configuration.secureCookies ? "; Secure" : ""
+            response.headers[.setCookie] = "\(Self.cookieName(room))=\(text); Max-Age=\(ticketMaxAgeMs / 1000); Path=/; HttpOnly; SameSite=Lax\(secure)"
             return response
         }
     }

@@ -69,13 +69,12 @@ public final class Gate: Sendable {
     /// header made: this runs on every poll).
     static func bearer(_ request: Request) -> String? {
         guard let header = request.headers[.authorization] else { return nil }
-        let utf8 = header.utf8
-        guard utf8.count > 7 else { return nil }
-        for (offset, expected) in "bearer ".utf8.enumerated() {
-            let byte = utf8[utf8.index(utf8.startIndex, offsetBy: offset)]
-            guard byte | 0x20 == expected | 0x20 else { return nil }
+        var bytes = header.utf8.makeIterator()
+        for expected in "bearer ".utf8 {
+            guard let byte = bytes.next(), byte | 0x20 == expected else { return nil }
         }
-        return String(header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") })
+        let credential = header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+        return credential.isEmpty ? nil : String(Substring(credential))
     }
 
     static func cookieName(_ room: String) -> String { "wr_" + room }

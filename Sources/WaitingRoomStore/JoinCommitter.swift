@@ -9,7 +9,7 @@ public final class JoinCommitter: Service, Sendable {
 
     private struct Waiter {
         var room: String
-        var continuation: CheckedContinuation<Placement, Error>
+        var continuation: UnsafeContinuation<Placement, Error>
     }
 
     private struct State {
@@ -31,7 +31,7 @@ public final class JoinCommitter: Service, Sendable {
 
     /// Places one shopper in `room`; resolves when the batch it rode in has been committed.
     public func join(room: String) async throws -> Placement {
-        try await withCheckedThrowingContinuation { continuation in
+        try await withUnsafeThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard state.accepting else { return false }
                 state.pending.append(Waiter(room: room, continuation: continuation))
@@ -70,25 +70,32 @@ public final class JoinCommitter: Service, Sendable {
 
     /// One INCRBY per room in the batch; the rooms' commands share one round trip.
     private func commit(_ batch: [Waiter]) async {
+        // Nearly always one room is dropping at a time: no grouping, no child tasks.
+        if let room = batch.first?.room, batch.allSatisfy({ $0.room == room }) {
+            await commit(batch, room: room)
+            return
+        }
         var byRoom: [String: [Waiter]] = [:]
         for waiter in batch { byRoom[waiter.room, default: []].append(waiter) }
         await withTaskGroup(of: Void.self) { group in
             for (room, waiters) in byRoom {
-                group.addTask {
-                    do {
-                        let result = try await self.store.join(room: room, count: waiters.count)
-                        for (offset, waiter) in waiters.enumerated() {
-                            if case .placed(let first, let state, let epoch) = result {
-                                waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
-                            } else {
-                                waiter.continuation.resume(returning: result)
-                            }
-                        }
-                    } catch {
-                        for waiter in waiters { waiter.continuation.resume(throwing: error) }
-                    }
+                group.addTask { await self.commit(waiters, room: room) }
+            }
+        }
+    }
+
+    private func commit(_ waiters: [Waiter], room: String) async {
+        do {
+            let result = try await store.join(room: room, count: waiters.count)
+            for (offset, waiter) in waiters.enumerated() {
+                if case .placed(let first, let state, let epoch) = result {
+                    waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
+                } else {
+                    waiter.continuation.resume(returning: result)
                 }
             }
+        } catch {
+            for waiter in waiters { waiter.continuation.resume(throwing: error) }
         }
     }
 }

@@ -4,7 +4,8 @@ import WaitingRoomCore
 /// This instance's copy of every active room, refreshed several times a second by ``RoomRefresher``.
 ///
 /// Polls read only this, so a poll costs no Redis command. A short history of counters gives measured
-/// rates (joins/s, admissions/s) without asking Redis.
+/// rates (joins/s, admissions/s) without asking Redis. Everything a poll needs is computed at refresh
+/// time, so a read is one dictionary lookup under a lock.
 public final class RoomCache: Sendable {
     /// A room as a poll sees it.
     public struct Entry: Sendable {
@@ -24,10 +25,25 @@ public final class RoomCache: Sendable {
         var claims: Int64
     }
 
-    private struct Room {
-        var snapshot: RoomSnapshot
-        var refreshedAt: ContinuousClock.Instant
-        var history: [Sample]
+    /// Immutable once built: readers share it with one retain.
+    private final class Room: Sendable {
+        let snapshot: RoomSnapshot
+        let refreshedAt: ContinuousClock.Instant
+        let history: [Sample]
+        let rates: (admission: Double?, join: Double?, claim: Double?)
+
+        init(snapshot: RoomSnapshot, refreshedAt: ContinuousClock.Instant, history: [Sample]) {
+            self.snapshot = snapshot
+            self.refreshedAt = refreshedAt
+            self.history = history
+            if let oldest = history.first, let newest = history.last, newest.at > oldest.at {
+                let span = newest.at - oldest.at
+                let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+                rates = (Double(newest.head - oldest.head) / seconds, Double(newest.tail - oldest.tail) / seconds, Double(newest.claims - oldest.claims) / seconds)
+            } else {
+                rates = (nil, nil, nil)
+            }
+        }
     }
 
     private let rooms = Mutex<[String: Room]>([:])
@@ -40,17 +56,11 @@ public final class RoomCache: Sendable {
     }
 
     public func entry(_ room: String, now: ContinuousClock.Instant = .now) -> Entry? {
-        rooms.withLock { rooms in
-            guard let cached = rooms[room] else { return nil }
-            var entry = Entry(snapshot: cached.snapshot, isStale: now - cached.refreshedAt > staleAfter)
-            if let oldest = cached.history.first, let newest = cached.history.last, newest.at > oldest.at {
-                let seconds = Double((newest.at - oldest.at).components.attoseconds) / 1e18 + Double((newest.at - oldest.at).components.seconds)
-                entry.admissionRate = Double(newest.head - oldest.head) / seconds
-                entry.joinRate = Double(newest.tail - oldest.tail) / seconds
-                entry.claimRate = Double(newest.claims - oldest.claims) / seconds
-            }
-            return entry
-        }
+        guard let cached = rooms.withLock({ $0[room] }) else { return nil }
+        return Entry(
+            snapshot: cached.snapshot, isStale: now - cached.refreshedAt > staleAfter,
+            admissionRate: cached.rates.admission, joinRate: cached.rates.join, claimRate: cached.rates.claim
+        )
     }
 
     public var roomNames: [String] {
@@ -59,27 +69,23 @@ public final class RoomCache: Sendable {
 
     /// Replaces the cached rooms with a fresh set of snapshots (rooms absent from it are forgotten).
     public func update(_ snapshots: [String: RoomSnapshot], at now: ContinuousClock.Instant = .now) {
-        rooms.withLock { rooms in
-            var next: [String: Room] = [:]
-            for (name, snapshot) in snapshots {
-                var history = rooms[name].map(\.history) ?? []
-                // A recreated room starts its history again.
-                if rooms[name]?.snapshot.epoch != snapshot.epoch { history = [] }
-                history.append(Sample(at: now, tail: snapshot.tail, head: snapshot.head, claims: snapshot.claims))
-                history.removeAll { now - $0.at > rateWindow }
-                next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
-            }
-            rooms = next
+        let previous = rooms.withLock { $0 }
+        var next: [String: Room] = [:]
+        for (name, snapshot) in snapshots {
+            // A recreated room (new epoch) starts its history again.
+            var history = previous[name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
+            history.append(Sample(at: now, tail: snapshot.tail, head: snapshot.head, claims: snapshot.claims))
+            history.removeAll { now - $0.at > rateWindow }
+            next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
         }
+        rooms.withLock { $0 = next }
     }
 
     /// Puts one fresh snapshot in (after an admin change, so this instance sees it at once).
     public func merge(_ snapshot: RoomSnapshot, at now: ContinuousClock.Instant = .now) {
         rooms.withLock { rooms in
-            var room = rooms[snapshot.name] ?? Room(snapshot: snapshot, refreshedAt: now, history: [])
-            room.snapshot = snapshot
-            room.refreshedAt = now
-            rooms[snapshot.name] = room
+            let history = rooms[snapshot.name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
+            rooms[snapshot.name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import RedisClient
 import WaitingRoomCore
+import WaitingRoomTokens
 
 /// The room state in Redis: every read and write of a room goes through here.
 public struct RoomStore: Sendable {
@@ -146,7 +147,7 @@ public struct RoomStore: Sendable {
     /// Claims the admission offered to `ticketID` (idempotent: a second claim returns the first admission).
     public func claim(room: String, ticketID: String, epoch: String, effectivePosition: Int64) async throws(StoreError) -> ClaimResult {
         let keys = RoomKeys(room: room)
-        let jti = Base64URLID.random()
+        let jti = RandomID.make()
         let reply = try await run(
             RoomScripts.claim,
             keys: [keys.state, keys.active, keys.offers, keys.offerClaims, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
@@ -204,21 +205,10 @@ public struct RoomStore: Sendable {
         do { return try await redis.run(script, keys: keys, arguments: arguments) } catch { throw .wrap(error) }
     }
 
-    static func newEpoch() -> String { Base64URLID.random(bytes: 6) }
+    static func newEpoch() -> String { RandomID.make(bytes: 6) }
 
     static func newLotteryKey() -> String {
         var generator = SystemRandomNumberGenerator()
         return String(format: "%016llx%016llx", generator.next() as UInt64, generator.next() as UInt64)
-    }
-}
-
-/// Random URL-safe identifiers (ticket ids, jtis, epochs).
-public enum Base64URLID {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    public static func random(bytes: Int = 12) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let count = bytes * 4 / 3
-        return String(decoding: (0..<count).map { _ in alphabet[Int((generator.next() as UInt8) & 63)] }, as: UTF8.self)
     }
 }

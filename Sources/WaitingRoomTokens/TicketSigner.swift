@@ -28,8 +28,8 @@ public struct TicketSigner: Sendable {
         guard let mac = Base64URL.decode(ticket[ticket.index(after: dot)...]), mac.count == 32 else {
             throw .malformed("ticket MAC is not base64url")
         }
-        var text = String(payload)
-        let expected = text.withUTF8 { template.authenticate(UnsafeRawBufferPointer($0)) }
+        let expected = payload.utf8.withContiguousStorageIfAvailable { template.authenticate(UnsafeRawBufferPointer($0)) }
+            ?? Array(payload.utf8).withUnsafeBytes { template.authenticate($0) }
         guard OpenSSL.constantTimeEquals(mac, expected) else { throw .badSignature }
         return payload
     }
@@ -52,5 +52,14 @@ public enum SecretComparison {
 public enum Digest {
     public static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         OpenSSL.sha256(bytes)
+    }
+}
+
+/// Random URL-safe identifiers (ticket ids, jtis, room epochs) from OpenSSL's DRBG, which runs in user
+/// space: drawing one costs no system call (joins are a hot path).
+public enum RandomID {
+    /// `bytes` random bytes as base64url: 16 characters for the default 12 (96 bits).
+    public static func make(bytes: Int = 12) -> String {
+        Base64URL.encode(OpenSSL.randomBytes(bytes))
     }
 }

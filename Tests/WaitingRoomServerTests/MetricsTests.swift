@@ -29,8 +29,12 @@ struct MetricsTests {
         try await waitUntil(timeout: .seconds(3)) {
             try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket).string("state") == "admitted"
         }
-        try await Task.sleep(for: .milliseconds(300))
-        let after = try Self.parse(try await HTTP.shared.call(.GET, gate.base + "/metrics").body)
+        // Room figures arrive with the next cache refresh.
+        var after: [String: Double] = [:]
+        try await waitUntil(timeout: .seconds(5)) {
+            after = try Self.parse(try await HTTP.shared.call(.GET, gate.base + "/metrics").body)
+            return after["waitroom_room_claims{room=\"\(room)\"}"] == 1
+        }
         #expect(after["waitroom_joins_total"] == (before["waitroom_joins_total"] ?? 0) + 1)
         #expect(after["waitroom_claims_total"] == (before["waitroom_claims_total"] ?? 0) + 1)
         #expect(after["waitroom_room_claims{room=\"\(room)\"}"] == 1)

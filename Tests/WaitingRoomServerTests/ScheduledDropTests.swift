@@ -13,7 +13,7 @@ struct ScheduledDropTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("lottery")
         var drop = settings(rate: 0)
-        drop.opensAt = Date().addingTimeInterval(2)
+        drop.opensAt = Date().addingTimeInterval(3_600)  // ops open it by hand below, once everyone has joined
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: drop])
         let b = try await RunningGate.start(redisURL: server.url)
         defer { Task { await a.stop(); await b.stop() } }
@@ -35,6 +35,9 @@ struct ScheduledDropTests {
         }
         #expect(try await a.gate.store.redis.hgetall(RoomKeys(room: room).state)["head"] == "0")
 
+        // Ops open the doors: the next tick draws the lottery.
+        let opened = try await HTTP.shared.call(.POST, a.base + "/admin/v1/rooms/\(room)/open", bearer: RunningGate.adminKey)
+        #expect(opened.status == 200)
         try await waitUntil(timeout: .seconds(6)) {
             a.gate.cache.entry(room)?.snapshot.state == .open && b.gate.cache.entry(room)?.snapshot.state == .open
         }

@@ -67,4 +67,46 @@ public enum DropAnalysis {
     public static func percentError(measured: Double, target: Double) -> Double {
         target == 0 ? 0 : (measured - target) / target * 100
     }
+
+    /// Least-squares fit of `memory ≈ base + perAdmitted·admitted + perWaiting·waiting` over the samples: how
+    /// many bytes Redis spends per shopper waiting (the design says none) and per shopper admitted (their
+    /// admission record, kept until the session ends). Nil when the samples cannot separate the two.
+    public static func memoryPerShopper(_ samples: [DropSample]) -> (perWaiting: Double, perAdmitted: Double)? {
+        let points = samples.compactMap { s in s.redisMemoryBytes.flatMap { m in s.waiting.map { (Double(s.admitted), Double($0), Double(m)) } } }
+        guard points.count >= 5 else { return nil }
+        let n = Double(points.count)
+        let (ma, mw, mm) = points.reduce((0.0, 0.0, 0.0)) { ($0.0 + $1.0 / n, $0.1 + $1.1 / n, $0.2 + $1.2 / n) }
+        var saa = 0.0, sww = 0.0, saw = 0.0, sam = 0.0, swm = 0.0
+        for (a, w, m) in points {
+            saa += (a - ma) * (a - ma); sww += (w - mw) * (w - mw); saw += (a - ma) * (w - mw)
+            sam += (a - ma) * (m - mm); swm += (w - mw) * (m - mm)
+        }
+        let determinant = saa * sww - saw * saw
+        guard abs(determinant) > 1e-9 * max(saa * sww, 1) else { return nil }
+        return (perWaiting: (saa * swm - saw * sam) / determinant, perAdmitted: (sww * sam - saw * swm) / determinant)
+    }
+
+    /// The upper bound of the histogram bucket holding percentile `p` (0...100), from Prometheus-style
+    /// cumulative buckets (`le` in seconds). Returns seconds; nil when the histogram is empty.
+    public static func percentile(_ p: Double, cumulativeBuckets: [(le: Double, count: Double)]) -> Double? {
+        let sorted = cumulativeBuckets.sorted { $0.le < $1.le }
+        guard let total = sorted.last?.count, total > 0 else { return nil }
+        return sorted.first { $0.count >= total * p / 100 }?.le
+    }
+
+    /// Sums the cumulative buckets of histogram `name` across Prometheus text expositions (several gates).
+    public static func buckets(named name: String, in expositions: [String]) -> [(le: Double, count: Double)] {
+        var sums: [Double: Double] = [:]
+        for text in expositions {
+            for line in text.split(separator: "\n") where line.hasPrefix(name + "_bucket{") {
+                guard let leStart = line.range(of: "le=\""), let leEnd = line[leStart.upperBound...].firstIndex(of: "\""),
+                    let count = line.split(separator: " ").last.flatMap({ Double($0) })
+                else { continue }
+                let text = line[leStart.upperBound..<leEnd]
+                let le = text == "+Inf" ? Double.infinity : Double(text) ?? .nan
+                if !le.isNaN { sums[le, default: 0] += count }
+            }
+        }
+        return sums.map { (le: $0.key, count: $0.value) }
+    }
 }

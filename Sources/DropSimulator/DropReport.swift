@@ -48,6 +48,11 @@ public struct DropReport: Codable, Sendable {
     public var redisCommandsPerRequest: Double?
     public var redisMemoryFirstBytes: Int?
     public var redisMemoryPeakBytes: Int?
+    /// Fitted Redis bytes per waiting shopper and per admitted shopper (see ``DropAnalysis/memoryPerShopper(_:)``).
+    public var redisBytesPerWaitingShopper: Double?
+    public var redisBytesPerAdmittedShopper: Double?
+    /// Server-side latency from the gates' own histograms (`/metrics`), without the load generator's queueing.
+    public var serverSide: [String: Double] = [:]
     public var serverPeakRSSBytes: [String: Int]
     public var samples: [DropSample]
 
@@ -84,6 +89,10 @@ public struct DropReport: Codable, Sendable {
         redisCommandsPerRequest = redisCommands.map { requests > 0 ? Double($0) / Double(requests) : 0 }
         redisMemoryFirstBytes = samples.first?.redisMemoryBytes
         redisMemoryPeakBytes = samples.compactMap(\.redisMemoryBytes).max()
+        if let fit = DropAnalysis.memoryPerShopper(samples) {
+            redisBytesPerWaitingShopper = fit.perWaiting
+            redisBytesPerAdmittedShopper = fit.perAdmitted
+        }
         self.serverPeakRSSBytes = serverPeakRSSBytes
         self.samples = samples
     }
@@ -117,6 +126,12 @@ public struct DropReport: Codable, Sendable {
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {
             lines.append(String(format: "  Redis memory: %.2f MiB at start, %.2f MiB peak", Double(first) / 1_048_576, Double(peak) / 1_048_576))
+        }
+        if let waiting = redisBytesPerWaitingShopper, let admitted = redisBytesPerAdmittedShopper {
+            lines.append(String(format: "  Redis bytes per waiting shopper: %.1f; per admitted shopper (admission record until its session ends): %.0f", waiting, admitted))
+        }
+        for (name, value) in serverSide.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "  server-side %@: %.2f ms", name as NSString, value))
         }
         for (server, rss) in serverPeakRSSBytes.sorted(by: { $0.key < $1.key }) {
             lines.append(String(format: "  server %@ peak RSS: %.1f MiB", server as NSString, Double(rss) / 1_048_576))

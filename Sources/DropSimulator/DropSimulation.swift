@@ -94,8 +94,8 @@ public final class DropSimulation: Sendable {
             switch await call(.POST, joinGate + "/v1/rooms/\(plan.room)/join") {
             case .success(let reply) where reply.status == 200:
                 outcome.joinLatency = elapsed - begun
-                ticket = reply.json["ticket"] as? String
-                pollAfter = reply.json["pollAfterMs"] as? Int ?? 1_000
+                ticket = reply.ticket
+                pollAfter = reply.pollAfterMs ?? 1_000
             case .success(let reply):
                 outcome.errors["join \(reply.status)", default: 0] += 1
             case .failure(let error):
@@ -118,7 +118,7 @@ public final class DropSimulation: Sendable {
             let begun = elapsed
             let result = await call(.GET, pollGate + "/v1/rooms/\(plan.room)/status", bearer: ticket)
             let latency = elapsed - begun
-            guard case .success(let reply) = result, reply.status == 200, let state = reply.json["state"] as? String else {
+            guard case .success(let reply) = result, reply.status == 200, let state = reply.state else {
                 switch result {
                 case .success(let reply): outcome.errors["status \(reply.status)", default: 0] += 1
                 case .failure(let error): outcome.errors["status \(error)", default: 0] += 1
@@ -127,13 +127,13 @@ public final class DropSimulation: Sendable {
                 continue
             }
             outcome.polls.append(PollObservation(seq: parsed.seq, startedAt: begun, waiting: state == "waiting"))
-            pollAfter = reply.json["pollAfterMs"] as? Int ?? 1_000
+            pollAfter = reply.pollAfterMs ?? 1_000
             switch state {
             case "admitted":
                 outcome.claimLatency = latency
                 outcome.admittedAt = elapsed
                 counters.admitted.add(1, ordering: .relaxed)
-                if let token = reply.json["token"] as? String { await checkOut(token: token, outcome: &outcome) }
+                if let token = reply.token { await checkOut(token: token, outcome: &outcome) }
                 return outcome
             case "expired":
                 outcome.expired = true
@@ -164,9 +164,34 @@ public final class DropSimulation: Sendable {
         }
     }
 
+    /// The few fields a shopper reads from a gate answer, picked out without a JSON library: the simulator
+    /// shares the machine with the gates, so its own cost per request is kept small.
     struct Reply: Sendable {
         var status: Int
-        var json: [String: any Sendable]
+        var state: String?
+        var ticket: String?
+        var token: String?
+        var pollAfterMs: Int?
+
+        init(status: Int, body: String) {
+            self.status = status
+            state = Self.string("state", in: body)
+            ticket = Self.string("ticket", in: body)
+            token = Self.string("token", in: body)
+            pollAfterMs = Self.integer("pollAfterMs", in: body)
+        }
+
+        static func string(_ key: String, in body: String) -> String? {
+            guard let range = body.range(of: "\"\(key)\":\"") else { return nil }
+            let rest = body[range.upperBound...]
+            guard let end = rest.firstIndex(of: "\"") else { return nil }
+            return String(rest[..<end])
+        }
+
+        static func integer(_ key: String, in body: String) -> Int? {
+            guard let range = body.range(of: "\"\(key)\":") else { return nil }
+            return Int(body[range.upperBound...].prefix { $0.isNumber })
+        }
     }
 
     private func call(_ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil) async -> Result<Reply, HTTPClientError> {
@@ -181,24 +206,13 @@ public final class DropSimulation: Sendable {
         do {
             let response = try await client.execute(request, timeout: .seconds(30))
             let bytes = try await response.body.collect(upTo: 1 << 20)
-            let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-            return .success(Reply(status: Int(response.status.code), json: object.mapValues { value in Self.sendable(value) }))
+            return .success(Reply(status: Int(response.status.code), body: String(buffer: bytes)))
         } catch let error as HTTPClientError {
             counters.errors.add(1, ordering: .relaxed)
             return .failure(error)
         } catch {
             counters.errors.add(1, ordering: .relaxed)
             return .failure(.remoteConnectionClosed)
-        }
-    }
-
-    private static func sendable(_ value: Any) -> any Sendable {
-        switch value {
-        case let text as String: return text
-        case let number as Int: return number
-        case let number as Double: return number
-        case let flag as Bool: return flag
-        default: return String(describing: value)
         }
     }
 }

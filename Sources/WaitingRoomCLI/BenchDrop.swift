@@ -86,16 +86,17 @@ struct BenchDrop: AsyncParsableCommand {
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         let simulation = DropSimulation(plan: plan)
-        let sampler = Task { try await sample(simulation, redis: redis) }
+        let sampler = Task { await sample(simulation, redis: redis) }
         let outcomes = await simulation.run()
         sampler.cancel()
-        let samples = (try? await sampler.value) ?? []
+        let samples = await sampler.value
         let commandsAfter: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
-        let report = DropReport(
+        var report = DropReport(
             plan: plan, outcomes: outcomes, durationSeconds: simulation.elapsed, samples: samples,
             redisCommands: commandsBefore.flatMap { before in commandsAfter.map { $0 - before } }, requests: simulation.live.snapshot.requests,
             serverPeakRSSBytes: Dictionary(uniqueKeysWithValues: serverPIDs.compactMap { pid in Self.peakRSS(pid).map { ("pid \(pid)", $0) } })
         )
+        report.serverSide = await serverSideLatency(gates)
         print("")
         print(report.summary)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -108,6 +109,24 @@ struct BenchDrop: AsyncParsableCommand {
         if check && (!report.errors.isEmpty || report.fifoViolations > 0 || report.admitted == 0) {
             throw ExitCode.failure
         }
+    }
+
+    /// p99 of join, status and claim from the gates' own histograms: latency without the simulator's queueing.
+    private func serverSideLatency(_ gates: [String]) async -> [String: Double] {
+        var expositions: [String] = []
+        for gate in gates {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: gate + "/metrics"), timeout: .seconds(5)),
+                let body = try? await response.body.collect(upTo: 1 << 22)
+            {
+                expositions.append(String(buffer: body))
+            }
+        }
+        var result: [String: Double] = [:]
+        for route in ["join", "status", "claim"] {
+            let buckets = DropAnalysis.buckets(named: "waitroom_\(route)_duration_seconds", in: expositions)
+            if let p99 = DropAnalysis.percentile(99, cumulativeBuckets: buckets) { result["\(route) p99 (bucket bound)"] = p99 * 1000 }
+        }
+        return result
     }
 
     /// Re-creates the room so the drop starts from an empty queue.
@@ -132,7 +151,7 @@ struct BenchDrop: AsyncParsableCommand {
     }
 
     /// Once a second: progress line and a time-series sample.
-    private func sample(_ simulation: DropSimulation, redis: RedisClient?) async throws -> [DropSample] {
+    private func sample(_ simulation: DropSimulation, redis: RedisClient?) async -> [DropSample] {
         var samples: [DropSample] = []
         var lastRequests = 0
         let key = "wr:{\(room)}:room"
@@ -142,7 +161,7 @@ struct BenchDrop: AsyncParsableCommand {
             var memory: Int?
             if let redis, let replies = try? await redis.pipeline([["HMGET", .init(key), "tail", "head"], ["INFO", "memory"]]) {
                 if let pair = replies[0].array, let tail = pair[0].int, let head = pair[1].int { waiting = Int(max(0, tail - head)) }
-                memory = replies[1].string?.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") }
+                memory = replies[1].string?.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
                     .flatMap { Int($0.dropFirst("used_memory:".count)) }
             }
             samples.append(DropSample(t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory))
@@ -154,7 +173,7 @@ struct BenchDrop: AsyncParsableCommand {
             FileHandle.standardError.write(Data(line.utf8))
             lastRequests = live.requests
             if live.finished >= shoppers { break }
-            try await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: .seconds(1))  // cancelled at the end: return what was sampled
         }
         return samples
     }

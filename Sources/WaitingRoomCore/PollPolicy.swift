@@ -1,7 +1,8 @@
 /// How long a browser should wait before polling again.
 ///
-/// Far back in the queue it polls rarely; near the front, often. The interval is never more than a third of
-/// the claim window, so a shopper whose turn comes always polls (and claims) before the offer lapses.
+/// Far back in the queue it polls rarely; near the front, often. The interval is never more than half the
+/// claim window (jitter included), so even a shopper offered right after a poll — say because ops raised the
+/// rate — polls again, and claims, before the offer lapses.
 /// A per-shopper jitter of ±10% spreads polls so they do not arrive in waves.
 public struct PollPolicy: Sendable, Equatable {
     public var minimumMs: Int
@@ -9,7 +10,7 @@ public struct PollPolicy: Sendable, Equatable {
     /// Aim to poll this many times before the shopper's expected turn.
     public var pollsBeforeTurn: Double
 
-    public init(minimumMs: Int = 1_000, maximumMs: Int = 20_000, pollsBeforeTurn: Double = 3) {
+    public init(minimumMs: Int = 1_000, maximumMs: Int = 30_000, pollsBeforeTurn: Double = 3) {
         self.minimumMs = minimumMs
         self.maximumMs = maximumMs
         self.pollsBeforeTurn = pollsBeforeTurn
@@ -18,7 +19,7 @@ public struct PollPolicy: Sendable, Equatable {
     public func interval(position: Int64, ratePerSecond: Double, claimWindowSeconds: Int, jitterSeed: UInt64) -> Int {
         let secondsToTurn = ratePerSecond > 0 ? Double(position) / ratePerSecond : Double(maximumMs) / 1000
         var milliseconds = Int(secondsToTurn * 1000 / pollsBeforeTurn)
-        milliseconds = min(max(milliseconds, minimumMs), maximumMs, max(minimumMs, claimWindowSeconds * 1000 / 3))
+        milliseconds = min(max(milliseconds, minimumMs), maximumMs, max(minimumMs, claimWindowSeconds * 1000 * 10 / 22))
         return jittered(milliseconds, seed: jitterSeed)
     }
 

@@ -73,3 +73,44 @@ struct DropAnalysisTests {
         #expect(ArrivalCurve("zigzag") == nil)
     }
 }
+
+@Suite("Redis memory attribution")
+struct MemoryFitTests {
+    @Test("a fit recovers bytes per admitted and per waiting shopper from crafted samples")
+    func recovers() throws {
+        // memory = 1 MB + 300 B per admitted + 0 B per waiting, waiting rising then falling.
+        let samples = (0..<60).map { t -> DropSample in
+            let admitted = t * 400
+            let waiting = t < 30 ? t * 1_000 : (60 - t) * 1_000
+            return DropSample(t: Double(t), arrived: 0, admitted: admitted, waiting: waiting, redisMemoryBytes: 1_000_000 + 300 * admitted)
+        }
+        let fit = try #require(DropAnalysis.memoryPerShopper(samples))
+        #expect(abs(fit.perAdmitted - 300) < 0.01)
+        #expect(abs(fit.perWaiting) < 0.01)
+        // A design that stored a record per waiting shopper would show up here.
+        let leaky = samples.map { s in DropSample(t: s.t, arrived: 0, admitted: s.admitted, waiting: s.waiting, redisMemoryBytes: s.redisMemoryBytes! + 100 * s.waiting!) }
+        #expect(abs(try #require(DropAnalysis.memoryPerShopper(leaky)).perWaiting - 100) < 0.01)
+        #expect(DropAnalysis.memoryPerShopper(Array(samples.prefix(3))) == nil)
+    }
+}
+
+@Suite("Server-side percentiles from /metrics")
+struct BucketTests {
+    @Test("buckets are summed across gates and the percentile is the bucket bound")
+    func percentiles() throws {
+        let gate1 = """
+            # TYPE waitroom_status_duration_seconds histogram
+            waitroom_status_duration_seconds_bucket{le="0.001"} 90
+            waitroom_status_duration_seconds_bucket{le="0.005"} 99
+            waitroom_status_duration_seconds_bucket{le="+Inf"} 100
+            waitroom_status_duration_seconds_count 100
+            """
+        let gate2 = gate1.replacingOccurrences(of: "} 90", with: "} 100").replacingOccurrences(of: "} 99", with: "} 100")
+        let buckets = DropAnalysis.buckets(named: "waitroom_status_duration_seconds", in: [gate1, gate2])
+        #expect(buckets.count == 3)
+        #expect(DropAnalysis.percentile(50, cumulativeBuckets: buckets) == 0.001)
+        #expect(DropAnalysis.percentile(99, cumulativeBuckets: buckets) == 0.005)
+        #expect(DropAnalysis.percentile(99.9, cumulativeBuckets: buckets) == .infinity)
+        #expect(DropAnalysis.percentile(99, cumulativeBuckets: []) == nil)
+    }
+}

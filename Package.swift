@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "WaitingRoomCLI",
             dependencies: [
-                "WaitingRoomServer", "WaitingRoomTokens", "RedisClient", "WaitingRoomCore", "DropSimulator",
+                "WaitingRoomServer", "WaitingRoomTokens", "RedisClient", "WaitingRoomCore", "DropSimulator", "WaitingRoomVerifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

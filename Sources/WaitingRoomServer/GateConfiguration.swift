@@ -45,10 +45,11 @@ public struct GateConfiguration: Sendable {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationError) -> GateConfiguration {
         var configuration = GateConfiguration()
-        if let path = file ?? environment["WAITROOM_CONFIG"] ?? existing("Config/waitroom.yaml") {
+        // Files named explicitly must exist; the defaults under Config/ are optional.
+        if let path = try chosen(file, environment["WAITROOM_CONFIG"], key: "WAITROOM_CONFIG", fallback: "Config/waitroom.yaml") {
             try configuration.apply(yamlFile: path)
         }
-        if let path = roomsFile ?? environment["WAITROOM_ROOMS_FILE"] ?? existing("Config/rooms.yaml") {
+        if let path = try chosen(roomsFile, environment["WAITROOM_ROOMS_FILE"], key: "WAITROOM_ROOMS_FILE", fallback: "Config/rooms.yaml") {
             configuration.rooms = try RoomsFile.load(path)
         }
         try configuration.apply(environment: environment)
@@ -56,8 +57,12 @@ public struct GateConfiguration: Sendable {
         return configuration
     }
 
-    private static func existing(_ path: String) -> String? {
-        FileManager.default.fileExists(atPath: path) ? path : nil
+    private static func chosen(_ flag: String?, _ variable: String?, key: String, fallback: String) throws(ConfigurationError) -> String? {
+        if let path = flag ?? variable {
+            guard FileManager.default.fileExists(atPath: path) else { throw ConfigurationError(key: key, reason: "no such file: \(path)") }
+            return path
+        }
+        return FileManager.default.fileExists(atPath: fallback) ? fallback : nil
     }
 
     /// Environment variables override the file. Names are listed in the README.

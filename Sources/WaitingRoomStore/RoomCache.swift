@@ -67,18 +67,23 @@ public final class RoomCache: Sendable {
         rooms.withLock { Array($0.keys).sorted() }
     }
 
-    /// Replaces the cached rooms with a fresh set of snapshots (rooms absent from it are forgotten).
-    public func update(_ snapshots: [String: RoomSnapshot], at now: ContinuousClock.Instant = .now) {
-        let previous = rooms.withLock { $0 }
-        var next: [String: Room] = [:]
-        for (name, snapshot) in snapshots {
-            // A recreated room (new epoch) starts its history again.
-            var history = previous[name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
-            history.append(Sample(at: now, tail: snapshot.tail, head: snapshot.head, claims: snapshot.claims))
-            history.removeAll { now - $0.at > rateWindow }
-            next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
+    /// Replaces the cached rooms with a fresh set of snapshots. Rooms absent from it are forgotten, except
+    /// those merged after `startedAt` (an admin call created them while this refresh was in flight).
+    public func update(_ snapshots: [String: RoomSnapshot], startedAt: ContinuousClock.Instant? = nil, at now: ContinuousClock.Instant = .now) {
+        rooms.withLock { rooms in
+            var next: [String: Room] = [:]
+            for (name, snapshot) in snapshots {
+                // A recreated room (new epoch) starts its history again.
+                var history = rooms[name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
+                history.append(Sample(at: now, tail: snapshot.tail, head: snapshot.head, claims: snapshot.claims))
+                history.removeAll { now - $0.at > rateWindow }
+                next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
+            }
+            if let startedAt {
+                for (name, room) in rooms where next[name] == nil && room.refreshedAt >= startedAt { next[name] = room }
+            }
+            rooms = next
         }
-        rooms.withLock { $0 = next }
     }
 
     /// Puts one fresh snapshot in (after an admin change, so this instance sees it at once).

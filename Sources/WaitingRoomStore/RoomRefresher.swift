@@ -48,8 +48,9 @@ public struct RoomRefresher: Service {
     /// One refresh: tick and cache every named room now.
     @discardableResult
     public func refresh(_ names: [String]) async throws(StoreError) -> [String: RoomSnapshot] {
+        let started = ContinuousClock.now
         let snapshots = try await store.tick(rooms: names)
-        cache.update(snapshots)
+        cache.update(snapshots, startedAt: started)
         return snapshots
     }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import WaitingRoomServer
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    func file(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("the shipped Config/ files load and validate")
+    func shippedFiles() throws {
+        let root = OrderServiceEndToEndTests.packageRoot
+        let configuration = try GateConfiguration.load(
+            file: root.appendingPathComponent("Config/waitroom.yaml").path, roomsFile: root.appendingPathComponent("Config/rooms.yaml").path,
+            environment: [:]
+        )
+        #expect(configuration.httpPort == 8080)
+        #expect(configuration.rooms["demo"] != nil)
+        #expect(configuration.rooms["sneaker-drop"]?.opensAt != nil, "the example scheduled drop")
+    }
+
+    @Test("environment variables override the file")
+    func environmentWins() throws {
+        let path = try file("http:\n  port: 9000\nredis:\n  url: redis://file:1\n")
+        let configuration = try GateConfiguration.load(
+            file: path, roomsFile: try file("rooms: {}"), environment: ["WAITROOM_HTTP_PORT": "9100", "WAITROOM_SIGNING_KEY_FILE": "a.pem, b.pem"]
+        )
+        #expect(configuration.httpPort == 9100)
+        #expect(configuration.redisURL == "redis://file:1")
+        #expect(configuration.signingKeyFiles == ["a.pem", "b.pem"])
+    }
+
+    @Test("a bad value stops start-up with a message naming the key", arguments: [
+        ("WAITROOM_HTTP_PORT", "eighty", "WAITROOM_HTTP_PORT"),
+        ("WAITROOM_HTTP_PORT", "70000", "http.port"),
+        ("WAITROOM_TICKET_SECRET", "short", "tokens.ticketSecret"),
+        ("WAITROOM_ADMIN_KEY", "short", "admin.key"),
+        ("WAITROOM_LOG_FORMAT", "xml", "WAITROOM_LOG_FORMAT"),
+        ("WAITROOM_REFRESH_INTERVAL_MS", "1000", "refreshIntervalMs"),
+        ("WAITROOM_SECURE_COOKIES", "maybe", "WAITROOM_SECURE_COOKIES"),
+        ("WAITROOM_ENV", "production", "tokens.signingKeyFiles"),
+    ])
+    func badEnvironment(name: String, value: String, key: String) {
+        #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [name: value]) } throws: {
+            ($0 as? ConfigurationError)?.key == key
+        }
+    }
+
+    @Test("a configuration file named explicitly must exist")
+    func missingFile() {
+        #expect { try GateConfiguration.load(file: nil, roomsFile: nil, environment: ["WAITROOM_CONFIG": "/nonexistent/waitroom.yaml"]) } throws: {
+            ($0 as? ConfigurationError)?.key == "WAITROOM_CONFIG"
+        }
+    }
+
+    @Test("a bad room in the rooms file names the room and field")
+    func badRoom() throws {
+        let rooms = try file("rooms:\n  drop:\n    rate: -5\n    checkoutUrl: https://shop/checkout\n")
+        #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: rooms, environment: [:]) } throws: {
+            ($0 as? ConfigurationError)?.key == "rooms.drop.rate"
+        }
+        let badDate = try file("rooms:\n  drop:\n    rate: 5\n    checkoutUrl: https://shop/checkout\n    opensAt: soon\n")
+        #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: badDate, environment: [:]) } throws: {
+            ($0 as? ConfigurationError)?.key == "rooms.drop.opensAt"
+        }
+    }
+}

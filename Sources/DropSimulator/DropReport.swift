@@ -79,7 +79,7 @@ public struct DropReport: Codable, Sendable {
         fifoViolations = DropAnalysis.fifoViolations(polls: outcomes.flatMap(\.polls), admissions: admissions, tolerance: 0.5)
         configuredRate = plan.rate
         let claims = outcomes.compactMap(\.admittedAt)
-        if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds),
+        if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds, samples: samples),
             let rate = DropAnalysis.entryRate(claimTimes: claims, from: window.from, to: window.to)
         {
             entryRate = rate
@@ -121,7 +121,7 @@ public struct DropReport: Codable, Sendable {
         if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {
             lines.append(String(format: "  entry rate: %.2f /s against %.2f configured (%+.2f%%), measured %.0f–%.0f s", entryRate, configuredRate, error, window[0], window[1]))
         } else {
-            lines.append("  entry rate: not measurable (the drop was shorter than a claim window)")
+            lines.append("  entry rate: not measurable (less than 5 s between the first claim window and the queue running empty)")
         }
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {

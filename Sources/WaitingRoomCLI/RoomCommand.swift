@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WaitingRoomCore
+import WaitingRoomServer
 
 /// `waitroom room …`: list, inspect, create, change and delete rooms through the ops API (`/admin/v1`).
 struct RoomCommand: AsyncParsableCommand {
@@ -256,51 +257,6 @@ struct DeleteRoom: AsyncParsableCommand {
             print("deleted \(room.name)")
         }
     }
-}
-
-// MARK: - The API's room, as the CLI reads it
-
-/// `GET /admin/v1/rooms`.
-struct RoomList: Decodable {
-    var rooms: [RoomView]
-}
-
-/// One room as the admin API shows it (mirrors the server's `RoomView`); absent optional keys mean "none".
-struct RoomView: Decodable {
-    struct Settings: Decodable {
-        var state: String
-        var rate: Double
-        var capacity: Int?
-        var claimWindowSeconds: Int
-        var sessionTTLSeconds: Int
-        var checkoutUrl: String
-        var opensAt: String?
-        var rampSeconds: Int?
-        var rampStartRate: Double?
-    }
-
-    struct Live: Decodable {
-        var waiting: Int64
-        var tail: Int64
-        var head: Int64
-        var active: Int64
-        var offers: Int64
-        var lapsed: Int64
-        var claims: Int64
-        var releases: Int64
-        var prequeue: Int64
-        var joinsPerSecond: Double
-        var admissionsPerSecond: Double
-        var claimsPerSecond: Double
-        var claimRatio: Double
-        var effectiveRate: Double
-        var oldestWaitingSeconds: Double?
-        var stale: Bool
-    }
-
-    var room: String
-    var settings: Settings
-    var live: Live
 }
 
 /// A JSON request value; `null` is how PATCH clears a setting, which `Encodable` optionals cannot express.

@@ -13,7 +13,7 @@ extension Gate {
         admin.get("/rooms") { request, _ in
             try self.requireKey(request, self.configuration.adminKey)
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
-            return try Self.encode(["rooms": rooms])
+            return try Self.encode(RoomList(rooms: rooms))
         }
         admin.get("/rooms/:room") { request, context in
             try self.requireKey(request, self.configuration.adminKey)
@@ -118,63 +118,6 @@ extension Gate {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return json(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-}
-
-/// A room as the admin API shows it: settings plus live figures.
-struct RoomView: Encodable {
-    struct Live: Encodable {
-        var waiting: Int64
-        var tail: Int64
-        var head: Int64
-        var active: Int64
-        var offers: Int64
-        var lapsed: Int64
-        var claims: Int64
-        var releases: Int64
-        var prequeue: Int64
-        var joinsPerSecond: Double
-        var admissionsPerSecond: Double
-        var claimsPerSecond: Double
-        var claimRatio: Double
-        var effectiveRate: Double
-        var oldestWaitingSeconds: Double?
-        var stale: Bool
-    }
-
-    struct Settings: Encodable {
-        var state: String
-        var rate: Double
-        var capacity: Int?
-        var claimWindowSeconds: Int
-        var sessionTTLSeconds: Int
-        var checkoutUrl: String
-        var opensAt: Date?
-        var rampSeconds: Int?
-        var rampStartRate: Double?
-    }
-
-    var room: String
-    var settings: Settings
-    var live: Live
-
-    init(name: String, entry: RoomCache.Entry) {
-        let snapshot = entry.snapshot
-        room = name
-        let s = snapshot.settings
-        settings = Settings(
-            state: snapshot.state.rawValue, rate: s.rate, capacity: s.capacity, claimWindowSeconds: s.claimWindowSeconds,
-            sessionTTLSeconds: s.sessionTTLSeconds, checkoutUrl: s.checkoutUrl, opensAt: s.opensAt, rampSeconds: s.rampSeconds,
-            rampStartRate: s.rampStartRate
-        )
-        live = Live(
-            waiting: snapshot.waiting, tail: snapshot.tail, head: snapshot.head, active: snapshot.active, offers: snapshot.offers,
-            lapsed: snapshot.lapsed, claims: snapshot.claims, releases: snapshot.releases, prequeue: snapshot.prequeue,
-            joinsPerSecond: entry.joinRate ?? 0, admissionsPerSecond: entry.admissionRate ?? 0, claimsPerSecond: entry.claimRate ?? 0,
-            claimRatio: snapshot.showUpRatio, effectiveRate: snapshot.offerRate,
-            oldestWaitingSeconds: snapshot.oldestWaitingJoinedAtMs.map { max(0, Double(snapshot.redisNowMs - $0) / 1000) },
-            stale: entry.isStale
-        )
     }
 }
 

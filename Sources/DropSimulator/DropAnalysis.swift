@@ -56,13 +56,13 @@ public enum DropAnalysis {
 
     /// The window over which the entry rate is judged: from one claim window after the first claim (when the
     /// no-show compensation has data) to the last claim, while the queue still had shoppers to admit.
-    /// When samples are given, the window also ends where the queue first ran empty: after that, claims are
-    /// limited by arrivals, not by the rate.
-    public static func measurementWindow(claimTimes: [Double], claimWindowSeconds: Double, samples: [DropSample] = []) -> (from: Double, to: Double)? {
+    /// When samples are given, the window also ends where the queue first held less than a second's worth of
+    /// shoppers (`rate`): after that, claims are limited by arrivals, not by the rate.
+    public static func measurementWindow(claimTimes: [Double], claimWindowSeconds: Double, samples: [DropSample] = [], rate: Double = 0) -> (from: Double, to: Double)? {
         guard let first = claimTimes.min(), let last = claimTimes.max() else { return nil }
         let from = first + claimWindowSeconds
         var to = last
-        if let drained = samples.first(where: { $0.t > from && $0.waiting == 0 && $0.t < last - 1 }) { to = drained.t }
+        if let drained = samples.first(where: { $0.t > from && ($0.waiting ?? .max) <= Int(rate) && $0.t < last - 1 }) { to = drained.t }
         return to - from >= 5 ? (from, to) : nil
     }
 

@@ -79,7 +79,7 @@ public struct DropReport: Codable, Sendable {
         fifoViolations = DropAnalysis.fifoViolations(polls: outcomes.flatMap(\.polls), admissions: admissions, tolerance: 0.5)
         configuredRate = plan.rate
         let claims = outcomes.compactMap(\.admittedAt)
-        if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds, samples: samples),
+        if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds, samples: samples, rate: plan.rate),
             let rate = DropAnalysis.entryRate(claimTimes: claims, from: window.from, to: window.to)
         {
             entryRate = rate

@@ -51,9 +51,9 @@ struct DropAnalysisTests {
         #expect(abs(rate - 10) < 0.05)
         #expect(abs(DropAnalysis.percentError(measured: 9.8, target: 10) - -2) < 1e-9)
         #expect(DropAnalysis.measurementWindow(claimTimes: [1, 2], claimWindowSeconds: 30) == nil)
-        // The queue ran empty at t=70: after that claims follow arrivals, so the window stops there.
-        let samples = [40.0, 60, 70, 80].map { DropSample(t: $0, arrived: 0, admitted: 0, waiting: $0 < 70 ? 10 : 0, redisMemoryBytes: nil) }
-        let drained = try #require(DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: 30, samples: samples))
+        // At t=70 less than a second's worth (10) was waiting: after that claims follow arrivals.
+        let samples = [40.0, 60, 70, 80].map { DropSample(t: $0, arrived: 0, admitted: 0, waiting: $0 < 70 ? 500 : 4, redisMemoryBytes: nil) }
+        let drained = try #require(DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: 30, samples: samples, rate: 10))
         #expect(drained.from == 30 && drained.to == 70)
     }
 

@@ -32,14 +32,7 @@ extension RedisClient {
     /// Runs `script` with EVALSHA, loading it first if needed; an error reply from the script throws.
     @discardableResult
     public func run(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument] = []) async throws(RedisError) -> RedisReply {
-        var sha = scripts.sha(for: script)
-        if sha == nil { sha = try await load(script) }
-        let command = evalsha(sha!, keys: keys, arguments: arguments)
-        var reply = try await send(command)
-        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            let reloaded = try await load(script)
-            reply = try await send(evalsha(reloaded, keys: keys, arguments: arguments))
-        }
+        let reply = try await run(script, calls: [(keys, arguments)])[0]
         if case .error(let message) = reply { throw .server(message) }
         return reply
     }

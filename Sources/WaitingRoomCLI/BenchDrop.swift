@@ -131,21 +131,14 @@ struct BenchDrop: AsyncParsableCommand {
 
     /// Re-creates the room so the drop starts from an empty queue.
     private func createRoom(gate: String, key: String) async throws {
-        for method in [HTTPMethod.DELETE, .PUT] {
-            var request = HTTPClientRequest(url: gate + "/admin/v1/rooms/" + room)
-            request.method = method
-            request.headers.add(name: "Authorization", value: "Bearer \(key)")
-            if method == .PUT {
-                let capacityJSON = capacity.map { ", \"capacity\": \($0)" } ?? ""
-                let checkout = (orderService ?? "http://127.0.0.1:8081") + "/checkout"
-                request.body = .bytes(ByteBuffer(string: #"{"rate": \#(rate), "claimWindowSeconds": \#(claimWindow), "sessionTTLSeconds": \#(sessionTTL), "checkoutUrl": "\#(checkout)"\#(capacityJSON)}"#))
-            }
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 1 << 16)
-            if method == .PUT && response.status.code >= 300 {
-                throw ValidationError("creating room \(room) failed: \(response.status.code) \(String(buffer: body))")
-            }
-        }
+        let admin = AdminClient(baseURL: gate, key: key)
+        _ = try? await admin.send(.DELETE, "/admin/v1/rooms/" + room)  // absent is fine
+        var settings: [String: JSONValue] = [
+            "rate": .number(rate), "claimWindowSeconds": .integer(claimWindow), "sessionTTLSeconds": .integer(sessionTTL),
+            "checkoutUrl": .string((orderService ?? "http://127.0.0.1:8081") + "/checkout"),
+        ]
+        if let capacity { settings["capacity"] = .integer(capacity) }
+        _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try JSONValue.encode(settings))
         // Give every instance's cache a refresh to see the new room.
         try await Task.sleep(for: .milliseconds(500))
     }

@@ -35,9 +35,10 @@ struct BenchHTTP: AsyncParsableCommand {
         guard let adminKey else { throw ValidationError("--admin-key or WAITROOM_ADMIN_KEY is required") }
         let room = "bench-http"
         // rate 0: polls stay on the waiting path (the one hundreds of thousands of shoppers hit).
-        _ = try await request(.PUT, "/admin/v1/rooms/\(room)", bearer: adminKey, body: #"{"rate": 0, "checkoutUrl": "https://shop.example/checkout"}"#)
+        _ = try await AdminClient(baseURL: url, key: adminKey)
+            .send(.PUT, "/admin/v1/rooms/\(room)", body: try JSONValue.encode(["rate": .number(0), "checkoutUrl": .string("https://shop.example/checkout")]))
         try await Task.sleep(for: .milliseconds(300))
-        let join = try await request(.POST, "/v1/rooms/\(room)/join")
+        let join = try await joinOnce("/v1/rooms/\(room)/join")
         guard let ticket = (try? JSONSerialization.jsonObject(with: Data(join.utf8)) as? [String: Any])?["ticket"] as? String else {
             throw ValidationError("join failed: \(join)")
         }
@@ -94,11 +95,10 @@ struct BenchHTTP: AsyncParsableCommand {
         return (rps, p99)
     }
 
-    private func request(_ method: HTTPMethod, _ path: String, bearer: String? = nil, body: String? = nil) async throws -> String {
+    /// One shopper's join, for the ticket the status measurement polls with.
+    private func joinOnce(_ path: String) async throws -> String {
         var request = HTTPClientRequest(url: url + path)
-        request.method = method
-        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
-        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        request.method = .POST
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         return String(buffer: try await response.body.collect(upTo: 1 << 20))
     }

@@ -50,10 +50,3 @@ struct BenchRedis: AsyncParsableCommand {
         return Double(total) / elapsed
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-}

@@ -116,15 +116,12 @@ extension Gate {
     static func encode(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
         return json(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 
 /// Strict reading of room settings from admin JSON: unknown fields and wrong types are 400s naming the field.
 enum SettingsInput {
-    static let fields: Set<String> = ["rate", "capacity", "claimWindowSeconds", "sessionTTLSeconds", "checkoutUrl", "opensAt", "rampSeconds", "rampStartRate"]
-
     static func full(_ object: [String: Any]) throws -> RoomSettings {
         guard object["rate"] != nil else { throw APIError.badRequest("rate: required", code: "invalid_rate") }
         guard object["checkoutUrl"] != nil else { throw APIError.badRequest("checkoutUrl: required", code: "invalid_checkoutUrl") }
@@ -134,44 +131,23 @@ enum SettingsInput {
     static func merge(_ object: [String: Any], into base: RoomSettings) throws -> RoomSettings {
         var settings = base
         for (key, value) in object {
-            guard fields.contains(key) else { throw APIError.badRequest("\(key): unknown field", code: "unknown_field") }
-            let isNull = value is NSNull
-            func bad(_ expected: String) -> APIError { APIError.badRequest("\(key): must be \(expected)", code: "invalid_\(key)") }
+            func required<T>(_ parse: (Any) -> T?, _ expected: String) throws -> T {
+                guard let parsed = parse(value) else { throw APIError.badRequest("\(key): must be \(expected)", code: "invalid_\(key)") }
+                return parsed
+            }
+            func nullable<T>(_ parse: (Any) -> T?, _ expected: String) throws -> T? {
+                value is NSNull ? nil : try required(parse, expected + " or null")
+            }
             switch key {
-            case "rate":
-                guard let number = number(value) else { throw bad("a number") }
-                settings.rate = number
-            case "capacity":
-                if isNull { settings.capacity = nil } else {
-                    guard let number = integer(value) else { throw bad("an integer or null") }
-                    settings.capacity = number
-                }
-            case "claimWindowSeconds":
-                guard let number = integer(value) else { throw bad("an integer") }
-                settings.claimWindowSeconds = number
-            case "sessionTTLSeconds":
-                guard let number = integer(value) else { throw bad("an integer") }
-                settings.sessionTTLSeconds = number
-            case "checkoutUrl":
-                guard let text = value as? String else { throw bad("a string") }
-                settings.checkoutUrl = text
-            case "opensAt":
-                if isNull { settings.opensAt = nil } else {
-                    guard let text = value as? String, let date = try? Date(text, strategy: .iso8601) else { throw bad("an ISO 8601 date or null") }
-                    settings.opensAt = date
-                }
-            case "rampSeconds":
-                if isNull { settings.rampSeconds = nil } else {
-                    guard let number = integer(value) else { throw bad("an integer or null") }
-                    settings.rampSeconds = number
-                }
-            case "rampStartRate":
-                if isNull { settings.rampStartRate = nil } else {
-                    guard let number = number(value) else { throw bad("a number or null") }
-                    settings.rampStartRate = number
-                }
-            default:
-                break
+            case "rate": settings.rate = try required(number, "a number")
+            case "capacity": settings.capacity = try nullable(integer, "an integer")
+            case "claimWindowSeconds": settings.claimWindowSeconds = try required(integer, "an integer")
+            case "sessionTTLSeconds": settings.sessionTTLSeconds = try required(integer, "an integer")
+            case "checkoutUrl": settings.checkoutUrl = try required({ $0 as? String }, "a string")
+            case "opensAt": settings.opensAt = try nullable({ ($0 as? String).flatMap { try? Date($0, strategy: .iso8601) } }, "an ISO 8601 date")
+            case "rampSeconds": settings.rampSeconds = try nullable(integer, "an integer")
+            case "rampStartRate": settings.rampStartRate = try nullable(number, "a number")
+            default: throw APIError.badRequest("\(key): unknown field", code: "unknown_field")
             }
         }
         return settings

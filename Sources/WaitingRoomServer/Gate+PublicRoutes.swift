@@ -19,7 +19,7 @@ extension Gate {
             )
         }
         router.get("/wait/:room") { _, context in
-            guard let room = context.parameters.get("room"), RoomName.isValid(room), self.cache.entry(room) != nil else {
+            guard let (room, _) = try? self.room(context) else {
                 return Self.html(status: .notFound, "<!doctype html><title>Not found</title><p>No such waiting room.</p>")
             }
             return Self.html(status: .ok, self.pages.wait.replacingOccurrences(of: "__ROOM__", with: room))

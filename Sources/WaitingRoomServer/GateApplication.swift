@@ -37,13 +37,17 @@ public enum GateApplication {
             configuration: configuration, store: store, keys: try signingKeys(configuration, logger: logger),
             tickets: try ticketSigner(configuration, logger: logger), metrics: metrics, logger: logger
         )
+        let refresher = RoomRefresher(
+            store: store, cache: gate.cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
+            onRefresh: { metrics.record($0) }
+        )
         // Seed rooms from Config/ and warm the cache; with Redis down the gate still starts (readyz says so).
         do {
             try await store.loadScripts()
             for (name, settings) in configuration.rooms.sorted(by: { $0.key < $1.key }) {
                 try await store.write(room: name, settings: settings, mode: RoomStore.WriteMode.seed)
             }
-            try await store.tick(rooms: store.roomNames()).values.forEach { gate.cache.merge($0) }
+            try await refresher.refresh(store.roomNames())
         } catch {
             logger.error("redis not ready at start-up; will keep trying", metadata: ["error": "\(error)"])
         }
@@ -54,10 +58,6 @@ public enum GateApplication {
         gate.addAdminRoutes(to: router)
         gate.addServiceRoutes(to: router)
 
-        let refresher = RoomRefresher(
-            store: store, cache: gate.cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
-            onRefresh: { metrics.record($0) }
-        )
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),

@@ -1,3 +1,4 @@
+import RedisClient
 import Synchronization
 import WaitingRoomCore
 
@@ -37,8 +38,7 @@ public final class RoomCache: Sendable {
             self.refreshedAt = refreshedAt
             self.history = history
             if let oldest = history.first, let newest = history.last, newest.at > oldest.at {
-                let span = newest.at - oldest.at
-                let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+                let seconds = (newest.at - oldest.at).seconds
                 rates = (Double(newest.head - oldest.head) / seconds, Double(newest.tail - oldest.tail) / seconds, Double(newest.claims - oldest.claims) / seconds)
             } else {
                 rates = (nil, nil, nil)

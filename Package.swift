@@ -56,7 +56,8 @@ let package = Package(
                 "RedisClient", "WaitingRoomCore", "WaitingRoomTokens",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            resources: [.copy("Scripts")]
         ),
         // The HTTP gate on Hummingbird 2.
         .target(
@@ -119,6 +120,7 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "WaitingRoomTokensTests", dependencies: ["WaitingRoomTokens", "TestSupport"]),
         .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
+        .testTarget(name: "WaitingRoomStoreTests", dependencies: ["WaitingRoomStore", "WaitingRoomCore", "RedisClient", "TestSupport"]),
         .testTarget(
             name: "DeploymentTests",
             dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")]

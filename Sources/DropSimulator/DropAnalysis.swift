@@ -12,6 +12,18 @@ public struct PollObservation: Sendable, Equatable, Codable {
     }
 }
 
+/// How many of the shoppers looked at were admitted within the ETA range first shown to them.
+public struct ETAShare: Codable, Sendable, Equatable {
+    public var covered: Int
+    public var total: Int
+    public var percent: Double? { total > 0 ? Double(covered) / Double(total) * 100 : nil }
+
+    public init(covered: Int, total: Int) {
+        self.covered = covered
+        self.total = total
+    }
+}
+
 /// The arithmetic of a drop report, kept pure so it can be checked on inputs whose answer is known.
 public enum DropAnalysis {
     /// FIFO violations counted from tickets: shoppers who were told to wait *after* someone who joined later
@@ -64,6 +76,30 @@ public enum DropAnalysis {
         var to = last
         if let drained = samples.first(where: { $0.t > from && ($0.waiting ?? .max) <= Int(rate) && $0.t < last - 1 }) { to = drained.t }
         return to - from >= 5 ? (from, to) : nil
+    }
+
+    /// The most entries in any `window`-second window, as a rate per second (the worst burst checkout saw).
+    public static func worstWindowRate(claimTimes: [Double], window: Double) -> Double? {
+        let sorted = claimTimes.sorted()
+        guard !sorted.isEmpty, window > 0 else { return nil }
+        var worst = 0
+        var start = 0
+        for end in sorted.indices {
+            while sorted[end] - sorted[start] >= window { start += 1 }
+            worst = max(worst, end - start + 1)
+        }
+        return Double(worst) / window
+    }
+
+    /// ETA honesty: of the shoppers first shown a range between `from` and `to` (seconds since start) who
+    /// were admitted, how many were admitted within the range shown.
+    public static func etaCoverage(_ shown: [(eta: DropSimulation.ShownETA, admittedAt: Double)], from: Double = -.infinity, to: Double = .infinity) -> ETAShare {
+        let looked = shown.filter { $0.eta.at >= from && $0.eta.at < to }
+        let covered = looked.filter { item in
+            let wait = item.admittedAt - item.eta.at
+            return Double(item.eta.low) <= wait && wait <= Double(item.eta.high)
+        }
+        return ETAShare(covered: covered.count, total: looked.count)
     }
 
     /// Signed percent error of `measured` against `target`.

@@ -18,6 +18,14 @@ public struct DropPlan: Sendable {
     public var connectionsPerGate: Int
     /// Give up on shoppers still waiting after this long.
     public var timeLimitSeconds: Double
+    /// The first this many shoppers to arrive are bots that join and never come back (no-shows ahead of
+    /// real shoppers: what the show-up compensation must not turn into an entry spike).
+    public var noShows: Int = 0
+    /// When admissions start, in seconds since the drop began (a scheduled opening or a resume; 0 when
+    /// the room is open from the start).
+    public var openingSeconds: Double = 0
+    /// The room's ramp after opening (for the report's "during the ramp" ETA figure).
+    public var rampSeconds: Double?
 
     public init(
         gateURLs: [String], room: String, shoppers: Int, arrivals: ArrivalCurve, abandonFraction: Double, rate: Double,
@@ -39,6 +47,7 @@ public struct DropPlan: Sendable {
 
     /// Whether shopper `index` abandons: spread evenly (every k-th), so the fraction is exact and repeatable.
     public func abandons(_ index: Int) -> Bool {
+        if index < noShows { return true }
         guard abandonFraction > 0 else { return false }
         return Int(Double(index + 1) * abandonFraction) > Int(Double(index) * abandonFraction)
     }

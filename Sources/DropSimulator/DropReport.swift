@@ -45,6 +45,13 @@ public struct DropReport: Codable, Sendable {
     public var entryRate: Double?
     public var entryRateErrorPercent: Double?
     public var entryRateWindow: [Double]?
+    /// The most entries into checkout in any 3 s, per second (the worst burst checkout saw).
+    public var worstThreeSecondEntryRate: Double?
+    /// ETA honesty: shoppers admitted within the first range shown, overall, for those who first looked in
+    /// the 10 s after opening (or resume), and during the ramp.
+    public var etaOverall: ETAShare
+    public var etaFirstTenSeconds: ETAShare
+    public var etaDuringRamp: ETAShare?
     public var redisCommandsPerRequest: Double?
     public var redisMemoryFirstBytes: Int?
     public var redisMemoryPeakBytes: Int?
@@ -86,6 +93,11 @@ public struct DropReport: Codable, Sendable {
             entryRateErrorPercent = DropAnalysis.percentError(measured: rate, target: plan.rate)
             entryRateWindow = [window.from, window.to]
         }
+        worstThreeSecondEntryRate = DropAnalysis.worstWindowRate(claimTimes: claims, window: 3)
+        let shown = outcomes.compactMap { o in o.firstETA.flatMap { eta in o.admittedAt.map { (eta: eta, admittedAt: $0) } } }
+        etaOverall = DropAnalysis.etaCoverage(shown)
+        etaFirstTenSeconds = DropAnalysis.etaCoverage(shown, from: plan.openingSeconds, to: plan.openingSeconds + 10)
+        etaDuringRamp = plan.rampSeconds.map { DropAnalysis.etaCoverage(shown, from: plan.openingSeconds, to: plan.openingSeconds + $0) }
         redisCommandsPerRequest = redisCommands.map { requests > 0 ? Double($0) / Double(requests) : 0 }
         redisMemoryFirstBytes = samples.first?.redisMemoryBytes
         redisMemoryPeakBytes = samples.compactMap(\.redisMemoryBytes).max()
@@ -123,6 +135,15 @@ public struct DropReport: Codable, Sendable {
         } else {
             lines.append("  entry rate: not measurable (less than 5 s between the first claim window and the queue running empty)")
         }
+        if let worst = worstThreeSecondEntryRate {
+            lines.append(String(format: "  worst 3 s entry rate: %.2f /s (%+.1f%% of the rate)", worst, DropAnalysis.percentError(measured: worst, target: configuredRate)))
+        }
+        func share(_ name: String, _ share: ETAShare) -> String {
+            "  ETA held the real wait: \(share.covered) of \(share.total) \(name)" + (share.percent.map { String(format: " (%.1f%%)", $0) } ?? "")
+        }
+        lines.append(share("overall", etaOverall))
+        lines.append(share("who first looked in the 10 s after opening", etaFirstTenSeconds))
+        if let ramp = etaDuringRamp { lines.append(share("who first looked during the ramp", ramp)) }
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {
             lines.append(String(format: "  Redis memory: %.2f MiB at start, %.2f MiB peak", Double(first) / 1_048_576, Double(peak) / 1_048_576))

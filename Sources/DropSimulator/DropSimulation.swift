@@ -59,6 +59,21 @@ public final class DropSimulation: Sendable {
         public var statusLatencies: [Double] = []
         public var claimLatency: Double?
         public var errors: [String: Int] = [:]
+        /// The first ETA range this shopper was shown, and when (seconds since start).
+        public var firstETA: ShownETA?
+    }
+
+    /// An ETA range as shown to a shopper.
+    public struct ShownETA: Sendable, Codable, Equatable {
+        public var at: Double
+        public var low: Int
+        public var high: Int
+
+        public init(at: Double, low: Int, high: Int) {
+            self.at = at
+            self.low = low
+            self.high = high
+        }
     }
 
     /// Runs every shopper to the end and returns their outcomes.
@@ -96,6 +111,7 @@ public final class DropSimulation: Sendable {
                 outcome.joinLatency = elapsed - begun
                 ticket = reply.ticket
                 pollAfter = reply.pollAfterMs ?? 1_000
+                outcome.firstETA = reply.eta.map { ShownETA(at: elapsed, low: $0.low, high: $0.high) }
             case .success(let reply):
                 outcome.errors["join \(reply.status)", default: 0] += 1
             case .failure(let error):
@@ -109,7 +125,7 @@ public final class DropSimulation: Sendable {
         outcome.seq = parsed.seq
         outcome.joinedAt = elapsed
         // An abandoning shopper polls a few times at most, then closes the tab.
-        var pollsLeft = outcome.abandoned ? index % 3 : Int.max
+        var pollsLeft = index < plan.noShows ? 0 : outcome.abandoned ? index % 3 : Int.max
 
         while elapsed < plan.timeLimitSeconds {
             guard pollsLeft > 0 else { return outcome }
@@ -128,6 +144,7 @@ public final class DropSimulation: Sendable {
             }
             outcome.polls.append(PollObservation(seq: parsed.seq, startedAt: begun, waiting: state == "waiting"))
             pollAfter = reply.pollAfterMs ?? 1_000
+            if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
             switch state {
             case "admitted":
                 outcome.claimLatency = latency
@@ -172,6 +189,8 @@ public final class DropSimulation: Sendable {
         var ticket: String?
         var token: String?
         var pollAfterMs: Int?
+        /// `etaSeconds` (its only fields are `low` and `high`); nil when null or absent.
+        var eta: (low: Int, high: Int)?
 
         init(status: Int, body: String) {
             self.status = status
@@ -179,6 +198,7 @@ public final class DropSimulation: Sendable {
             ticket = Self.string("ticket", in: body)
             token = Self.string("token", in: body)
             pollAfterMs = Self.integer("pollAfterMs", in: body)
+            if let low = Self.integer("low", in: body), let high = Self.integer("high", in: body) { eta = (low, high) }
         }
 
         static func string(_ key: String, in body: String) -> String? {

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RedisClient
+import WaitingRoomCore
 
 /// `waitroom bench drop`: simulates a drop against running gate instances and reports whether it held.
 struct BenchDrop: AsyncParsableCommand {
@@ -36,6 +37,21 @@ struct BenchDrop: AsyncParsableCommand {
 
     @Option(help: "Admission token lifetime in seconds.")
     var sessionTTL = 600
+
+    @Option(help: "The first N shoppers to arrive are bots that never come back (no-shows ahead of real shoppers).")
+    var noShows = 0
+
+    @Option(help: "Ramp: seconds over which the rate rises after opening.")
+    var rampSeconds: Int?
+
+    @Option(help: "Ramp: the rate it starts from.")
+    var rampStartRate: Double?
+
+    @Option(help: "Create the room paused and resume it after this many seconds (the ETA right after a resume).")
+    var resumeAfter: Double?
+
+    @Option(help: "Schedule the room to open this many seconds after the start (a pre-queue and its lottery).")
+    var opensIn: Double?
 
     @Option(name: .customLong("admin-key"), help: "Admin key (default $WAITROOM_ADMIN_KEY), to create the room with these settings.")
     var adminKeyOption: String?
@@ -77,18 +93,28 @@ struct BenchDrop: AsyncParsableCommand {
         guard let curve = ArrivalCurve(arrivals) else { throw ValidationError("--arrivals: use spike[:f:s:t] or uniform:s") }
         guard (0...1).contains(abandon) else { throw ValidationError("--abandon must be between 0 and 1") }
         let gates = self.gates.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        guard opensIn == nil || resumeAfter == nil else { throw ValidationError("--opens-in or --resume-after, not both") }
         if let adminKey { try await createRoom(gate: gates[0], key: adminKey) }
-        let plan = DropPlan(
+        var plan = DropPlan(
             gateURLs: gates, room: room, shoppers: shoppers, arrivals: curve, abandonFraction: abandon, rate: rate,
             claimWindowSeconds: Double(claimWindow), orderServiceURL: orderService, serviceKey: serviceKey,
             connectionsPerGate: connections, timeLimitSeconds: timeLimit
         )
+        plan.noShows = noShows
+        plan.openingSeconds = opensIn ?? resumeAfter ?? 0
+        plan.rampSeconds = rampSeconds.map(Double.init)
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         let simulation = DropSimulation(plan: plan)
         let sampler = Task { await sample(simulation, redis: redis) }
+        let resumer = Task {
+            guard let resumeAfter, let adminKey else { return }
+            try? await Task.sleep(for: .milliseconds(Int(resumeAfter * 1000)))
+            _ = try? await AdminClient(baseURL: gates[0], key: adminKey).send(.POST, "/admin/v1/rooms/\(room)/resume")
+        }
         let outcomes = await simulation.run()
         sampler.cancel()
+        resumer.cancel()
         let samples = await sampler.value
         let commandsAfter: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         var report = DropReport(
@@ -133,12 +159,13 @@ struct BenchDrop: AsyncParsableCommand {
     private func createRoom(gate: String, key: String) async throws {
         let admin = AdminClient(baseURL: gate, key: key)
         _ = try? await admin.send(.DELETE, "/admin/v1/rooms/" + room)  // absent is fine
-        var settings: [String: JSONValue] = [
-            "rate": .number(rate), "claimWindowSeconds": .integer(claimWindow), "sessionTTLSeconds": .integer(sessionTTL),
-            "checkoutUrl": .string((orderService ?? "http://127.0.0.1:8081") + "/checkout"),
-        ]
-        if let capacity { settings["capacity"] = .integer(capacity) }
-        _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try JSONValue.encode(settings))
+        let settings = RoomSettings(
+            rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: sessionTTL,
+            checkoutUrl: (orderService ?? "http://127.0.0.1:8081") + "/checkout", opensAt: opensIn.map { Date().addingTimeInterval($0) },
+            rampSeconds: rampSeconds, rampStartRate: rampStartRate
+        )
+        _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try SettingFlags.encode(settings.json))
+        if resumeAfter != nil { _ = try await admin.send(.POST, "/admin/v1/rooms/\(room)/pause") }
         // Give every instance's cache a refresh to see the new room.
         try await Task.sleep(for: .milliseconds(500))
     }

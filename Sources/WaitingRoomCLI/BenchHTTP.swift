@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import WaitingRoomCore
 
 /// `waitroom bench http`: requests/s of a bare route, of status polls and of joins on the same server in one
 /// run, and their ratios — how close the hot paths come to the framework's own limit on this machine.
@@ -36,7 +37,7 @@ struct BenchHTTP: AsyncParsableCommand {
         let room = "bench-http"
         // rate 0: polls stay on the waiting path (the one hundreds of thousands of shoppers hit).
         _ = try await AdminClient(baseURL: url, key: adminKey)
-            .send(.PUT, "/admin/v1/rooms/\(room)", body: try JSONValue.encode(["rate": .number(0), "checkoutUrl": .string("https://shop.example/checkout")]))
+            .send(.PUT, "/admin/v1/rooms/\(room)", body: try SettingFlags.encode(RoomSettings(rate: 0, checkoutUrl: "https://shop.example/checkout").json))
         try await Task.sleep(for: .milliseconds(300))
         let join = try await joinOnce("/v1/rooms/\(room)/join")
         guard let ticket = (try? JSONSerialization.jsonObject(with: Data(join.utf8)) as? [String: Any])?["ticket"] as? String else {

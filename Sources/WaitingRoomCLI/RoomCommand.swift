@@ -74,122 +74,107 @@ struct CreateRoom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create a room, or replace all settings of an existing one (its queue is kept).",
-        discussion: "Settings not given take the gate's defaults, also when replacing; use 'room set' to change single fields."
+        discussion: "Settings not given take the gate's defaults, also when replacing; use 'room set' to change single fields.\n\n" + SettingFlags.discussion
     )
 
     @OptionGroup var room: RoomArgument
-
-    // `.unconditional` so `--rate -1` reaches the API (which names the bad field) instead of being taken for a flag.
-    @Option(parsing: .unconditional, help: "Admissions per second.")
-    var rate: Double
-
-    @Option(help: "Where admitted visitors go: an http(s) URL or an absolute path.")
-    var checkoutUrl: String
-
-    @Option(parsing: .unconditional, help: "Most sessions active at once (default: no limit).")
-    var capacity: Int?
-
-    @Option(parsing: .unconditional, help: "Seconds an admitted visitor has to claim the offer.")
-    var claimWindow: Int?
-
-    @Option(parsing: .unconditional, help: "Seconds a checkout session lasts.")
-    var sessionTtl: Int?
-
-    @Option(help: "When the room opens (ISO 8601, e.g. 2025-11-28T09:00:00Z); visitors queue before then.")
-    var opensAt: String?
-
-    @Option(parsing: .unconditional, help: "Seconds over which the rate ramps up after opening.")
-    var rampSeconds: Int?
-
-    @Option(parsing: .unconditional, help: "Admissions per second at the start of the ramp.")
-    var rampStartRate: Double?
-
     @OptionGroup var output: OutputOptions
     @OptionGroup var admin: AdminOptions
+    @OptionGroup var flags: SettingFlags
 
     func validate() throws {
-        if let opensAt { try RoomOutput.checkDate(opensAt) }
+        let changes = try flags.changes()
+        for setting in RoomSettings.schema where setting.required && changes[setting.name] == nil {
+            throw ValidationError("missing --\(setting.flag)")
+        }
     }
 
     func run() async throws {
-        var body: [String: JSONValue] = ["rate": .number(rate), "checkoutUrl": .string(checkoutUrl)]
-        body["capacity"] = capacity.map(JSONValue.integer)
-        body["claimWindowSeconds"] = claimWindow.map(JSONValue.integer)
-        body["sessionTTLSeconds"] = sessionTtl.map(JSONValue.integer)
-        body["opensAt"] = opensAt.map(JSONValue.string)
-        body["rampSeconds"] = rampSeconds.map(JSONValue.integer)
-        body["rampStartRate"] = rampStartRate.map(JSONValue.number)
+        let body = try flags.changes()
         try await AdminError.reporting {
-            let reply = try await admin.client().send(.PUT, room.path, body: try JSONValue.encode(body))
+            let reply = try await admin.client().send(.PUT, room.path, body: try SettingFlags.encode(body))
             RoomOutput.printRoom(reply, json: output.json)
         }
     }
 }
 
 struct SetRoom: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "set", abstract: "Change some settings of a room, live.")
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Change some settings of a room, live.", discussion: SettingFlags.discussion
+    )
 
     @OptionGroup var room: RoomArgument
-
-    @Option(parsing: .unconditional, help: "Admissions per second.")
-    var rate: Double?
-
-    @Option(parsing: .unconditional, help: "Most sessions active at once.")
-    var capacity: Int?
-
-    @Flag(help: "Remove the capacity limit.")
-    var noCapacity = false
-
-    @Option(parsing: .unconditional, help: "Seconds an admitted visitor has to claim the offer.")
-    var claimWindow: Int?
-
-    @Option(parsing: .unconditional, help: "Seconds a checkout session lasts.")
-    var sessionTtl: Int?
-
-    @Option(help: "Where admitted visitors go: an http(s) URL or an absolute path.")
-    var checkoutUrl: String?
-
-    @Option(help: "When the room opens (ISO 8601).")
-    var opensAt: String?
-
-    @Flag(help: "Clear the opening time.")
-    var noOpensAt = false
-
-    @Option(parsing: .unconditional, help: "Seconds over which the rate ramps up after opening.")
-    var rampSeconds: Int?
-
-    @Option(parsing: .unconditional, help: "Admissions per second at the start of the ramp.")
-    var rampStartRate: Double?
-
     @OptionGroup var output: OutputOptions
     @OptionGroup var admin: AdminOptions
+    @OptionGroup var flags: SettingFlags
 
     func validate() throws {
-        if capacity != nil && noCapacity { throw ValidationError("pass --capacity or --no-capacity, not both") }
-        if opensAt != nil && noOpensAt { throw ValidationError("pass --opens-at or --no-opens-at, not both") }
-        if let opensAt { try RoomOutput.checkDate(opensAt) }
-        if changes.isEmpty { throw ValidationError("nothing to change: give at least one setting, e.g. --rate 50") }
-    }
-
-    /// Exactly the fields given: PATCH leaves everything else as it is.
-    var changes: [String: JSONValue] {
-        var body: [String: JSONValue] = [:]
-        body["rate"] = rate.map(JSONValue.number)
-        body["capacity"] = noCapacity ? JSONValue.null : capacity.map(JSONValue.integer)
-        body["claimWindowSeconds"] = claimWindow.map(JSONValue.integer)
-        body["sessionTTLSeconds"] = sessionTtl.map(JSONValue.integer)
-        body["checkoutUrl"] = checkoutUrl.map(JSONValue.string)
-        body["opensAt"] = noOpensAt ? JSONValue.null : opensAt.map(JSONValue.string)
-        body["rampSeconds"] = rampSeconds.map(JSONValue.integer)
-        body["rampStartRate"] = rampStartRate.map(JSONValue.number)
-        return body
+        if try flags.changes().isEmpty { throw ValidationError("nothing to change: give at least one setting, e.g. --rate 50") }
     }
 
     func run() async throws {
+        let changes = try flags.changes()
         try await AdminError.reporting {
-            let reply = try await admin.client().send(.PATCH, room.path, body: try JSONValue.encode(changes))
+            let reply = try await admin.client().send(.PATCH, room.path, body: try SettingFlags.encode(changes))
             RoomOutput.printRoom(reply, json: output.json)
         }
+    }
+}
+
+/// Room settings as flags, one per setting of ``RoomSettings/schema``: `--rate 25`, `--claim-window 30`,
+/// `--no-capacity` (null, for settings where null means something). Values are checked for their type
+/// here; bounds are the API's to check (its error names the field).
+struct SettingFlags: ParsableArguments {
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings, e.g. --rate 25 --checkout-url https://shop.example/checkout.", valueName: "settings"))
+    var raw: [String] = []
+
+    static var discussion: String {
+        "Settings:\n" + RoomSettings.schema.map { setting in
+            let clear = setting.nullable ? " (--no-\(setting.flag) clears it)" : ""
+            return "  --\(setting.flag) <\(setting.kind.rawValue)>  \(setting.doc)\(clear)"
+        }.joined(separator: "\n")
+    }
+
+    /// The settings given, as the JSON the admin API takes.
+    func changes(now: Date = Date()) throws -> [String: JSONValue] {
+        var changes: [String: JSONValue] = [:]
+        var index = 0
+        while index < raw.count {
+            let argument = raw[index]
+            index += 1
+            guard argument.hasPrefix("--") else { throw ValidationError("unexpected argument '\(argument)'") }
+            var flag = String(argument.dropFirst(2))
+            var inline: String?
+            if let equals = flag.firstIndex(of: "=") {
+                inline = String(flag[flag.index(after: equals)...])
+                flag = String(flag[..<equals])
+            }
+            let value: JSONValue
+            let setting: RoomSetting
+            if flag.hasPrefix("no-"), let cleared = RoomSettings.schema.first(where: { $0.nullable && "no-" + $0.flag == flag }) {
+                setting = cleared
+                value = .null
+            } else {
+                guard let named = RoomSettings.schema.first(where: { $0.flag == flag }) else { throw ValidationError("unknown option '--\(flag)'") }
+                guard let text = inline ?? (index < raw.count ? raw[index] : nil) else { throw ValidationError("missing value for '--\(flag)'") }
+                if inline == nil { index += 1 }
+                do {
+                    value = named.json(try named.value(fromArgument: text, now: now))
+                } catch {
+                    throw ValidationError("--\(flag) '\(text)': \(error.reason)")
+                }
+                setting = named
+            }
+            guard changes[setting.name] == nil else { throw ValidationError("pass --\(setting.flag) or --no-\(setting.flag) once, not both") }
+            changes[setting.name] = value
+        }
+        return changes
+    }
+
+    static func encode(_ object: [String: JSONValue]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(object)
     }
 }
 
@@ -259,30 +244,6 @@ struct DeleteRoom: AsyncParsableCommand {
     }
 }
 
-/// A JSON request value; `null` is how PATCH clears a setting, which `Encodable` optionals cannot express.
-enum JSONValue: Encodable {
-    case number(Double)
-    case integer(Int)
-    case string(String)
-    case null
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .number(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .null: try container.encodeNil()
-        }
-    }
-
-    static func encode(_ object: [String: JSONValue]) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(object)
-    }
-}
-
 // MARK: - Output
 
 /// Rendering of rooms for people (table, key: value lines) and for scripts (the API's JSON).
@@ -311,27 +272,22 @@ enum RoomOutput {
         print(details(view), terminator: "")
     }
 
-    static func checkDate(_ text: String) throws {
-        guard (try? Date(text, strategy: .iso8601)) != nil else {
-            throw ValidationError("--opens-at '\(text)': must be an ISO 8601 date such as 2025-11-28T09:00:00Z")
-        }
-    }
-
     /// `key: value` lines; keys follow the `room set` flag names so what you read is what you type.
     static func details(_ view: RoomView) -> String {
         let s = view.settings
         let live = view.live
-        let lines: [(String, String)] = [
-            ("room", view.room),
-            ("state", s.state),
-            ("rate", number(s.rate)),
-            ("capacity", s.capacity.map(String.init) ?? "-"),
-            ("claim-window", "\(s.claimWindowSeconds)"),
-            ("session-ttl", "\(s.sessionTTLSeconds)"),
-            ("checkout-url", s.checkoutUrl),
-            ("opens-at", s.opensAt ?? "-"),
-            ("ramp-seconds", s.rampSeconds.map(String.init) ?? "-"),
-            ("ramp-start-rate", s.rampStartRate.map(number) ?? "-"),
+        var lines: [(String, String)] = [("room", view.room), ("state", s.state)]
+        for setting in RoomSettings.schema {
+            let value: String
+            switch setting.json(s.values) {
+            case .null: value = "-"
+            case .number(let n): value = number(n)
+            case .string(let text): value = text
+            case let other: value = "\(other)"
+            }
+            lines.append((setting.flag, value))
+        }
+        lines += [
             ("effective-rate", number(live.effectiveRate)),
             ("waiting", "\(live.waiting)"),
             ("head", "\(live.head)"),
@@ -347,6 +303,7 @@ enum RoomOutput {
             ("claims/s", number(live.claimsPerSecond)),
             ("claim-ratio", number(live.claimRatio)),
             ("oldest-waiting-s", live.oldestWaitingSeconds.map(number) ?? "-"),
+            ("on-hold", live.onHold ? "yes" : "no"),
             ("stale", live.stale ? "yes" : "no"),
         ]
         let width = lines.map(\.0.count).max() ?? 0

@@ -8,11 +8,27 @@ public struct ETARange: Codable, Sendable, Equatable {
         self.high = high
     }
 
-    /// The time for `position` people ahead to be admitted at `ratePerSecond`, widened by ±25% for the rate
-    /// drifting (ops changes, show-up compensation). Nil when nothing is being admitted.
-    public static func estimate(position: Int64, ratePerSecond: Double) -> ETARange? {
-        guard ratePerSecond > 0, ratePerSecond.isFinite else { return nil }
-        let expected = Double(position + 1) / ratePerSecond
-        return ETARange(low: Int((expected / 1.25).rounded(.down)), high: Int((expected * 1.25).rounded(.up)))
+    /// The longest ETA worth stating (a week); beyond it the range is capped, never overflowed.
+    static let maximumSeconds = 7.0 * 86_400
+
+    /// How sure the expected wait is.
+    public enum Basis: Sendable {
+        /// From the model's own arithmetic (rate, ramp, show-up ratio).
+        case model
+        /// From a measured rate (slots coming free under a binding capacity): wider.
+        case measured
+    }
+
+    /// A range around the model's expected wait. The low side allows for the show-up compensation speeding
+    /// up; the high side for it slowing down, for the poll that notices the offer, and for the entry gate.
+    public static func around(expectedSeconds: Double, basis: Basis = .model) -> ETARange {
+        let expected = min(max(expectedSeconds.isFinite ? expectedSeconds : maximumSeconds, 0), maximumSeconds)
+        let (low, high) = basis == .model ? (0.85, 1.2) : (0.7, 1.35)
+        return ETARange(low: Int((expected * low).rounded(.down)), high: Int((expected * high + 3).rounded(.up)))
+    }
+
+    /// Whether `seconds` falls inside the range (the drop simulator's honesty check).
+    public func contains(_ seconds: Double) -> Bool {
+        Double(low) <= seconds && seconds <= Double(high)
     }
 }

@@ -16,11 +16,13 @@ public struct PollPolicy: Sendable, Equatable {
         self.pollsBeforeTurn = pollsBeforeTurn
     }
 
-    public func interval(position: Int64, ratePerSecond: Double, claimWindowSeconds: Int, jitterSeed: UInt64) -> Int {
-        let secondsToTurn = ratePerSecond > 0 ? Double(position) / ratePerSecond : Double(maximumMs) / 1000
-        var milliseconds = Int(secondsToTurn * 1000 / pollsBeforeTurn)
-        milliseconds = min(max(milliseconds, minimumMs), maximumMs, max(minimumMs, claimWindowSeconds * 1000 * 10 / 22))
-        return jittered(milliseconds, seed: jitterSeed)
+    /// - Parameter secondsToTurn: the forecast wait; nil when nothing is being admitted (on hold).
+    public func interval(secondsToTurn: Double?, claimWindowSeconds: Int, jitterSeed: UInt64) -> Int {
+        let ceiling = min(maximumMs, max(minimumMs, claimWindowSeconds * 1000 * 10 / 22))
+        guard let secondsToTurn, secondsToTurn.isFinite else { return jittered(min(ceiling, 5_000), seed: jitterSeed) }
+        // Clamp in Double before converting: a far-off turn must not overflow Int.
+        let wanted = min(max(secondsToTurn * 1000 / pollsBeforeTurn, Double(minimumMs)), Double(ceiling))
+        return jittered(Int(wanted), seed: jitterSeed)
     }
 
     public func pausedInterval(jitterSeed: UInt64) -> Int {
@@ -29,12 +31,24 @@ public struct PollPolicy: Sendable, Equatable {
 
     /// Before opening: slow while far off, then at the minimum as the opening nears.
     public func scheduledInterval(opensInSeconds: Int, jitterSeed: UInt64) -> Int {
-        let milliseconds = min(max(opensInSeconds * 1000 / 2, minimumMs), maximumMs)
-        return jittered(milliseconds, seed: jitterSeed)
+        let milliseconds = min(max(opensInSeconds, 0), maximumMs) * 1000 / 2
+        return jittered(min(max(milliseconds, minimumMs), maximumMs), seed: jitterSeed)
     }
 
-    private func jittered(_ milliseconds: Int, seed: UInt64) -> Int {
+    /// The entry gate reserved a moment: poll again just after it.
+    public func enteringInterval(waitMs: Int64) -> Int {
+        Int(min(max(waitMs, 100), Int64(maximumMs)))
+    }
+
+    func jittered(_ milliseconds: Int, seed: UInt64) -> Int {
         let fraction = Double(seed % 2001) / 10_000 - 0.1  // -0.1 ... +0.1
         return max(minimumMs / 2, Int(Double(milliseconds) * (1 + fraction)))
+    }
+
+    /// A per-ticket seed for the jitter (FNV-1a of the ticket id): stable across polls, spread across shoppers.
+    public static func jitterSeed(ticketID: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in ticketID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 }

@@ -50,7 +50,7 @@ public struct QueueTicket: Sendable, Equatable {
         }
         store(payload[start...])
         guard count == 6, fields.0 == "v1", RoomName.isValid(fields.1), !fields.2.isEmpty,
-            let seq = Int64(fields.3), seq > 0, let issued = Int64(fields.4), !fields.5.isEmpty
+            let seq = Int64(fields.3), TicketRules.places.contains(seq), let issued = Int64(fields.4), issued >= 0, !fields.5.isEmpty
         else { return nil }
         self.init(room: String(fields.1), epoch: String(fields.2), seq: seq, issuedAtMs: issued, id: String(fields.5))
     }

@@ -25,6 +25,8 @@ public struct RoomSnapshot: Sendable, Equatable {
     public var showUpRatio: Double
     /// Offers per second the ticker is aiming at (after ramp and show-up compensation).
     public var offerRate: Double
+    /// The entry gate's next free entry time (ms, Redis clock).
+    public var entryTatMs: Double
     /// When the oldest shopper still waiting joined (Redis clock), if anyone waits.
     public var oldestWaitingJoinedAtMs: Int64?
     /// Redis's clock when this snapshot was taken.
@@ -34,7 +36,7 @@ public struct RoomSnapshot: Sendable, Equatable {
         name: String, settings: RoomSettings, state: RoomState, epoch: String, tail: Int64, head: Int64,
         prequeue: Int64 = 0, lotteryKey: String? = nil, openedAtMs: Int64 = 0, active: Int64 = 0, offers: Int64 = 0,
         lapsed: Int64 = 0, claims: Int64 = 0, releases: Int64 = 0, showUpRatio: Double = 1, offerRate: Double = 0,
-        oldestWaitingJoinedAtMs: Int64? = nil, redisNowMs: Int64 = 0
+        entryTatMs: Double = 0, oldestWaitingJoinedAtMs: Int64? = nil, redisNowMs: Int64 = 0
     ) {
         self.name = name
         self.settings = settings
@@ -52,12 +54,19 @@ public struct RoomSnapshot: Sendable, Equatable {
         self.releases = releases
         self.showUpRatio = showUpRatio
         self.offerRate = offerRate
+        self.entryTatMs = entryTatMs
         self.oldestWaitingJoinedAtMs = oldestWaitingJoinedAtMs
         self.redisNowMs = redisNowMs
     }
 
     /// People who joined and have not been offered admission yet.
     public var waiting: Int64 { max(0, tail - head) }
+
+    /// True when capacity, not the rate, holds offers back: every slot is taken by an admission or an offer.
+    public var capacityBinds: Bool {
+        guard let capacity = settings.capacity, state == .open else { return false }
+        return active + offers >= Int64(capacity)
+    }
 
     /// The place in line of queue number `seq`: drawn by lottery for the pre-queue, FIFO after it.
     public func effectivePosition(ofSeq seq: Int64) -> Int64 {

@@ -33,12 +33,12 @@ public enum GateApplication {
             }
         }
         let store = RoomStore(redis: redis)
-        let gate = Gate(
-            configuration: configuration, store: store, keys: try signingKeys(configuration, logger: logger),
-            tickets: try ticketSigner(configuration, logger: logger), metrics: metrics, logger: logger
-        )
+        let cache = RoomCache(staleAfter: .milliseconds(configuration.staleAfterMs))
+        let committer = JoinCommitter(store: store, logger: logger)
+        let keys = try signingKeys(configuration, logger: logger)
+        let tickets = try ticketSigner(configuration, logger: logger)
         let refresher = RoomRefresher(
-            store: store, cache: gate.cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
+            store: store, cache: cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
             onRefresh: { metrics.record($0) }
         )
         // Seed rooms from Config/ and warm the cache; with Redis down the gate still starts (readyz says so).
@@ -52,21 +52,39 @@ public enum GateApplication {
             logger.error("redis not ready at start-up; will keep trying", metadata: ["error": "\(error)"])
         }
 
+        let reader = RequestReader(maxBodyBytes: configuration.maxBodyBytes)
+        let failures = StoreFailures(metrics: metrics, logger: logger)
+        let pages = Pages()
         let router = Router(context: BasicRequestContext.self)
-        gate.addPlatformRoutes(to: router)
-        gate.addPublicRoutes(to: router)
-        gate.addAdminRoutes(to: router)
-        gate.addServiceRoutes(to: router)
+        PlatformRoutes(store: store, metrics: metrics).add(to: router)
+        PublicRoutes(
+            cache: cache, committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
+            issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
+            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys)
+        ).add(to: router)
+        AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
+            .add(to: router)
+        ServiceRoutes(
+            store: store, keys: keys, issuer: configuration.issuer, leewaySeconds: configuration.leewaySeconds,
+            serviceKey: configuration.serviceKey, reader: reader, failures: failures, metrics: metrics
+        ).add(to: router)
+        let gate = Gate(store: store, cache: cache, tickets: tickets, metrics: metrics)
 
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.
-            services: [RedisCloser(redis: redis), refresher, gate.committer],
+            services: [RedisCloser(redis: redis), refresher, committer],
             logger: logger
         )
         return (app, gate)
+    }
+
+    static func jwksJSON(_ keys: SigningKeySet) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(keys.jwks)) ?? Data(), as: UTF8.self)
     }
 
     static func signingKeys(_ configuration: GateConfiguration, logger: Logger) throws -> SigningKeySet {

@@ -207,22 +207,11 @@ struct ConfigurationFile: Decodable {
     var logging: Logging?
 }
 
-/// `Config/rooms.yaml`: rooms to create at start-up when absent.
+/// `Config/rooms.yaml`: rooms to create at start-up when absent. Each room's fields are read exactly as the
+/// admin API reads a PUT body (``RoomSettings/schema``), so the file and the API cannot drift apart.
 enum RoomsFile {
-    struct Room: Decodable {
-        var rate: Double
-        var capacity: Int?
-        var claimWindowSeconds: Int?
-        var sessionTTLSeconds: Int?
-        var checkoutUrl: String
-        /// ISO 8601 date, or `+N` for N seconds after start-up (handy for demos).
-        var opensAt: String?
-        var rampSeconds: Int?
-        var rampStartRate: Double?
-    }
-
     struct File: Decodable {
-        var rooms: [String: Room]
+        var rooms: [String: [String: JSONValue]]
     }
 
     static func load(_ path: String, now: Date = Date()) throws(ConfigurationError) -> [String: RoomSettings] {
@@ -233,22 +222,12 @@ enum RoomsFile {
             throw ConfigurationError(key: path, reason: "\(error)")
         }
         var rooms: [String: RoomSettings] = [:]
-        for (name, room) in file.rooms {
-            var opensAt: Date?
-            if let text = room.opensAt {
-                if text.hasPrefix("+"), let seconds = Double(text.dropFirst()) {
-                    opensAt = now.addingTimeInterval(seconds)
-                } else if let date = try? Date(text, strategy: .iso8601) {
-                    opensAt = date
-                } else {
-                    throw ConfigurationError(key: "rooms.\(name).opensAt", reason: "must be ISO 8601 or +seconds")
-                }
+        for (name, fields) in file.rooms {
+            do {
+                rooms[name] = try RoomSettings(json: fields, now: now)
+            } catch {
+                throw ConfigurationError(key: "rooms.\(name).\(error.field)", reason: error.reason)
             }
-            rooms[name] = RoomSettings(
-                rate: room.rate, capacity: room.capacity, claimWindowSeconds: room.claimWindowSeconds ?? 60,
-                sessionTTLSeconds: room.sessionTTLSeconds ?? 900, checkoutUrl: room.checkoutUrl, opensAt: opensAt,
-                rampSeconds: room.rampSeconds, rampStartRate: room.rampStartRate
-            )
         }
         return rooms
     }

@@ -1,4 +1,5 @@
 import Foundation
+import WaitingRoomCore
 import WaitingRoomStore
 
 /// A room as the admin API shows it: settings plus live figures. Shared with the CLI, which decodes it.
@@ -19,20 +20,42 @@ public struct RoomView: Codable, Sendable {
         public var claimRatio: Double
         public var effectiveRate: Double
         public var oldestWaitingSeconds: Double?
+        /// Nothing is being admitted: rate 0, or capacity full with no slot coming free.
+        public var onHold: Bool
         public var stale: Bool
     }
 
+    /// The room's state and every setting of ``RoomSettings/schema`` under its public name.
+    @dynamicMemberLookup
     public struct Settings: Codable, Sendable {
         public var state: String
-        public var rate: Double
-        public var capacity: Int?
-        public var claimWindowSeconds: Int
-        public var sessionTTLSeconds: Int
-        public var checkoutUrl: String
-        /// ISO 8601.
-        public var opensAt: String?
-        public var rampSeconds: Int?
-        public var rampStartRate: Double?
+        public var values: RoomSettings
+
+        public subscript<T>(dynamicMember path: KeyPath<RoomSettings, T>) -> T { values[keyPath: path] }
+
+        init(state: String, values: RoomSettings) {
+            self.state = state
+            self.values = values
+        }
+
+        public init(from decoder: any Decoder) throws {
+            var object = try [String: JSONValue](from: decoder)
+            guard case .string(let state)? = object.removeValue(forKey: "state") else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "state: required string"))
+            }
+            self.state = state
+            do {
+                values = try RoomSettings(json: object)
+            } catch {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var object = values.json
+            object["state"] = .string(state)
+            try object.encode(to: encoder)
+        }
     }
 
     public var room: String
@@ -42,19 +65,22 @@ public struct RoomView: Codable, Sendable {
     init(name: String, entry: RoomCache.Entry) {
         let snapshot = entry.snapshot
         room = name
-        let s = snapshot.settings
-        settings = Settings(
-            state: snapshot.state.rawValue, rate: s.rate, capacity: s.capacity, claimWindowSeconds: s.claimWindowSeconds,
-            sessionTTLSeconds: s.sessionTTLSeconds, checkoutUrl: s.checkoutUrl, opensAt: s.opensAt?.formatted(.iso8601), rampSeconds: s.rampSeconds,
-            rampStartRate: s.rampStartRate
-        )
+        settings = Settings(state: snapshot.state.rawValue, values: snapshot.settings)
+        let onHold: Bool
+        if case .waiting(_, _, let held, _) = ShopperStatus.decide(
+            seq: snapshot.head + 1, jitterSeed: 0, snapshot: snapshot, slotsFreeingPerSecond: entry.slotsFreeingPerSecond, nowMs: snapshot.redisNowMs
+        ) {
+            onHold = held
+        } else {
+            onHold = false
+        }
         live = Live(
             waiting: snapshot.waiting, tail: snapshot.tail, head: snapshot.head, active: snapshot.active, offers: snapshot.offers,
             lapsed: snapshot.lapsed, claims: snapshot.claims, releases: snapshot.releases, prequeue: snapshot.prequeue,
             joinsPerSecond: entry.joinRate ?? 0, admissionsPerSecond: entry.admissionRate ?? 0, claimsPerSecond: entry.claimRate ?? 0,
             claimRatio: snapshot.showUpRatio, effectiveRate: snapshot.offerRate,
             oldestWaitingSeconds: snapshot.oldestWaitingJoinedAtMs.map { max(0, Double(snapshot.redisNowMs - $0) / 1000) },
-            stale: entry.isStale
+            onHold: onHold, stale: entry.isStale
         )
     }
 }

@@ -17,6 +17,9 @@ public final class RoomCache: Sendable {
         public var admissionRate: Double?
         public var joinRate: Double?
         public var claimRate: Double?
+        /// While capacity binds: the measured rate at which slots come free (offers follow it); nil when
+        /// capacity does not bind (see ``SlotsFreeing``).
+        public var slotsFreeingPerSecond: Double?
     }
 
     private struct Sample {
@@ -26,23 +29,39 @@ public final class RoomCache: Sendable {
         var claims: Int64
     }
 
+    /// For ``SlotsFreeing``: Redis clock, head, whether capacity bound (a longer, sparser history).
+    typealias CapacitySample = (atMs: Int64, head: Int64, bound: Bool)
+
     /// Immutable once built: readers share it with one retain.
     private final class Room: Sendable {
         let snapshot: RoomSnapshot
         let refreshedAt: ContinuousClock.Instant
         let history: [Sample]
+        let capacityHistory: [CapacitySample]
         let rates: (admission: Double?, join: Double?, claim: Double?)
+        let slotsFreeing: Double?
 
-        init(snapshot: RoomSnapshot, refreshedAt: ContinuousClock.Instant, history: [Sample]) {
+        init(snapshot: RoomSnapshot, refreshedAt: ContinuousClock.Instant, history: [Sample], capacityHistory: [CapacitySample]) {
             self.snapshot = snapshot
             self.refreshedAt = refreshedAt
             self.history = history
+            self.capacityHistory = capacityHistory
             if let oldest = history.first, let newest = history.last, newest.at > oldest.at {
                 let seconds = (newest.at - oldest.at).seconds
                 rates = (Double(newest.head - oldest.head) / seconds, Double(newest.tail - oldest.tail) / seconds, Double(newest.claims - oldest.claims) / seconds)
             } else {
                 rates = (nil, nil, nil)
             }
+            slotsFreeing = SlotsFreeing.rate(capacityHistory)
+        }
+
+        /// This room's capacity history with `snapshot` added (at most five samples a second, for the window).
+        func capacityHistory(adding snapshot: RoomSnapshot) -> [CapacitySample] {
+            var samples = self.snapshot.epoch == snapshot.epoch ? capacityHistory : []
+            if let last = samples.last, snapshot.redisNowMs - last.atMs < 200, last.bound == snapshot.capacityBinds { return samples }
+            samples.append((snapshot.redisNowMs, snapshot.head, snapshot.capacityBinds))
+            samples.removeAll { snapshot.redisNowMs - $0.atMs > SlotsFreeing.windowMs }
+            return samples
         }
     }
 
@@ -59,7 +78,8 @@ public final class RoomCache: Sendable {
         guard let cached = rooms.withLock({ $0[room] }) else { return nil }
         return Entry(
             snapshot: cached.snapshot, isStale: now - cached.refreshedAt > staleAfter,
-            admissionRate: cached.rates.admission, joinRate: cached.rates.join, claimRate: cached.rates.claim
+            admissionRate: cached.rates.admission, joinRate: cached.rates.join, claimRate: cached.rates.claim,
+            slotsFreeingPerSecond: cached.slotsFreeing
         )
     }
 
@@ -77,7 +97,8 @@ public final class RoomCache: Sendable {
                 var history = rooms[name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
                 history.append(Sample(at: now, tail: snapshot.tail, head: snapshot.head, claims: snapshot.claims))
                 history.removeAll { now - $0.at > rateWindow }
-                next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
+                let capacity = rooms[name]?.capacityHistory(adding: snapshot) ?? [(snapshot.redisNowMs, snapshot.head, snapshot.capacityBinds)]
+                next[name] = Room(snapshot: snapshot, refreshedAt: now, history: history, capacityHistory: capacity)
             }
             if let startedAt {
                 for (name, room) in rooms where next[name] == nil && room.refreshedAt >= startedAt { next[name] = room }
@@ -90,7 +111,8 @@ public final class RoomCache: Sendable {
     public func merge(_ snapshot: RoomSnapshot, at now: ContinuousClock.Instant = .now) {
         rooms.withLock { rooms in
             let history = rooms[snapshot.name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []
-            rooms[snapshot.name] = Room(snapshot: snapshot, refreshedAt: now, history: history)
+            let capacity = rooms[snapshot.name]?.capacityHistory(adding: snapshot) ?? []
+            rooms[snapshot.name] = Room(snapshot: snapshot, refreshedAt: now, history: history, capacityHistory: capacity)
         }
     }
 

@@ -13,7 +13,7 @@ public struct RoomStore: Sendable {
 
     /// Loads every script (start-up and readiness): after this, EVALSHA needs no extra round trip.
     public func loadScripts() async throws(StoreError) {
-        for script in [RoomScripts.tick, RoomScripts.join, RoomScripts.claim, RoomScripts.release, RoomScripts.upsert, RoomScripts.setState] {
+        for script in RoomScripts.all {
             do { try await redis.load(script) } catch { throw .wrap(error) }
         }
     }
@@ -27,21 +27,22 @@ public struct RoomStore: Sendable {
         case update
     }
 
-    public enum WriteResult: Sendable, Equatable { case created, replaced, untouched }
+    public enum WriteResult: String, Sendable, Equatable { case created, replaced, untouched }
 
     /// Writes a room's settings. A new room starts `scheduled` when `opensAt` is in the future, else `open`.
+    ///
+    /// - Parameter clockMs: replaces Redis's clock (tests replaying a scenario); nil in production.
     @discardableResult
-    public func write(room: String, settings: RoomSettings, mode: WriteMode, now: Date = Date()) async throws(StoreError) -> WriteResult {
+    public func write(room: String, settings: RoomSettings, mode: WriteMode, now: Date = Date(), clockMs: Int64? = nil) async throws(StoreError) -> WriteResult {
         let keys = RoomKeys(room: room)
         let initial: RoomState = (settings.opensAt.map { $0 > now } ?? false) ? .scheduled : .open
-        var arguments: [RedisArgument] = [RedisArgument(room), RedisArgument(mode.rawValue), RedisArgument(Self.newEpoch()), RedisArgument(initial.rawValue)]
-        for (field, value) in settings.redisFields { arguments += [RedisArgument(field), RedisArgument(value)] }
+        var arguments: [RedisArgument] = [
+            RedisArgument(room), RedisArgument(mode.rawValue), RedisArgument(Self.newEpoch()), RedisArgument(initial.rawValue), Self.clock(clockMs),
+        ]
+        for (field, value) in settings.storedFields { arguments += [RedisArgument(field), RedisArgument(value)] }
         let reply = try await run(RoomScripts.upsert, keys: [keys.state, RoomKeys.registry], arguments: arguments)
-        switch reply.int {
-        case 1: return .created
-        case 2: return .replaced
-        default: return .untouched
-        }
+        guard let result = reply.string.flatMap(WriteResult.init(rawValue:)) else { throw .corrupt("upsert returned \(reply)") }
+        return result
     }
 
     /// Removes a room and its queue. Tickets for it become foreign (a new room of the same name has a new epoch).
@@ -59,23 +60,22 @@ public struct RoomStore: Sendable {
         }
     }
 
-    public enum StateAction: String, Sendable, CaseIterable { case pause, resume, close, open }
-
     public enum StateChange: Sendable, Equatable {
         case changed(RoomState)
         case conflict(current: RoomState)
         case missing
     }
 
-    public func change(room: String, _ action: StateAction) async throws(StoreError) -> StateChange {
-        let reply = try await run(RoomScripts.setState, keys: [RoomKeys(room: room).state], arguments: [RedisArgument(action.rawValue)])
-        guard let text = reply.string else { throw .corrupt("setState returned \(reply)") }
-        if text == "missing" { return .missing }
-        if text.hasPrefix("conflict:"), let state = RoomState(rawValue: String(text.dropFirst("conflict:".count))) {
-            return .conflict(current: state)
+    public func change(room: String, _ action: RoomAction, clockMs: Int64? = nil) async throws(StoreError) -> StateChange {
+        let reply = try await run(RoomScripts.setState, keys: [RoomKeys(room: room).state], arguments: [RedisArgument(action.rawValue), Self.clock(clockMs)])
+        let parsed = try ScriptReply(reply, from: "setState")
+        switch (parsed.outcome, parsed.texts.count) {
+        case ("missing", 0): return .missing
+        case ("changed", 1): if let state = RoomState(rawValue: parsed.texts[0]) { return .changed(state) }
+        case ("conflict", 1): if let state = RoomState(rawValue: parsed.texts[0]) { return .conflict(current: state) }
+        default: break
         }
-        guard let state = RoomState(rawValue: text) else { throw .corrupt("setState returned \(text)") }
-        return .changed(state)
+        throw .corrupt("setState returned \(reply)")
     }
 
     public func roomNames() async throws(StoreError) -> [String] {
@@ -88,12 +88,12 @@ public struct RoomStore: Sendable {
     }
 
     /// Ticks every named room in one pipelined round trip and returns their snapshots (missing rooms left out).
-    public func tick(rooms: [String]) async throws(StoreError) -> [String: RoomSnapshot] {
+    public func tick(rooms: [String], clockMs: Int64? = nil) async throws(StoreError) -> [String: RoomSnapshot] {
         let calls = rooms.map { room -> (keys: [RedisArgument], arguments: [RedisArgument]) in
             let keys = RoomKeys(room: room)
             return (
                 [RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims), RedisArgument(keys.arrivals)],
-                [RedisArgument(Self.newLotteryKey())]
+                [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )
         }
         let replies: [RedisReply]
@@ -101,8 +101,10 @@ public struct RoomStore: Sendable {
         var snapshots: [String: RoomSnapshot] = [:]
         for (room, reply) in zip(rooms, replies) {
             if case .error(let message) = reply { throw .corrupt("tick \(room): \(message)") }
-            guard reply.array != nil, let fields = try? RedisClient.fieldMap(reply) else { continue }
-            guard let snapshot = RoomSnapshot(name: room, fields: fields) else { throw .corrupt("room \(room) has unreadable fields") }
+            if reply.isNull { continue }  // the room is gone
+            guard let fields = try? RedisClient.fieldMap(reply), let snapshot = RoomSnapshot(name: room, fields: fields) else {
+                throw .corrupt("tick \(room) returned \(reply)")
+            }
             snapshots[room] = snapshot
         }
         return snapshots
@@ -119,22 +121,23 @@ public struct RoomStore: Sendable {
     public func join(room: String, count: Int) async throws(StoreError) -> JoinResult {
         let keys = RoomKeys(room: room)
         let reply = try await run(RoomScripts.join, keys: [keys.state, keys.arrivals], arguments: [RedisArgument(count)])
-        guard let parts = reply.array, let first = parts.first?.int else { throw .corrupt("join returned \(reply)") }
-        if first == 0 { return parts.count > 1 && parts[1].string == "closed" ? .closed : .missing }
-        guard parts.count == 3, let state = parts[1].string.flatMap(RoomState.init(rawValue:)), let epoch = parts[2].string else {
-            throw .corrupt("join returned \(reply)")
+        let parsed = try ScriptReply(reply, from: "join")
+        switch (parsed.outcome, parsed.texts.count) {
+        case ("missing", 0): return .missing
+        case ("closed", 0): return .closed
+        case ("placed", 3):
+            if let first = Int64(parsed.texts[0]), first > 0, let state = RoomState(rawValue: parsed.texts[1]) {
+                return .placed(firstSeq: first, state: state, epoch: parsed.texts[2])
+            }
+        default: break
         }
-        return .placed(firstSeq: first, state: state, epoch: epoch)
-    }
-
-    public struct Admission: Sendable, Equatable {
-        public var jti: String
-        public var issuedAtMs: Int64
-        public var expiresAtMs: Int64
+        throw .corrupt("join returned \(reply)")
     }
 
     public enum ClaimResult: Sendable, Equatable {
-        case admitted(Admission)
+        /// Admitted (now or, when entries run ahead of the rate, at `admission.entersAtMs`); `redisNowMs` is
+        /// Redis's clock when the claim ran, to compare with `entersAtMs`.
+        case admitted(Admission, redisNowMs: Int64)
         case waiting
         /// The offer lapsed (the shopper did not come back within the claim window).
         case expired
@@ -145,34 +148,42 @@ public struct RoomStore: Sendable {
     }
 
     /// Claims the admission offered to `ticketID` (idempotent: a second claim returns the first admission).
-    public func claim(room: String, ticketID: String, epoch: String, effectivePosition: Int64) async throws(StoreError) -> ClaimResult {
+    public func claim(
+        room: String, ticketID: String, epoch: String, effectivePosition: Int64, jti: String = RandomID.make(), clockMs: Int64? = nil
+    ) async throws(StoreError) -> ClaimResult {
         let keys = RoomKeys(room: room)
-        let jti = RandomID.make()
         let reply = try await run(
             RoomScripts.claim,
             keys: [keys.state, keys.active, keys.offers, keys.offerClaims, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
-            arguments: [RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch)]
+            arguments: [RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch), Self.clock(clockMs)]
         )
-        guard let parts = reply.array, let outcome = parts.first?.string else { throw .corrupt("claim returned \(reply)") }
-        switch outcome {
-        case "admitted":
-            guard parts.count == 2, let value = parts[1].string else { throw .corrupt("claim returned \(reply)") }
-            let fields = value.split(separator: "|")
-            guard fields.count == 3, let iat = Int64(fields[1]), let exp = Int64(fields[2]) else { throw .corrupt("admission \(value)") }
-            return .admitted(Admission(jti: String(fields[0]), issuedAtMs: iat, expiresAtMs: exp))
-        case "waiting": return .waiting
-        case "expired": return .expired
-        case "closed": return .closed
-        case "foreign": return .foreign
-        default: return .missing
+        let parsed = try ScriptReply(reply, from: "claim")
+        switch (parsed.outcome, parsed.texts.count) {
+        case ("admitted", 2):
+            let fields = parsed.texts[0].split(separator: "|")
+            if fields.count == 3, let enters = Int64(fields[1]), let expires = Int64(fields[2]), let now = Int64(parsed.texts[1]) {
+                return .admitted(Admission(jti: String(fields[0]), entersAtMs: enters, expiresAtMs: expires), redisNowMs: now)
+            }
+        case ("waiting", 0): return .waiting
+        case ("expired", 0): return .expired
+        case ("closed", 0): return .closed
+        case ("foreign", 0): return .foreign
+        case ("missing", 0): return .missing
+        default: break
         }
+        throw .corrupt("claim returned \(reply)")
     }
 
     /// Frees the checkout slot of `jti`; true the first time.
     @discardableResult
     public func release(room: String, jti: String) async throws(StoreError) -> Bool {
         let keys = RoomKeys(room: room)
-        return try await run(RoomScripts.release, keys: [keys.state, keys.active], arguments: [RedisArgument(jti)]).int == 1
+        let reply = try await run(RoomScripts.release, keys: [keys.state, keys.active], arguments: [RedisArgument(jti)])
+        switch reply.int {
+        case 1: return true
+        case 0: return false
+        default: throw .corrupt("release returned \(reply)")
+        }
     }
 
     /// Marks `jti` used until it expires; true the first time only (single use).
@@ -189,12 +200,11 @@ public struct RoomStore: Sendable {
 
     /// The settings as stored (for PATCH, which merges into them).
     public func settings(room: String) async throws(StoreError) -> RoomSettings? {
-        do {
-            let fields = try await redis.hgetall(RoomKeys(room: room).state)
-            return fields.isEmpty ? nil : RoomSettings(redisFields: fields)
-        } catch {
-            throw .wrap(error)
-        }
+        let fields: [String: String]
+        do { fields = try await redis.hgetall(RoomKeys(room: room).state) } catch { throw .wrap(error) }
+        if fields.isEmpty { return nil }
+        guard let settings = RoomSettings(storedFields: fields) else { throw .corrupt("room \(room) has unreadable settings") }
+        return settings
     }
 
     private func run(_ script: RedisScript, keys: [String], arguments: [RedisArgument]) async throws(StoreError) -> RedisReply {
@@ -204,6 +214,8 @@ public struct RoomStore: Sendable {
     private func run(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(StoreError) -> RedisReply {
         do { return try await redis.run(script, keys: keys, arguments: arguments) } catch { throw .wrap(error) }
     }
+
+    static func clock(_ ms: Int64?) -> RedisArgument { RedisArgument(ms.map(String.init) ?? "") }
 
     static func newEpoch() -> String { RandomID.make(bytes: 6) }
 

@@ -23,6 +23,7 @@ public final class AdmissionVerifier: Sendable {
         var lastFetch: ContinuousClock.Instant?
         var verified: [[UInt8]: AdmissionClaims] = [:]
         var fetches = 0
+        var signatureChecks = 0
         /// The fetch in flight: concurrent requests with an unknown kid wait for it instead of failing.
         var inFlight: Task<Void, any Error>?
     }
@@ -87,6 +88,9 @@ public final class AdmissionVerifier: Sendable {
     /// How many times the JWKS has been fetched (for tests and metrics).
     public var fetchCount: Int { state.withLock { $0.fetches } }
 
+    /// How many tokens had their signature checked (a cached token is not checked again).
+    public var signatureChecks: Int { state.withLock { $0.signatureChecks } }
+
     /// Verifies `token`; when `room` is given, the token must be for that room.
     public func verify(_ token: String?, room: String? = nil) async throws(VerificationError) -> AdmissionClaims {
         guard let token, !token.isEmpty else { throw .missing }
@@ -112,7 +116,10 @@ public final class AdmissionVerifier: Sendable {
         if state.withLock({ $0.keys.key(id: parts.header.kid) }) == nil {
             try await refetchIfAllowed()
         }
-        let keys = state.withLock { $0.keys }
+        let keys = state.withLock { state in
+            state.signatureChecks += 1
+            return state.keys
+        }
         let claims: AdmissionClaims
         do {
             claims = try keys.verify(token, as: AdmissionClaims.self, now: date, leeway: leeway)

@@ -109,7 +109,7 @@ struct CLITests {
         #expect(set.status == 0, "\(set)")
         let afterSet = try await run("room", "show", room, "--json")
         #expect(afterSet.settings["rate"] as? Double == 12.5, "\(afterSet)")
-        #expect(afterSet.settings["capacity"] == nil, "--no-capacity sends null: \(afterSet)")
+        #expect(afterSet.settings["capacity"] is NSNull, "--no-capacity sends null: \(afterSet)")
         #expect(afterSet.settings["checkoutUrl"] as? String == "https://shop.example/checkout", "PATCH keeps the rest")
 
         for (action, state) in [("pause", "paused"), ("resume", "open"), ("close", "closed"), ("open", "open")] {

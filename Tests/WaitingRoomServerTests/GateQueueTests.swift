@@ -16,6 +16,8 @@ struct GateQueueTests {
         var startedAt: ContinuousClock.Instant
         var finishedAt: ContinuousClock.Instant
         var admitted: Bool
+        /// Told to wait in line (not "entering": an offered shopper whose entry the gate spaced out).
+        var waiting: Bool
         var jti: String?
     }
 
@@ -88,7 +90,7 @@ struct GateQueueTests {
                         let state = reply.string("state")
                         let token = reply.string("token")
                         let jti = token.flatMap { try? JSONWebToken.parse($0) }.flatMap { try? JSONDecoder().decode(AdmissionClaims.self, from: Data($0.payload)) }?.jti
-                        events.withLock { $0.append(Event(seq: seqs[index], startedAt: started, finishedAt: .now, admitted: state == "admitted", jti: jti)) }
+                        events.withLock { $0.append(Event(seq: seqs[index], startedAt: started, finishedAt: .now, admitted: state == "admitted", waiting: state == "waiting", jti: jti)) }
                         if state == "admitted" { return }
                         let wait = min(reply.int("pollAfterMs") ?? 1000, 1000)
                         try? await Task.sleep(for: .milliseconds(wait))
@@ -114,7 +116,7 @@ struct GateQueueTests {
             latestAdmissionAtOrAfter[seq] = running
         }
         let violations = all.filter { event in
-            guard !event.admitted, let laterAdmitted = latestAdmissionAtOrAfter[event.seq + 1] else { return false }
+            guard event.waiting, let laterAdmitted = latestAdmissionAtOrAfter[event.seq + 1] else { return false }
             return event.startedAt > laterAdmitted + .milliseconds(300)
         }
         #expect(violations.isEmpty, "\(violations.count) polls were told to wait after someone behind them was admitted")
@@ -219,7 +221,7 @@ struct GateQueueTests {
         #expect(smembers <= refreshes / 5 + 2)
         // Commands run inside the tick script are counted too (TIME, HGETALL, ZCARD, ...: one or two per tick).
         // A poll that cost even one command would show up 10,000 times here.
-        #expect(refreshes < 200, "the poll phase took \(refreshes) refreshes")
+        #expect(refreshes < 600, "the poll phase took \(refreshes) refreshes")
         #expect(delta.values.allSatisfy { $0 <= 2 * max(evalsha, 1) }, "commands beyond the refresh: \(delta.filter { $0.value > 2 * evalsha })")
     }
 

@@ -106,7 +106,7 @@ struct ScheduledDropTests {
             let head = Double(replies[0].int ?? 0)
             let expected = expectedHead(now - openedAt)
             // One tick (100 ms) at the current rate, plus rounding.
-            let currentRate = RateRamp.rate(target: 100, startRate: 10, rampSeconds: 2, secondsSinceOpening: now - openedAt)
+            let currentRate = AdmissionModel.rate(drop, openedAtMs: Int64(openedAt * 1000), nowMs: Int64(now * 1000))
             #expect(abs(head - expected) <= currentRate * 0.1 + 2, "t=\(now - openedAt): head \(head), expected \(expected)")
             checked += 1
             try await Task.sleep(for: .milliseconds(250))

@@ -65,9 +65,20 @@ struct JSONWebTokenTests {
     @Test("malformed tokens get specific errors", arguments: [
         ("a.b", "malformed"), ("a.b.c.d", "malformed"), ("!!.e30.AA", "malformed"), ("e30.e30.AA", "malformed"),
         ("bm90anNvbg.e30.AA", "malformed"),
+        // {"alg":"none"} / {"alg":"HS256","kid":"x"}: refused for the algorithm before any key lookup.
+        ("eyJhbGciOiJub25lIn0.e30.AA", "unsupportedAlgorithm"), ("eyJhbGciOiJIUzI1NiIsImtpZCI6IngifQ.e30.AA", "unsupportedAlgorithm"),
+        // {"alg":"EdDSA","kid":"nobody"}: a well-formed token from a key we do not know.
+        ("eyJhbGciOiJFZERTQSIsImtpZCI6Im5vYm9keSJ9.e30.AA", "unknownKey"),
     ])
     func malformed(token: String, kind: String) {
-        #expect(throws: TokenError.self) { try keys.verify(token, as: AdmissionClaims.self, now: now, leeway: 5) }
+        #expect { try keys.verify(token, as: AdmissionClaims.self, now: now, leeway: 5) } throws: { error in
+            switch error as? TokenError {
+            case .malformed: kind == "malformed"
+            case .unsupportedAlgorithm: kind == "unsupportedAlgorithm"
+            case .unknownKey: kind == "unknownKey"
+            default: false
+            }
+        }
     }
 
     @Test("a token from an unknown key is refused by kid")

@@ -79,6 +79,16 @@ struct AdmissionVerifierTests {
         #expect(VerificationError.expired.status == 403)
     }
 
+    @Test("a verified token is cached: repeated requests cost no signature check")
+    func cacheSkipsSignatureChecks() async throws {
+        let verifier = verifier(KeySource(keys))
+        let tokens = (0..<3).map { keys.sign(claims(ttl: 60 + Int64($0))) }
+        for _ in 0..<50 {
+            for token in tokens { _ = try await verifier.verify(token) }
+        }
+        #expect(verifier.signatureChecks == 3, "150 verifications of 3 tokens checked \(verifier.signatureChecks) signatures")
+    }
+
     @Test("a cached token is still refused once it expires")
     func cacheRespectsExpiry() async throws {
         let verifier = verifier(KeySource(keys))

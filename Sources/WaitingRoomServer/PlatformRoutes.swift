@@ -1,17 +1,21 @@
 import Hummingbird
 import NIOCore
+import WaitingRoomStore
 
 /// `/healthz`, `/readyz` and `/metrics`.
-extension Gate {
-    func addPlatformRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in Self.json(#"{"status":"ok"}"#) }
+struct PlatformRoutes: Sendable {
+    let store: RoomStore
+    let metrics: GateMetrics
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in Responses.json(#"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
             // Ready when Redis answers and the scripts are loaded (loading is idempotent and cheap).
             do {
                 try await self.store.loadScripts()
-                return Self.json(#"{"status":"ready"}"#)
+                return Responses.json(#"{"status":"ready"}"#)
             } catch {
-                return Self.json(#"{"status":"unavailable","error":"redis unreachable"}"#, status: .serviceUnavailable)
+                return Responses.json(#"{"status":"unavailable","error":"redis unreachable"}"#, status: .serviceUnavailable)
             }
         }
         router.get("/metrics") { _, _ in

@@ -1,0 +1,264 @@
+import Foundation
+
+/// One room setting, declared once: what every reader and writer of settings (admin API, rooms file, Redis
+/// fields, CLI flags, room view) needs to know about it.
+public struct RoomSetting: Sendable {
+    public enum Kind: String, Sendable {
+        case number, integer, text, date
+    }
+
+    /// The public JSON name (admin API, rooms file, room view) and the Redis field name.
+    public let name: String
+    /// The CLI flag (`--claim-window`); `--no-<flag>` clears a nullable setting.
+    public let flag: String
+    public let kind: Kind
+    /// Null is a value (no capacity, no ramp); otherwise the setting always has a value.
+    public let nullable: Bool
+    /// Must be given when a room is created.
+    public let required: Bool
+    public let doc: String
+    private let get: @Sendable (RoomSettings) -> SettingValue
+    private let set: @Sendable (inout RoomSettings, SettingValue) -> Void
+    private let check: @Sendable (SettingValue) -> String?
+
+    /// A typed value of a setting.
+    public enum SettingValue: Sendable, Equatable {
+        case none
+        case number(Double)
+        case text(String)
+        /// Unix milliseconds.
+        case date(Int64)
+    }
+
+    /// Why the setting's value in `settings` is out of bounds, or nil.
+    public func problem(in settings: RoomSettings) -> String? {
+        let value = get(settings)
+        if value == .none { return nullable ? nil : "required" }
+        return check(value)
+    }
+
+    // MARK: JSON (admin API, rooms file, room view)
+
+    /// Reads a JSON value strictly: a boolean is not a number, an integer setting takes whole numbers only,
+    /// null only where null means something. Dates are ISO 8601, or `+N` seconds from `now`.
+    public func value(fromJSON json: JSONValue, now: Date = Date()) throws(SettingsError) -> SettingValue {
+        let expected: String
+        switch (kind, json) {
+        case (_, .null) where nullable: return .none
+        case (.number, .number(let number)) where number.isFinite: return .number(number)
+        case (.integer, .number(let number)) where number.isFinite && number.rounded() == number && abs(number) < 1e15: return .number(number)
+        case (.text, .string(let text)): return .text(text)
+        case (.date, .string(let text)):
+            if let date = Self.date(text, now: now) { return .date(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+            expected = "an ISO 8601 date (or +seconds)"
+        case (.number, _): expected = "a number"
+        case (.integer, _): expected = "an integer"
+        case (.text, _): expected = "a string"
+        case (.date, _): expected = "an ISO 8601 date (or +seconds)"
+        }
+        throw SettingsError(field: name, reason: "must be \(expected)\(nullable ? " or null" : "")")
+    }
+
+    public func json(_ settings: RoomSettings) -> JSONValue {
+        json(get(settings))
+    }
+
+    public func json(_ value: SettingValue) -> JSONValue {
+        switch value {
+        case .none: return .null
+        case .number(let number): return .number(number)
+        case .text(let text): return .string(text)
+        case .date(let ms): return .string(Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601))
+        }
+    }
+
+    public func apply(_ value: SettingValue, to settings: inout RoomSettings) {
+        set(&settings, value)
+    }
+
+    // MARK: Redis fields (the scripts read them: numbers as decimals, dates as unix ms, unset as "")
+
+    public func storedValue(_ settings: RoomSettings) -> String {
+        switch get(settings) {
+        case .none: return ""
+        case .number(let number): return kind == .integer ? String(Int64(number)) : String(number)
+        case .text(let text): return text
+        case .date(let ms): return String(ms)
+        }
+    }
+
+    /// The value of a stored field; nil when the field is unreadable (the caller keeps the default).
+    public func value(fromStored text: String) -> SettingValue? {
+        if text.isEmpty { return nullable ? SettingValue.none : nil }
+        switch kind {
+        case .number, .integer: return Double(text).map(SettingValue.number)
+        case .text: return .text(text)
+        case .date: return Int64(text).map { $0 > 0 ? .date($0) : SettingValue.none }
+        }
+    }
+
+    // MARK: CLI
+
+    /// Reads a command-line value (`--rate 25`, `--opens-at 2026-12-01T15:00:00Z`).
+    public func value(fromArgument text: String, now: Date = Date()) throws(SettingsError) -> SettingValue {
+        switch kind {
+        case .number, .integer:
+            guard let number = Double(text) else { throw SettingsError(field: name, reason: "must be a number, got '\(text)'") }
+            return try value(fromJSON: .number(number), now: now)
+        case .text, .date:
+            return try value(fromJSON: .string(text), now: now)
+        }
+    }
+
+    static func date(_ text: String, now: Date) -> Date? {
+        if text.hasPrefix("+"), let seconds = Double(text.dropFirst()), seconds.isFinite, seconds >= 0 { return now.addingTimeInterval(seconds) }
+        return try? Date(text, strategy: .iso8601)
+    }
+
+    // MARK: Declarations
+
+    static func number(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double> & Sendable, range: ClosedRange<Double>,
+        required: Bool = false, doc: String
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .number, nullable: false, required: required, doc: doc,
+            get: { .number($0[keyPath: path]) },
+            set: { if case .number(let n) = $1 { $0[keyPath: path] = n } },
+            check: { value in Self.outside(value, range) }
+        )
+    }
+
+    static func number(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double?> & Sendable, range: ClosedRange<Double>, doc: String
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .number, nullable: true, required: false, doc: doc,
+            get: { $0[keyPath: path].map(SettingValue.number) ?? .none },
+            set: { settings, value in settings[keyPath: path] = { if case .number(let n) = value { return n } else { return nil } }() },
+            check: { value in Self.outside(value, range) }
+        )
+    }
+
+    static func integer(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Int> & Sendable, range: ClosedRange<Int>, doc: String
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: false, required: false, doc: doc,
+            get: { .number(Double($0[keyPath: path])) },
+            set: { if case .number(let n) = $1, let i = Int(exactly: n) { $0[keyPath: path] = i } },
+            check: { value in Self.outside(value, Double(range.lowerBound)...Double(range.upperBound)) }
+        )
+    }
+
+    static func integer(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Int?> & Sendable, range: ClosedRange<Int>, doc: String
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: true, required: false, doc: doc,
+            get: { $0[keyPath: path].map { SettingValue.number(Double($0)) } ?? .none },
+            set: { settings, value in settings[keyPath: path] = { if case .number(let n) = value { return Int(exactly: n) } else { return nil } }() },
+            check: { value in Self.outside(value, Double(range.lowerBound)...Double(range.upperBound)) }
+        )
+    }
+
+    static func text(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String> & Sendable, required: Bool = false, doc: String,
+        check: @escaping @Sendable (String) -> String?
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: required, doc: doc,
+            get: { .text($0[keyPath: path]) },
+            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } },
+            check: { value in if case .text(let t) = value { return check(t) } else { return "must be a string" } }
+        )
+    }
+
+    static func date(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Date?> & Sendable, doc: String) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, doc: doc,
+            get: { $0[keyPath: path].map { SettingValue.date(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .none },
+            set: { settings, value in settings[keyPath: path] = { if case .date(let ms) = value { return Date(timeIntervalSince1970: Double(ms) / 1000) } else { return nil } }() },
+            check: { _ in nil }
+        )
+    }
+
+    private static func outside(_ value: SettingValue, _ range: ClosedRange<Double>) -> String? {
+        guard case .number(let number) = value else { return "must be a number" }
+        guard number.isFinite, range.contains(number) else { return "must be \(Self.format(range.lowerBound))...\(Self.format(range.upperBound))" }
+        return nil
+    }
+
+    private static func format(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    private static func kebab(_ name: String) -> String {
+        var out = ""
+        for character in name {
+            if character.isUppercase { out += "-" + character.lowercased() } else { out.append(character) }
+        }
+        return out
+    }
+}
+
+extension RoomSettings {
+    /// Every room setting. Adding one is a property above plus a line here (and its use).
+    public static let schema: [RoomSetting] = [
+        .number("rate", \.rate, range: 0...1_000_000, required: true, doc: "Shoppers per second let into checkout (0 holds the queue)."),
+        .integer("capacity", \.capacity, range: 0...100_000_000, doc: "Most shoppers in checkout at once (admissions plus live offers); null for no limit."),
+        .integer("claimWindowSeconds", flag: "claim-window", \.claimWindowSeconds, range: 1...86_400, doc: "Seconds an offered shopper has to come back before the offer lapses."),
+        .integer("sessionTTLSeconds", flag: "session-ttl", \.sessionTTLSeconds, range: 1...86_400, doc: "Seconds an admission token (a checkout session) lasts."),
+        .text("checkoutUrl", \.checkoutUrl, required: true, doc: "Where admitted shoppers go (http(s) URL or absolute path); wr_token=<JWT> is appended.", check: CheckoutURL.problem),
+        .date("opensAt", \.opensAt, doc: "When a scheduled drop opens (ISO 8601, or +seconds); earlier arrivals are ordered by lottery."),
+        .integer("rampSeconds", \.rampSeconds, range: 0...86_400, doc: "Seconds over which the rate rises after opening; null for none."),
+        .number("rampStartRate", \.rampStartRate, range: 0...1_000_000, doc: "Rate at the start of the ramp (default: a tenth of rate)."),
+    ]
+
+    public static func setting(named name: String) -> RoomSetting? {
+        schema.first { $0.name == name }
+    }
+
+    /// A room's settings from a JSON object (PUT, rooms file): required settings must be present, unknown
+    /// fields are refused, absent ones take their defaults.
+    public init(json object: [String: JSONValue], now: Date = Date()) throws(SettingsError) {
+        for setting in Self.schema where setting.required && object[setting.name] == nil {
+            throw SettingsError(field: setting.name, reason: "required")
+        }
+        self = try RoomSettings().merging(json: object, now: now)
+    }
+
+    /// These settings with the fields of `object` changed (PATCH); unknown fields are refused.
+    public func merging(json object: [String: JSONValue], now: Date = Date()) throws(SettingsError) -> RoomSettings {
+        var settings = self
+        for (name, json) in object.sorted(by: { $0.key < $1.key }) {
+            guard let setting = Self.setting(named: name) else { throw SettingsError(field: name, reason: "unknown field") }
+            setting.apply(try setting.value(fromJSON: json, now: now), to: &settings)
+        }
+        return settings
+    }
+
+    /// The settings as a JSON object (null for unset optional settings).
+    public var json: [String: JSONValue] {
+        Dictionary(uniqueKeysWithValues: Self.schema.map { ($0.name, $0.json(self)) })
+    }
+
+    /// The settings as fields of the room hash; every setting is always written, so a replace clears what
+    /// is not given and the scripts need no defaults of their own.
+    public var storedFields: [(String, String)] {
+        Self.schema.map { ($0.name, $0.storedValue(self)) }
+    }
+
+    /// Settings from the room hash; nil when a required setting is missing.
+    public init?(storedFields fields: [String: String]) {
+        var settings = RoomSettings()
+        for setting in Self.schema {
+            guard let text = fields[setting.name] else {
+                if setting.required { return nil }
+                continue
+            }
+            if let value = setting.value(fromStored: text) { setting.apply(value, to: &settings) }
+        }
+        self = settings
+    }
+}

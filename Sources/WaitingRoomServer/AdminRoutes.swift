@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import WaitingRoomCore
+import WaitingRoomStore
+
+/// The ops API under `/admin/v1` (the group's middleware checks the admin key) and the dashboard page.
+struct AdminRoutes: Sendable {
+    let store: RoomStore
+    let cache: RoomCache
+    let adminKey: String?
+    let reader: RequestReader
+    let failures: StoreFailures
+    let dashboard: String
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.get("/admin/dashboard") { _, _ in Responses.html(status: .ok, self.dashboard) }
+        let admin = router.group("/admin/v1").add(middleware: BearerKeyMiddleware(key: adminKey))
+        admin.get("/rooms") { _, _ in
+            let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
+            return try Responses.encode(RoomList(rooms: rooms))
+        }
+        admin.get("/rooms/:room") { _, context in
+            let name = try RequestReader.roomName(context)
+            guard let entry = self.cache.entry(name) else { throw APIError.notFound("no such room") }
+            return try Responses.encode(RoomView(name: name, entry: entry))
+        }
+        admin.put("/rooms/:room") { request, context in
+            let name = try RequestReader.roomName(context)
+            let object = try await self.reader.jsonObject(request)
+            let settings = try Self.settings { () throws(SettingsError) in try RoomSettings(json: object) }
+            let result = try await self.write(name, settings, mode: .createOrReplace)
+            return try await self.roomResponse(name, status: result == .created ? .created : .ok)
+        }
+        admin.patch("/rooms/:room") { request, context in
+            let name = try RequestReader.roomName(context)
+            let changes = try await self.reader.jsonObject(request)
+            let current: RoomSettings?
+            do { current = try await self.store.settings(room: name) } catch { throw self.failures.response(for: error) }
+            guard let current else { throw APIError.notFound("no such room") }
+            let merged = try Self.settings { () throws(SettingsError) in try current.merging(json: changes) }
+            guard try await self.write(name, merged, mode: .update) != .untouched else { throw APIError.notFound("no such room") }
+            return try await self.roomResponse(name, status: .ok)
+        }
+        admin.delete("/rooms/:room") { _, context in
+            let name = try RequestReader.roomName(context)
+            let deleted: Bool
+            do { deleted = try await self.store.delete(room: name) } catch { throw self.failures.response(for: error) }
+            guard deleted else { throw APIError.notFound("no such room") }
+            self.cache.remove(name)
+            return Response(status: .noContent)
+        }
+        admin.post("/rooms/:room/:action") { _, context in
+            let name = try RequestReader.roomName(context)
+            guard let action = context.parameters.get("action").flatMap(RoomAction.init(rawValue:)) else {
+                throw APIError.notFound("unknown action: use pause, resume, close or open")
+            }
+            let change: RoomStore.StateChange
+            do { change = try await self.store.change(room: name, action) } catch { throw self.failures.response(for: error) }
+            switch change {
+            case .missing: throw APIError.notFound("no such room")
+            case .conflict(let current): throw APIError(.conflict, "conflict", "cannot \(action.rawValue) a room that is \(current.rawValue)")
+            case .changed: return try await self.roomResponse(name, status: .ok)
+            }
+        }
+    }
+
+    /// Runs a settings reader and validates the result; a bad field is a 400 that names it.
+    private static func settings(_ read: () throws(SettingsError) -> RoomSettings) throws(APIError) -> RoomSettings {
+        do {
+            let settings = try read()
+            try settings.validate()
+            return settings
+        } catch {
+            let code = error.reason == "unknown field" ? "unknown_field" : "invalid_\(error.field)"
+            throw .badRequest("\(error.field): \(error.reason)", code: code)
+        }
+    }
+
+    private func write(_ name: String, _ settings: RoomSettings, mode: RoomStore.WriteMode) async throws(APIError) -> RoomStore.WriteResult {
+        do {
+            return try await store.write(room: name, settings: settings, mode: mode)
+        } catch {
+            throw failures.response(for: error)
+        }
+    }
+
+    /// Refreshes the room at once (so this instance answers with the change) and returns its view.
+    private func roomResponse(_ name: String, status: HTTPResponse.Status) async throws -> Response {
+        do {
+            for snapshot in try await store.tick(rooms: [name]).values { cache.merge(snapshot) }
+        } catch {
+            throw failures.response(for: error)
+        }
+        guard let entry = cache.entry(name) else { throw APIError.notFound("no such room") }
+        return try Responses.encode(RoomView(name: name, entry: entry), status: status)
+    }
+}

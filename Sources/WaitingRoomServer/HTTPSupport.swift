@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import WaitingRoomCore
+import WaitingRoomStore
+import WaitingRoomTokens
+
+/// Response builders shared by every route.
+enum Responses {
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    static func html(status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return json(String(decoding: try encoder.encode(value), as: UTF8.self), status: status)
+    }
+}
+
+/// Reading what a request carries: bounded bodies, strict JSON, bearer credentials, room names.
+struct RequestReader: Sendable {
+    let maxBodyBytes: Int
+
+    /// Reads a body up to the configured limit: 413 beyond it.
+    func body(_ request: Request) async throws(APIError) -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            throw .tooLarge(maxBodyBytes)
+        }
+    }
+
+    /// The body as a JSON object whose values keep their JSON types (a boolean is never a number).
+    func jsonObject(_ request: Request) async throws(APIError) -> [String: JSONValue] {
+        let body = try await self.body(request)
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
+            throw .badRequest("body must be a JSON object", code: "malformed_json")
+        }
+        return object
+    }
+
+    /// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive, no copies of the
+    /// header made: this runs on every poll).
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        var bytes = header.utf8.makeIterator()
+        for expected in "bearer ".utf8 {
+            guard let byte = bytes.next(), byte | 0x20 == expected else { return nil }
+        }
+        let credential = header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+        return credential.isEmpty ? nil : String(Substring(credential))
+    }
+
+    static func roomName(_ context: some RequestContext) throws(APIError) -> String {
+        guard let name = context.parameters.get("room"), RoomName.isValid(name) else {
+            throw .badRequest("room: must be 1-64 of a-z, 0-9, - and _, starting with a letter or digit", code: "invalid_room")
+        }
+        return name
+    }
+}
+
+/// Maps store failures to HTTP: Redis unreachable is a 503 with `Retry-After`; an unexpected reply is a
+/// 500 whose reason is logged (never a guess such as 404).
+struct StoreFailures: Sendable {
+    let metrics: GateMetrics
+    let logger: Logger
+
+    func response(for error: any Error) -> APIError {
+        metrics.redisErrors.increment()
+        if let error = error as? StoreError, case .corrupt(let why) = error {
+            logger.error("store returned unexpected data", metadata: ["error": "\(why)"])
+            return APIError(.internalServerError, "internal", "unexpected store reply")
+        }
+        return .unavailable
+    }
+}
+
+/// 401 unless the request carries the key as a bearer token (constant-time compare). Says nothing else.
+/// Guards the admin and service route groups.
+struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let key: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let key, let presented = RequestReader.bearer(request), SecretComparison.equals(presented, key) else {
+            throw APIError.unauthorized("missing or wrong key")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The HTML pages, loaded once from the module's resources.
+struct Pages: Sendable {
+    let wait: String
+    let dashboard: String
+
+    init() {
+        func load(_ name: String) -> String {
+            guard let url = Bundle.module.url(forResource: name, withExtension: "html", subdirectory: "Resources"),
+                let text = try? String(contentsOf: url, encoding: .utf8)
+            else { return "<!doctype html><title>WaitingRoom</title><p>page missing</p>" }
+            return text
+        }
+        wait = load("wait")
+        dashboard = load("dashboard")
+    }
+}

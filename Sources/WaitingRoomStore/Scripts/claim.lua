@@ -1,0 +1,39 @@
+-- AdmissionModel.claim, transcribed line by line. Records an admission once per ticket.
+-- KEYS: state, active, offers, offerClaims, admission. ARGV: effective position, new jti, epoch, clock.
+-- Returns {'admitted', 'jti|entersAtMs|expiresAtMs', now} or {outcome}: waiting, expired, closed, foreign, missing.
+local now = clock(ARGV[4])
+local existing = redis.call('GET', KEYS[5])
+if existing then return {'admitted', existing, fmt(now)} end
+local r = {}
+local names = {'head', 'claimWindowSeconds', 'sessionTTLSeconds', 'epoch', 'state', 'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}
+local values = redis.call('HMGET', KEYS[1], unpack(names))
+for i, name in ipairs(names) do r[name] = values[i] end
+if not r['head'] then return {'missing'} end
+if r['epoch'] ~= ARGV[3] then return {'foreign'} end
+local pos = tonumber(ARGV[1])
+if pos > tonumber(r['head']) then return {'waiting'} end
+if r['state'] == 'closed' then return {'closed'} end
+local b = redis.call('ZRANGEBYSCORE', KEYS[3], pos, '+inf', 'LIMIT', 0, 1)
+if #b == 0 then return {'expired'} end
+local h1, bt, size = string.match(b[1], '^(%d+):(%d+):(%d+)$')
+if pos <= tonumber(h1) - tonumber(size) then return {'expired'} end
+if tonumber(bt) + tonumber(r['claimWindowSeconds']) * 1000 < now then return {'expired'} end
+
+-- The entry gate (GCRA): entries are spaced 1/rate apart, with a short burst allowed after a lull.
+local rate = ramped(r, tonumber(r['openedAtMs']) or 0, now)
+local entersAt = now
+if rate > 0 then
+  local spacing = 1000 / rate
+  local tat = tonumber(r['entryTatMs']) or 0
+  entersAt = math.max(now, tat - 500)
+  redis.call('HSET', KEYS[1], 'entryTatMs', string.format('%.3f', math.max(tat, now) + spacing))
+end
+entersAt = math.ceil(entersAt)
+local expires = entersAt + tonumber(r['sessionTTLSeconds']) * 1000
+local value = ARGV[2] .. '|' .. fmt(entersAt) .. '|' .. fmt(expires)
+redis.call('SET', KEYS[5], value, 'PX', fmt(expires - now))
+redis.call('ZADD', KEYS[2], expires, ARGV[2])
+redis.call('HINCRBY', KEYS[4], h1, 1)
+redis.call('HINCRBY', KEYS[1], 'offersLive', -1)
+redis.call('HINCRBY', KEYS[1], 'claims', 1)
+return {'admitted', value, fmt(now)}

@@ -1,0 +1,117 @@
+-- AdmissionModel.tick, transcribed line by line (Sources/WaitingRoomCore/AdmissionModel.swift); a Store
+-- test replays randomized scenarios through both and compares the state after every step.
+-- KEYS: state, active, offers, offerClaims, arrivals. ARGV: a fresh lottery key (used only at opening), clock.
+-- Returns the room hash's fields plus `now`, `active` and `oldestJoinMs`; false for a missing room.
+local now = clock(ARGV[2])
+local raw = redis.call('HGETALL', KEYS[1])
+if #raw == 0 then return false end
+local r = {}
+for i = 1, #raw, 2 do r[raw[i]] = raw[i + 1] end
+local function num(k, d) local v = tonumber(r[k]); if v == nil then return d end; return v end
+
+local state = r['state']
+local tail = num('tail', 0)
+local head = num('head', 0)
+local elapsed = now - num('lastTickMs', now)
+if elapsed < 0 then elapsed = 0 end
+if elapsed > 1000 then elapsed = 1000 end
+
+-- A scheduled room opens here: the pre-queue is frozen and its lottery key drawn.
+local openedAt = num('openedAtMs', 0)
+local opensAt = num('opensAt', 0)
+if state == 'scheduled' and opensAt > 0 and now >= opensAt then
+  state = 'open'
+  openedAt = now
+  r['prequeue'] = fmt(tail)
+  r['lotteryKey'] = ARGV[1]
+  redis.call('HSET', KEYS[1], 'prequeue', r['prequeue'], 'lotteryKey', ARGV[1])
+end
+
+-- Offers older than the claim window lapse; their outcome feeds the show-up estimate.
+local window = num('claimWindowSeconds', 0) * 1000
+local offers = num('offersLive', 0)
+local lapsed = num('lapsed', 0)
+local finO = num('finOffered', 0)
+local finC = num('finClaimed', 0)
+while true do
+  local first = redis.call('ZRANGE', KEYS[3], 0, 0)
+  if #first == 0 then break end
+  local h1, bt, size = string.match(first[1], '^(%d+):(%d+):(%d+)$')
+  bt = tonumber(bt)
+  size = tonumber(size)
+  if bt + window > now then break end
+  local claimed = tonumber(redis.call('HGET', KEYS[4], h1) or '0')
+  offers = offers - (size - claimed)
+  lapsed = lapsed + (size - claimed)
+  finO = finO * 0.99 + size
+  finC = finC * 0.99 + claimed
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, 0)
+  redis.call('HDEL', KEYS[4], h1)
+end
+if offers < 0 then offers = 0 end
+local showup = 1
+if finO >= 20 then showup = finC / finO end
+if showup < 0.2 then showup = 0.2 end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local active = redis.call('ZCARD', KEYS[2])
+
+-- rate means shoppers entering checkout; offer more when some never come back.
+local rate = ramped(r, openedAt, now)
+local offerRate = rate / showup
+local bucket = num('bucket', 0)
+if state == 'open' then
+  bucket = bucket + offerRate * elapsed / 1000
+  local burst = offerRate
+  if burst < 1 then burst = 1 end
+  if bucket > burst then bucket = burst end
+  local n = math.floor(bucket)
+  if n > tail - head then n = tail - head end
+  local capacity = tonumber(r['capacity'])
+  if capacity ~= nil then
+    local free = capacity - active - offers
+    if free < 0 then free = 0 end
+    if n > free then n = free end
+  end
+  if showup < 1 and num('entryTatMs', 0) - now > 5000 then n = 0 end
+  if n > 0 then
+    head = head + n
+    bucket = bucket - n
+    offers = offers + n
+    redis.call('ZADD', KEYS[3], head, fmt(head) .. ':' .. fmt(now) .. ':' .. fmt(n))
+  end
+else
+  bucket = 0
+end
+
+local oldest = ''
+if tail > head then
+  local e = redis.call('ZREVRANGEBYSCORE', KEYS[5], head + 1, '-inf', 'LIMIT', 0, 1)
+  if #e > 0 then
+    local s, at = string.match(e[1], '^(%d+):(%d+)$')
+    oldest = at
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. s)
+  end
+end
+
+r['state'] = state
+r['head'] = fmt(head)
+r['bucket'] = string.format('%.6f', bucket)
+r['lastTickMs'] = fmt(now)
+r['offersLive'] = fmt(offers)
+r['lapsed'] = fmt(lapsed)
+r['finOffered'] = string.format('%.4f', finO)
+r['finClaimed'] = string.format('%.4f', finC)
+r['showUp'] = string.format('%.4f', showup)
+r['offerRate'] = string.format('%.4f', offerRate)
+r['openedAtMs'] = fmt(openedAt)
+redis.call('HSET', KEYS[1], 'state', state, 'head', r['head'], 'bucket', r['bucket'],
+  'lastTickMs', r['lastTickMs'], 'offersLive', r['offersLive'], 'lapsed', r['lapsed'],
+  'finOffered', r['finOffered'], 'finClaimed', r['finClaimed'], 'showUp', r['showUp'],
+  'offerRate', r['offerRate'], 'openedAtMs', r['openedAtMs'])
+local out = {'now', fmt(now), 'active', fmt(active), 'oldestJoinMs', oldest}
+for k, v in pairs(r) do
+  table.insert(out, k)
+  table.insert(out, v)
+end
+return out

@@ -118,3 +118,27 @@ struct BucketTests {
         #expect(DropAnalysis.percentile(99, cumulativeBuckets: []) == nil)
     }
 }
+
+@Suite("Entry bursts and ETA honesty")
+struct HonestyTests {
+    @Test("the worst window counts the densest run of entries")
+    func worstWindow() {
+        let steady = (0..<30).map { Double($0) * 0.1 }  // 10/s for 3 s
+        #expect(DropAnalysis.worstWindowRate(claimTimes: steady, window: 3) == 10)
+        let burst = steady + Array(repeating: 10.0, count: 45)  // 45 at once, well after the steady run
+        #expect(DropAnalysis.worstWindowRate(claimTimes: burst, window: 3) == 15)
+        #expect(DropAnalysis.worstWindowRate(claimTimes: [], window: 3) == nil)
+    }
+
+    @Test("ETA coverage: admitted within the first range shown, by when the shopper first looked")
+    func coverage() {
+        let shown: [(eta: DropSimulation.ShownETA, admittedAt: Double)] = [
+            (DropSimulation.ShownETA(at: 1, low: 5, high: 10), 8),  // waited 7: inside
+            (DropSimulation.ShownETA(at: 2, low: 5, high: 10), 20),  // waited 18: outside
+            (DropSimulation.ShownETA(at: 15, low: 0, high: 3), 16),  // waited 1: inside
+        ]
+        #expect(DropAnalysis.etaCoverage(shown) == ETAShare(covered: 2, total: 3))
+        #expect(DropAnalysis.etaCoverage(shown, from: 0, to: 10) == ETAShare(covered: 1, total: 2))
+        #expect(DropAnalysis.etaCoverage(shown, from: 0, to: 10).percent == 50)
+    }
+}

@@ -12,7 +12,8 @@ import WaitingRoomCore
 public final class DropSimulation: Sendable {
     public let plan: DropPlan
     private let client: HTTPClient
-    private let started = ContinuousClock.now
+    /// When the drop began: every time in the outcomes is seconds since this.
+    public let started = ContinuousClock.now
     let counters = LiveCounters()
 
     public init(plan: DropPlan) {

@@ -95,6 +95,7 @@ struct BenchDrop: AsyncParsableCommand {
         let gates = self.gates.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         guard opensIn == nil || resumeAfter == nil else { throw ValidationError("--opens-in or --resume-after, not both") }
         if let adminKey { try await createRoom(gate: gates[0], key: adminKey) }
+        let roomCreated = ContinuousClock.now
         var plan = DropPlan(
             gateURLs: gates, room: room, shoppers: shoppers, arrivals: curve, abandonFraction: abandon, rate: rate,
             claimWindowSeconds: Double(claimWindow), orderServiceURL: orderService, serviceKey: serviceKey,
@@ -106,6 +107,8 @@ struct BenchDrop: AsyncParsableCommand {
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         let simulation = DropSimulation(plan: plan)
+        // A scheduled opening counts from the room's creation, a moment before the simulation's clock starts.
+        if let opensIn { plan.openingSeconds = opensIn - (simulation.started - roomCreated).seconds }
         let sampler = Task { await sample(simulation, redis: redis) }
         let resumer = Task {
             guard let resumeAfter, let adminKey else { return }

@@ -24,6 +24,8 @@ public struct DropPlan: Sendable {
     /// When admissions start, in seconds since the drop began (a scheduled opening or a resume; 0 when
     /// the room is open from the start).
     public var openingSeconds: Double = 0
+    /// The room opens onto a pre-queue ordered by lottery: FIFO is judged among later arrivals only.
+    public var lottery = false
     /// The room's ramp after opening (for the report's "during the ramp" ETA figure).
     public var rampSeconds: Double?
 

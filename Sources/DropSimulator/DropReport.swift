@@ -83,7 +83,12 @@ public struct DropReport: Codable, Sendable {
         }
         var admissions: [Int64: Double] = [:]
         for outcome in outcomes { if let seq = outcome.seq, let at = outcome.admittedAt { admissions[seq] = at } }
-        fifoViolations = DropAnalysis.fifoViolations(polls: outcomes.flatMap(\.polls), admissions: admissions, tolerance: 0.5)
+        // A pre-queue is ordered by lottery, not by arrival: FIFO holds among those who joined after opening.
+        let judged = plan.lottery ? outcomes.filter { ($0.joinedAt ?? 0) >= plan.openingSeconds } : outcomes
+        let judgedSeqs = Set(judged.compactMap(\.seq))
+        fifoViolations = DropAnalysis.fifoViolations(
+            polls: judged.flatMap(\.polls), admissions: admissions.filter { judgedSeqs.contains($0.key) }, tolerance: 0.5
+        )
         configuredRate = plan.rate
         let claims = outcomes.compactMap(\.admittedAt)
         if let window = DropAnalysis.measurementWindow(claimTimes: claims, claimWindowSeconds: plan.claimWindowSeconds, samples: samples, rate: plan.rate),

@@ -94,8 +94,8 @@ struct BenchDrop: AsyncParsableCommand {
         guard (0...1).contains(abandon) else { throw ValidationError("--abandon must be between 0 and 1") }
         let gates = self.gates.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         guard opensIn == nil || resumeAfter == nil else { throw ValidationError("--opens-in or --resume-after, not both") }
-        if let adminKey { try await createRoom(gate: gates[0], key: adminKey) }
-        let roomCreated = ContinuousClock.now
+        var roomCreated = ContinuousClock.now
+        if let adminKey { roomCreated = try await createRoom(gate: gates[0], key: adminKey) }
         var plan = DropPlan(
             gateURLs: gates, room: room, shoppers: shoppers, arrivals: curve, abandonFraction: abandon, rate: rate,
             claimWindowSeconds: Double(claimWindow), orderServiceURL: orderService, serviceKey: serviceKey,
@@ -103,6 +103,7 @@ struct BenchDrop: AsyncParsableCommand {
         )
         plan.noShows = noShows
         plan.openingSeconds = opensIn ?? resumeAfter ?? 0
+        plan.lottery = opensIn != nil
         plan.rampSeconds = rampSeconds.map(Double.init)
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
@@ -158,8 +159,8 @@ struct BenchDrop: AsyncParsableCommand {
         return result
     }
 
-    /// Re-creates the room so the drop starts from an empty queue.
-    private func createRoom(gate: String, key: String) async throws {
+    /// Re-creates the room so the drop starts from an empty queue; returns when it was created.
+    private func createRoom(gate: String, key: String) async throws -> ContinuousClock.Instant {
         let admin = AdminClient(baseURL: gate, key: key)
         _ = try? await admin.send(.DELETE, "/admin/v1/rooms/" + room)  // absent is fine
         let settings = RoomSettings(
@@ -167,10 +168,12 @@ struct BenchDrop: AsyncParsableCommand {
             checkoutUrl: (orderService ?? "http://127.0.0.1:8081") + "/checkout", opensAt: opensIn.map { Date().addingTimeInterval($0) },
             rampSeconds: rampSeconds, rampStartRate: rampStartRate
         )
+        let created = ContinuousClock.now
         _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try SettingFlags.encode(settings.json))
         if resumeAfter != nil { _ = try await admin.send(.POST, "/admin/v1/rooms/\(room)/pause") }
         // Give every instance's cache a refresh to see the new room.
         try await Task.sleep(for: .milliseconds(500))
+        return created
     }
 
     /// Once a second: progress line and a time-series sample.

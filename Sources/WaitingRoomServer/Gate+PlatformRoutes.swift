@@ -14,8 +14,9 @@ extension Gate {
                 return Self.json(#"{"status":"unavailable","error":"redis unreachable"}"#, status: .serviceUnavailable)
             }
         }
-        router.get("/metrics") { _, _ in
-            Response(
+        router.get("/metrics") { request, _ -> Response in
+            try self.requireMetricsKey(request)
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: self.metrics.render()))

@@ -47,6 +47,7 @@ extension Gate {
             return joinResponse(ticket: presented, parsed: ticket, entry: entry, nowMs: nowMs)
         }
         if entry.snapshot.state == .closed { throw APIError(.gone, "closed", "this drop is closed") }
+        try joinLimiter?.check(request)
         let placement: RoomStore.JoinResult
         do {
             placement = try await committer.join(room: room)
@@ -157,10 +158,6 @@ extension Gate {
     }
 
     static func html(status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: text))
-        )
+        PageSecurity.page(status: status, text)
     }
 }

@@ -21,6 +21,8 @@ public final class Gate: Sendable {
     /// Tickets older than this are refused (a drop is long over by then).
     let ticketMaxAgeMs: Int64 = 24 * 3_600 * 1_000
     let policy = PollPolicy()
+    /// Per-client join limit (nil: off).
+    let joinLimiter: JoinLimiter?
 
     init(configuration: GateConfiguration, store: RoomStore, keys: SigningKeySet, tickets: TicketSigner, metrics: GateMetrics, logger: Logger) {
         self.configuration = configuration
@@ -35,6 +37,7 @@ public final class Gate: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         jwksJSON = String(decoding: (try? encoder.encode(keys.jwks)) ?? Data(), as: UTF8.self)
         pages = Pages()
+        joinLimiter = JoinLimiter(configuration.limits)
     }
 
     /// The Prometheus exposition of this instance (as `/metrics` serves it).
@@ -61,8 +64,7 @@ public final class Gate: Sendable {
 
     /// The ticket a request carries: the room's cookie first, then `Authorization: Bearer`.
     func presentedTicket(_ request: Request, room: String) -> String? {
-        if let cookie = request.cookies[Self.cookieName(room)]?.value, !cookie.isEmpty { return cookie }
-        return Self.bearer(request)
+        Self.preferValidTicket(cookie: request.cookies[Self.cookieName(room)]?.value, bearer: Self.bearer(request)) { (try? self.tickets.open($0)) != nil }
     }
 
     /// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive, no copies of the
@@ -92,7 +94,7 @@ public final class Gate: Sendable {
         do {
             return try await request.body.collect(upTo: configuration.maxBodyBytes)
         } catch {
-            throw .tooLarge(configuration.maxBodyBytes)
+            throw ErrorBody.bodyFailure(error, limit: configuration.maxBodyBytes)
         }
     }
 

@@ -52,7 +52,9 @@ public enum GateApplication {
             logger.error("redis not ready at start-up; will keep trying", metadata: ["error": "\(error)"])
         }
 
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())
+        gate.addAssetRoutes(to: router)
         gate.addPlatformRoutes(to: router)
         gate.addPublicRoutes(to: router)
         gate.addAdminRoutes(to: router)
@@ -60,6 +62,7 @@ public enum GateApplication {
 
         let app = Application(
             router: router,
+            server: ConnectionGuard(configuration.limits).server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.

@@ -62,7 +62,7 @@ public final class Gate: Sendable {
         return ticket
     }
 
-    /// The ticket a request carries: the room's cookie first, then `Authorization: Bearer`.
+    /// The ticket a request carries: the room's cookie, or `Authorization: Bearer` when there is no cookie or the cookie is junk.
     func presentedTicket(_ request: Request, room: String) -> String? {
         Self.preferValidTicket(cookie: request.cookies[Self.cookieName(room)]?.value, bearer: Self.bearer(request)) { (try? self.tickets.open($0)) != nil }
     }

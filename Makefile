@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test run build release deps bench-redis bench-http bench-drop smoke-drop clean
+.PHONY: test run build release deps bench-redis bench-http bench-drop smoke-drop fuzz idle-connections clean
 
 run:
 	@scripts/run-dev.sh
@@ -37,6 +37,15 @@ bench-http: deps
 
 bench-redis: release
 	scripts/with-redis.sh .build/release/waitroom bench redis
+
+# libFuzzer on the ticket, JWT and settings parsers (CI: 60 s in all). FUZZ_SECONDS=600 make fuzz for longer.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# 10,000 idle connections to one gate, then a descriptor-starved flood (issue 12's connection check).
+idle-connections: deps
+	scripts/idle-connections.sh
 
 clean:
 	rm -rf .build .run

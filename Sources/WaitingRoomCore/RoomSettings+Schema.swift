@@ -179,7 +179,11 @@ public struct RoomSetting: Sendable {
             name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, doc: doc,
             get: { $0[keyPath: path].map { SettingValue.date(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .date(let ms) = value { return Date(timeIntervalSince1970: Double(ms) / 1000) } else { return nil } }() },
-            check: { _ in nil }
+            check: { value in
+                // Unix milliseconds between 2000 and 3000: earlier is a typo, and Redis stores 0 as "unset".
+                guard case .date(let ms) = value, (946_684_800_000...32_503_680_000_000).contains(ms) else { return "must be between 2000 and 3000" }
+                return nil
+            }
         )
     }
 
@@ -209,7 +213,7 @@ extension RoomSettings {
         .integer("capacity", \.capacity, range: 0...100_000_000, doc: "Most shoppers in checkout at once (admissions plus live offers); null for no limit."),
         .integer("claimWindowSeconds", flag: "claim-window", \.claimWindowSeconds, range: 1...86_400, doc: "Seconds an offered shopper has to come back before the offer lapses."),
         .integer("sessionTTLSeconds", flag: "session-ttl", \.sessionTTLSeconds, range: 1...86_400, doc: "Seconds an admission token (a checkout session) lasts."),
-        .text("checkoutUrl", \.checkoutUrl, required: true, doc: "Where admitted shoppers go (http(s) URL or absolute path); wr_token=<JWT> is appended.", check: CheckoutURL.problem),
+        .text("checkoutUrl", \.checkoutUrl, required: true, doc: "Where admitted shoppers go (http(s) URL or absolute path); wr_token=<JWT> is appended.", check: { CheckoutURL.validate($0) }),
         .date("opensAt", \.opensAt, doc: "When a scheduled drop opens (ISO 8601, or +seconds); earlier arrivals are ordered by lottery."),
         .integer("rampSeconds", \.rampSeconds, range: 0...86_400, doc: "Seconds over which the rate rises after opening; null for none."),
         .number("rampStartRate", \.rampStartRate, range: 0...1_000_000, doc: "Rate at the start of the ramp (default: a tenth of rate)."),

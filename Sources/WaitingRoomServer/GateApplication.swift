@@ -55,12 +55,14 @@ public enum GateApplication {
         let reader = RequestReader(maxBodyBytes: configuration.maxBodyBytes)
         let failures = StoreFailures(metrics: metrics, logger: logger)
         let pages = Pages()
-        let router = Router(context: BasicRequestContext.self)
-        PlatformRoutes(store: store, metrics: metrics).add(to: router)
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())  // ahead of every route: every error is JSON
+        AssetRoutes.add(to: router)
+        PlatformRoutes(store: store, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
         PublicRoutes(
             cache: cache, committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
             issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
-            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys)
+            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: JoinLimiter(configuration.limits)
         ).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)
@@ -72,6 +74,7 @@ public enum GateApplication {
 
         let app = Application(
             router: router,
+            server: ConnectionGuard(configuration.limits).server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.

@@ -33,6 +33,8 @@ public struct GateConfiguration: Sendable {
     public var rooms: [String: RoomSettings] = [:]
     /// Allows throwaway keys and secrets; off in production (`WAITROOM_ENV=production`).
     public var development = true
+    /// Connection limits, trusted proxies, the metrics key, the per-client join limit.
+    public var limits = HardeningConfiguration()
 
     public enum LogFormat: String, Sendable, Codable { case text, json }
 
@@ -103,6 +105,7 @@ public struct GateConfiguration: Sendable {
             logLevel = level
         }
         if let value = environment["WAITROOM_ENV"] { development = value != "production" }
+        try limits.apply(environment: environment)
     }
 
     public func validate() throws(ConfigurationError) {
@@ -110,6 +113,7 @@ public struct GateConfiguration: Sendable {
         guard (0...65_535).contains(httpPort) else { throw ConfigurationError(key: "http.port", reason: "must be 0...65535") }
         guard maxBodyBytes >= 256 else { throw ConfigurationError(key: "http.maxBodyBytes", reason: "must be at least 256") }
         guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
+        try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
         if let ticketSecret, ticketSecret.utf8.count < 16 { throw ConfigurationError(key: "tokens.ticketSecret", reason: "must be at least 16 bytes") }
         if let adminKey, adminKey.utf8.count < 16 { throw ConfigurationError(key: "admin.key", reason: "must be at least 16 bytes") }
@@ -149,6 +153,7 @@ public struct GateConfiguration: Sendable {
             leewaySeconds = tokens.leewaySeconds ?? leewaySeconds
         }
         refreshIntervalMs = file.refreshIntervalMs ?? refreshIntervalMs
+        if let section = file.limits { try limits.apply(file: section) }
         staleAfterMs = file.staleAfterMs ?? staleAfterMs
         if let logging = file.logging {
             logFormat = logging.format ?? logFormat
@@ -205,6 +210,7 @@ struct ConfigurationFile: Decodable {
     var refreshIntervalMs: Int?
     var staleAfterMs: Int?
     var logging: Logging?
+    var limits: HardeningConfiguration.File?
 }
 
 /// `Config/rooms.yaml`: rooms to create at start-up when absent. Each room's fields are read exactly as the

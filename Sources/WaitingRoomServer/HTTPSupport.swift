@@ -16,12 +16,9 @@ enum Responses {
         )
     }
 
+    /// An HTML page with its security headers (CSP by script hash, frame-ancestors, nosniff, referrer).
     static func html(status: HTTPResponse.Status, _ text: String) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: text))
-        )
+        PageSecurity.page(status: status, text)
     }
 
     static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -40,7 +37,7 @@ struct RequestReader: Sendable {
         do {
             return try await request.body.collect(upTo: maxBodyBytes)
         } catch {
-            throw .tooLarge(maxBodyBytes)
+            throw ErrorBody.bodyFailure(error, limit: maxBodyBytes)
         }
     }
 
@@ -95,10 +92,14 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try Self.check(request, key: key)
+        return try await next(request, context)
+    }
+
+    static func check(_ request: Request, key: String?) throws(APIError) {
         guard let key, let presented = RequestReader.bearer(request), SecretComparison.equals(presented, key) else {
             throw APIError.unauthorized("missing or wrong key")
         }
-        return try await next(request, context)
     }
 }
 

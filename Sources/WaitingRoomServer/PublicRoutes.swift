@@ -22,6 +22,8 @@ struct PublicRoutes: Sendable {
     let metrics: GateMetrics
     let pages: Pages
     let jwksJSON: String
+    /// Per-client join limit (nil: off).
+    let joinLimiter: JoinLimiter?
 
     func add(to router: Router<BasicRequestContext>) {
         router.post("/v1/rooms/:room/join") { request, context in try await self.join(request, context) }
@@ -62,10 +64,12 @@ struct PublicRoutes: Sendable {
         }
     }
 
-    /// The ticket a request carries: the room's cookie first, then `Authorization: Bearer`.
+    /// The ticket a request carries: the room's cookie, or `Authorization: Bearer` when there is no cookie
+    /// or the cookie is junk.
     func presentedTicket(_ request: Request, room: String) -> String? {
-        if let cookie = request.cookies[Self.cookieName(room)]?.value, !cookie.isEmpty { return cookie }
-        return RequestReader.bearer(request)
+        Gate.preferValidTicket(cookie: request.cookies[Self.cookieName(room)]?.value, bearer: RequestReader.bearer(request)) {
+            (try? tickets.open($0)) != nil
+        }
     }
 
     static func cookieName(_ room: String) -> String { "wr_" + room }
@@ -93,6 +97,7 @@ struct PublicRoutes: Sendable {
             return joinResponse(ticket: presented, parsed: ticket, entry: entry, nowMs: nowMs)
         }
         if entry.snapshot.state == .closed { throw APIError(.gone, "closed", "this drop is closed") }
+        try joinLimiter?.check(request)
         let placement: RoomStore.JoinResult
         do {
             placement = try await committer.join(room: room)

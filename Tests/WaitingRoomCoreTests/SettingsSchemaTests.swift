@@ -132,3 +132,13 @@ struct TicketRulesTests {
         #expect(eta.high >= eta.low && poll > 0)
     }
 }
+
+@Suite("Settings found by fuzzing")
+struct SettingsFuzzRegressions {
+    @Test("an opening time before 2000 is refused (it would not survive Redis: 0 and below mean unset)")
+    func ancientOpening() throws {
+        let object = try JSONDecoder().decode([String: JSONValue].self, from: Data(#"{"rate": 5, "checkoutUrl": "/c", "opensAt": "1013-12-01T15:00:10Z"}"#.utf8))
+        let settings = try RoomSettings(json: object)
+        #expect { try settings.validate() } throws: { ($0 as? SettingsError)?.field == "opensAt" }
+    }
+}

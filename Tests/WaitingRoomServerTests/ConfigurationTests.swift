@@ -42,6 +42,14 @@ struct ConfigurationTests {
         ("WAITROOM_REFRESH_INTERVAL_MS", "1000", "refreshIntervalMs"),
         ("WAITROOM_SECURE_COOKIES", "maybe", "WAITROOM_SECURE_COOKIES"),
         ("WAITROOM_ENV", "production", "tokens.signingKeyFiles"),
+        ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "soon", "WAITROOM_HTTP_IDLE_TIMEOUT_MS"),
+        ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "10", "limits.idleTimeoutMs"),
+        ("WAITROOM_HTTP_READ_TIMEOUT_MS", "0", "limits.readTimeoutMs"),
+        ("WAITROOM_HTTP_MAX_CONNECTIONS", "lots", "WAITROOM_HTTP_MAX_CONNECTIONS"),
+        ("WAITROOM_HTTP_MAX_CONNECTIONS", "0", "limits.maxConnections"),
+        ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
+        ("WAITROOM_METRICS_KEY", "short", "WAITROOM_METRICS_KEY"),
+        ("WAITROOM_JOINS_PER_CLIENT_PER_MINUTE", "-1", "limits.joinsPerClientPerMinute"),
     ])
     func badEnvironment(name: String, value: String, key: String) {
         #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [name: value]) } throws: {
@@ -66,5 +74,34 @@ struct ConfigurationTests {
         #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: badDate, environment: [:]) } throws: {
             ($0 as? ConfigurationError)?.key == "rooms.drop.opensAt"
         }
+    }
+
+    @Test("connection limits, trusted proxies, metrics key and join limit: defaults, file, environment")
+    func limits() throws {
+        let defaults = try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [:])
+        #expect(defaults.limits.idleTimeoutMs == 30_000)
+        #expect(defaults.limits.readTimeoutMs == 10_000)
+        #expect(defaults.limits.maxConnections == nil)
+        #expect(defaults.limits.effectiveMaxConnections >= 16)
+        #expect(defaults.limits.trustedProxies == .none)
+        #expect(defaults.limits.metricsKey == nil)
+        #expect(defaults.limits.joinsPerClientPerMinute == 0)
+        let fromFile = try GateConfiguration.load(
+            file: try file("limits:\n  idleTimeoutMs: 5000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
+            roomsFile: try file("rooms: {}"),
+            environment: ["WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_METRICS_KEY": "metrics-key-0123456789", "WAITROOM_JOINS_PER_CLIENT_PER_MINUTE": "60"]
+        )
+        #expect(fromFile.limits.idleTimeoutMs == 5_000)
+        #expect(fromFile.limits.readTimeoutMs == 2_500)
+        #expect(fromFile.limits.effectiveMaxConnections == 900)
+        #expect(fromFile.limits.trustedProxies.blocks.count == 2)
+        #expect(fromFile.limits.metricsKey == "metrics-key-0123456789")
+        #expect(fromFile.limits.joinsPerClientPerMinute == 60)
+        let auto = try GateConfiguration.load(
+            file: try file("limits:\n  maxConnections: 900\n"), roomsFile: try file("rooms: {}"),
+            environment: ["WAITROOM_HTTP_MAX_CONNECTIONS": "auto", "WAITROOM_TRUSTED_PROXIES": "127.0.0.1, ::1"]
+        )
+        #expect(auto.limits.maxConnections == nil)
+        #expect(auto.limits.trustedProxies.blocks.count == 2)
     }
 }

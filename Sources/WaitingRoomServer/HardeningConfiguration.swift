@@ -1,0 +1,102 @@
+import Foundation
+import WaitingRoomCore
+
+/// Connection limits, client identity behind proxies, the metrics key and (until room settings own it) the
+/// per-client join limit. Part of ``GateConfiguration`` (`limits`); YAML section `limits:`; environment
+/// variables win.
+public struct HardeningConfiguration: Sendable {
+    /// A keep-alive connection with no request in progress is closed after this long
+    /// (`WAITROOM_HTTP_IDLE_TIMEOUT_MS`). It also bounds the wait for a new connection's first request.
+    public var idleTimeoutMs = 30_000
+    /// A request must arrive whole (head and body) within this long of its first byte
+    /// (`WAITROOM_HTTP_READ_TIMEOUT_MS`): slow-loris headers and trickled bodies are cut off.
+    public var readTimeoutMs = 10_000
+    /// Open connections per instance (`WAITROOM_HTTP_MAX_CONNECTIONS`); beyond it new connections get a
+    /// 503 and are closed. Nil: derived from the descriptor limit (see ``effectiveMaxConnections``).
+    public var maxConnections: Int?
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed (`WAITROOM_TRUSTED_PROXIES`, CIDR list).
+    public var trustedProxies = TrustedProxies.none
+    /// When set, `/metrics` requires `Authorization: Bearer <key>` (`WAITROOM_METRICS_KEY`; environment only).
+    public var metricsKey: String?
+    /// New places per client address per minute at the join route; 0 is off
+    /// (`WAITROOM_JOINS_PER_CLIENT_PER_MINUTE`; until it becomes a room setting).
+    public var joinsPerClientPerMinute = 0
+
+    public init() {}
+
+    /// Descriptors kept free for Redis connections, files and the runtime when the cap is derived.
+    static let reservedDescriptors = 64
+
+    /// The connection cap in force: the configured one, or the soft descriptor limit less a reserve
+    /// (and less 10% of it), so the process runs out of connection slots before it runs out of
+    /// descriptors: accepting never fails with EMFILE and the runtime can still open files.
+    public var effectiveMaxConnections: Int {
+        if let maxConnections { return maxConnections }
+        return Self.derivedMaxConnections(descriptorLimit: Self.descriptorLimit())
+    }
+
+    static func derivedMaxConnections(descriptorLimit: Int) -> Int {
+        max(16, descriptorLimit - reservedDescriptors - descriptorLimit / 10)
+    }
+
+    static func descriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        return Int(min(limit.rlim_cur, 1 << 20))
+    }
+
+    /// The `limits:` section of `Config/waitroom.yaml`.
+    struct File: Decodable {
+        var idleTimeoutMs: Int?
+        var readTimeoutMs: Int?
+        var maxConnections: Int?
+        var trustedProxies: [String]?
+        var joinsPerClientPerMinute: Int?
+    }
+
+    mutating func apply(file: File) throws(ConfigurationError) {
+        idleTimeoutMs = file.idleTimeoutMs ?? idleTimeoutMs
+        readTimeoutMs = file.readTimeoutMs ?? readTimeoutMs
+        maxConnections = file.maxConnections ?? maxConnections
+        joinsPerClientPerMinute = file.joinsPerClientPerMinute ?? joinsPerClientPerMinute
+        if let list = file.trustedProxies {
+            trustedProxies = try Self.proxies(list.joined(separator: ","), key: "limits.trustedProxies")
+        }
+    }
+
+    mutating func apply(environment: [String: String]) throws(ConfigurationError) {
+        func int(_ key: String) throws(ConfigurationError) -> Int? {
+            guard let text = environment[key] else { return nil }
+            guard let value = Int(text) else { throw ConfigurationError(key: key, reason: "must be an integer, got \(text)") }
+            return value
+        }
+        if let value = try int("WAITROOM_HTTP_IDLE_TIMEOUT_MS") { idleTimeoutMs = value }
+        if let value = try int("WAITROOM_HTTP_READ_TIMEOUT_MS") { readTimeoutMs = value }
+        if let text = environment["WAITROOM_HTTP_MAX_CONNECTIONS"] {
+            if text == "auto" || text.isEmpty {
+                maxConnections = nil
+            } else {
+                guard let value = Int(text) else { throw ConfigurationError(key: "WAITROOM_HTTP_MAX_CONNECTIONS", reason: "must be an integer or auto, got \(text)") }
+                maxConnections = value
+            }
+        }
+        if let text = environment["WAITROOM_TRUSTED_PROXIES"] { trustedProxies = try Self.proxies(text, key: "WAITROOM_TRUSTED_PROXIES") }
+        if let value = environment["WAITROOM_METRICS_KEY"] { metricsKey = value.isEmpty ? nil : value }
+        if let value = try int("WAITROOM_JOINS_PER_CLIENT_PER_MINUTE") { joinsPerClientPerMinute = value }
+    }
+
+    private static func proxies(_ text: String, key: String) throws(ConfigurationError) -> TrustedProxies {
+        switch TrustedProxies.parse(text) {
+        case .success(let proxies): return proxies
+        case .failure(let error): throw ConfigurationError(key: key, reason: error.description)
+        }
+    }
+
+    func validate() throws(ConfigurationError) {
+        guard (100...3_600_000).contains(idleTimeoutMs) else { throw ConfigurationError(key: "limits.idleTimeoutMs", reason: "must be 100...3600000") }
+        guard (100...600_000).contains(readTimeoutMs) else { throw ConfigurationError(key: "limits.readTimeoutMs", reason: "must be 100...600000") }
+        if let maxConnections, maxConnections < 1 { throw ConfigurationError(key: "limits.maxConnections", reason: "must be at least 1") }
+        guard (0...1_000_000).contains(joinsPerClientPerMinute) else { throw ConfigurationError(key: "limits.joinsPerClientPerMinute", reason: "must be 0...1000000") }
+        if let metricsKey, metricsKey.utf8.count < 16 { throw ConfigurationError(key: "WAITROOM_METRICS_KEY", reason: "must be at least 16 bytes") }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import TestSupport
+import Testing
+import WaitingRoomCore
+import WaitingRoomServer
+import WaitingRoomStore
+import WaitingRoomTokens
+
+/// The smaller holes: JSON errors everywhere, page security headers, the metrics key, ticket choice,
+/// and the per-client join limit end to end.
+@Suite("Gate: edge hardening", .serialized)
+struct EdgeHardeningTests {
+    @Test("every error is JSON: unrouted paths, wrong methods, HEAD, parser errors, malformed chunked bodies")
+    func jsonErrors() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("json")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
+        defer { Task { await gate.stop() } }
+
+        let unrouted = try await HTTP.shared.call(.GET, gate.base + "/no/such/path")
+        #expect(unrouted.status == 404)
+        #expect(unrouted.string("error") == "not_found")
+        #expect(unrouted.headers["Content-Type"].first?.hasPrefix("application/json") == true)
+        let wrongMethod = try await HTTP.shared.call(.DELETE, gate.base + "/healthz")
+        #expect(wrongMethod.status >= 400 && wrongMethod.string("error") != nil, "\(wrongMethod.status) \(wrongMethod.body)")
+
+        // HEAD: the GET's status and headers, no body; unrouted HEAD is a 404 with JSON headers.
+        let head = try await HTTP.shared.call(.HEAD, gate.base + "/healthz")
+        #expect(head.status == 200)
+        #expect(head.body.isEmpty)
+        let headMissing = try await HTTP.shared.call(.HEAD, gate.base + "/nothing-here")
+        #expect(headMissing.status == 404)
+        #expect(headMissing.body.isEmpty)
+        #expect(headMissing.headers["Content-Type"].first?.hasPrefix("application/json") == true)
+
+        // A request line Hummingbird cannot parse.
+        let garbage = try RawSocket(port: gate.port)
+        garbage.send("THIS IS NOT HTTP\r\n\r\n")
+        let parsed = garbage.receiveAll().text
+        #expect(parsed.hasPrefix("HTTP/1.1 400"), "\(parsed)")
+        #expect(parsed.contains(#""error":"bad_request""#), "\(parsed)")
+
+        // A malformed chunked body is a 400, not a 413, and takes no place.
+        let tailBefore = try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"]
+        let chunked = try RawSocket(port: gate.port)
+        chunked.send("POST /v1/rooms/\(room)/join HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+        let reply = chunked.receiveAll().text
+        #expect(reply.hasPrefix("HTTP/1.1 400"), "\(reply)")
+        #expect(reply.contains(#""error":"#), "\(reply)")
+        #expect(try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"] == tailBefore)
+    }
+
+    @Test("pages carry a CSP without inline script, no framing, nosniff and no referrer")
+    func pageHeaders() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("csp")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
+        defer { Task { await gate.stop() } }
+        for path in ["/wait/\(room)", "/admin/dashboard", "/wait/no-such-room"] {
+            let page = try await HTTP.shared.call(.GET, gate.base + path)
+            let csp = try #require(page.headers["Content-Security-Policy"].first, "\(path)")
+            let scriptSource = try #require(csp.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix("script-src") })
+            #expect(!scriptSource.contains("unsafe-inline"), "\(path): \(csp)")
+            #expect(csp.contains("frame-ancestors 'none'"))
+            #expect(page.headers["X-Frame-Options"].first == "DENY")
+            #expect(page.headers["X-Content-Type-Options"].first == "nosniff")
+            #expect(page.headers["Referrer-Policy"].first == "no-referrer")
+            // Every inline script of the page is allowed by its hash (or the page would not work).
+            for script in Self.inlineScripts(page.body) {
+                let hash = Data(Digest.sha256(Array(script.utf8))).base64EncodedString()
+                #expect(scriptSource.contains("'sha256-\(hash)'"), "\(path): script not in the policy")
+            }
+        }
+        let worker = try await HTTP.shared.call(.GET, gate.base + "/assets/pow-worker.js")
+        #expect(worker.status == 200)
+        #expect(worker.headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
+        #expect(worker.headers["X-Content-Type-Options"].first == "nosniff")
+        #expect(worker.body.contains("function solve"))
+        #expect(try await HTTP.shared.call(.GET, gate.base + "/assets/../Package.swift").status == 404)
+        #expect(try await HTTP.shared.call(.GET, gate.base + "/assets/nothing.js").string("error") == "not_found")
+    }
+
+    static func inlineScripts(_ html: String) -> [String] {
+        var scripts: [String] = []
+        var rest = html[...]
+        while let open = rest.range(of: "<script"), let end = rest[open.upperBound...].firstIndex(of: ">"),
+            let close = rest[end...].range(of: "</script>")
+        {
+            if !rest[open.upperBound..<end].contains("src=") { scripts.append(String(rest[rest.index(after: end)..<close.lowerBound])) }
+            rest = rest[close.upperBound...]
+        }
+        return scripts
+    }
+
+    @Test("with WAITROOM_METRICS_KEY, /metrics needs the key; without it, it stays open")
+    func metricsKey() async throws {
+        let server = try await TestRedisServer.shared()
+        let key = "metrics-key-for-tests-0123456789"
+        let locked = try await RunningGate.start(redisURL: server.url) { $0.limits.metricsKey = key }
+        defer { Task { await locked.stop() } }
+        let refused = try await HTTP.shared.call(.GET, locked.base + "/metrics")
+        #expect(refused.status == 401)
+        #expect(refused.string("error") == "unauthorized")
+        #expect(try await HTTP.shared.call(.GET, locked.base + "/metrics", bearer: "wrong-key-wrong-key-wrong").status == 401)
+        let allowed = try await HTTP.shared.call(.GET, locked.base + "/metrics", bearer: key)
+        #expect(allowed.status == 200)
+        #expect(allowed.body.contains("waitroom_joins_total"))
+        let open = try await RunningGate.start(redisURL: server.url)
+        defer { Task { await open.stop() } }
+        #expect(try await HTTP.shared.call(.GET, open.base + "/metrics").status == 200)
+    }
+
+    @Test("a valid bearer ticket wins over a junk cookie, and a valid cookie over a junk bearer")
+    func ticketChoice() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("choice")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
+        defer { Task { await gate.stop() } }
+        let base = gate.base + "/v1/rooms/\(room)"
+        let ticket = try #require(try await HTTP.shared.call(.POST, base + "/join").string("ticket"))
+        let junkCookie = try await HTTP.shared.call(.GET, base + "/status", bearer: ticket, headers: [("Cookie", "wr_\(room)=junk.junk")])
+        #expect(junkCookie.status == 200, "\(junkCookie.body)")
+        let junkBearer = try await HTTP.shared.call(.GET, base + "/status", bearer: "junk.junk", headers: [("Cookie", "wr_\(room)=\(ticket)")])
+        #expect(junkBearer.status == 200, "\(junkBearer.body)")
+        let bothJunk = try await HTTP.shared.call(.GET, base + "/status", bearer: "junk.junk", headers: [("Cookie", "wr_\(room)=junk.jink")])
+        #expect(bothJunk.status == 401)
+    }
+
+    @Test("the ticket choice rule", arguments: [
+        (nil, nil, nil), ("c", nil, "c"), (nil, "b", "b"), ("good", "bad", "good"), ("bad", "good", "good"),
+        ("bad", "bad2", "bad"), ("good", "good2", "good"), ("", "good", "good"), ("same", "same", "same"),
+    ] as [(String?, String?, String?)])
+    func choiceRule(cookie: String?, bearer: String?, expected: String?) {
+        #expect(Gate.preferValidTicket(cookie: cookie, bearer: bearer) { $0.hasPrefix("good") } == expected)
+    }
+
+    @Test("per-client join limit: 429 rate_limited with Retry-After, no place taken; rejoins are free; proxies only when trusted")
+    func joinLimit() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("limit")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) {
+            $0.limits.joinsPerClientPerMinute = 3
+        }
+        defer { Task { await gate.stop() } }
+        let url = gate.base + "/v1/rooms/\(room)/join"
+        var tickets: [String] = []
+        for _ in 0..<3 {
+            let join = try await HTTP.shared.call(.POST, url, headers: [("X-Forwarded-For", "198.51.100.\(tickets.count)")])
+            #expect(join.status == 200)
+            tickets.append(try #require(join.string("ticket")))
+        }
+        let tail = try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"]
+        // Spoofed forwarding headers and a forged peer header do not make a new client.
+        for headers in [[("X-Forwarded-For", "203.0.113.77")], [("Forwarded", "for=203.0.113.78")], [("X-Waitroom-Peer", "203.0.113.79")], []] {
+            let limited = try await HTTP.shared.call(.POST, url, headers: headers)
+            #expect(limited.status == 429)
+            #expect(limited.string("error") == "rate_limited")
+            #expect(limited.string("message") != nil)
+            #expect(Int(limited.headers["Retry-After"].first ?? "") ?? 0 >= 1)
+        }
+        #expect(try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"] == tail, "refused joins take no place")
+        // A shopper who already has a ticket keeps it without spending the budget.
+        let rejoin = try await HTTP.shared.call(.POST, url, bearer: tickets[0])
+        #expect(rejoin.status == 200)
+        #expect(rejoin.string("ticket") == tickets[0])
+
+        // Behind a trusted proxy (here: loopback), each forwarded client has its own budget.
+        let proxied = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) {
+            $0.limits.joinsPerClientPerMinute = 1
+            $0.limits.trustedProxies = try! TrustedProxies.parse("127.0.0.1").get()
+        }
+        defer { Task { await proxied.stop() } }
+        let proxiedURL = proxied.base + "/v1/rooms/\(room)/join"
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.1")]).status == 200)
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.2")]).status == 200)
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.1")]).status == 429)
+        // ... and a client cannot escape by prepending its own entry: the rightmost untrusted hop counts.
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "1.1.1.1, 198.51.100.2")]).status == 429)
+        // IPv6 clients share a budget per /64.
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "2001:db8:5:6::1")]).status == 200)
+        #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "2001:db8:5:6::2")]).status == 429)
+    }
+}

@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test run build release deps bench-redis bench-http bench-drop smoke-drop clean
+.PHONY: test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop clean
 
 run:
 	@scripts/run-dev.sh
@@ -35,8 +35,13 @@ bench-drop: deps
 bench-http: deps
 	scripts/bench-http.sh
 
+# The Redis client: one at a time vs 64 concurrent callers, plain TCP and TLS.
 bench-redis: release
-	scripts/with-redis.sh .build/release/waitroom bench redis
+	scripts/bench-redis.sh
+
+# A stalled Redis (SIGSTOP) under a release gate: time for a join to get its 503, and to recover after SIGCONT.
+bench-stall: deps
+	scripts/bench-stall.sh
 
 clean:
 	rm -rf .build .run

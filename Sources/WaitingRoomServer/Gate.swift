@@ -21,6 +21,7 @@ public final class Gate: Sendable {
     /// Tickets older than this are refused (a drop is long over by then).
     let ticketMaxAgeMs: Int64 = 24 * 3_600 * 1_000
     let policy = PollPolicy()
+    let storeErrorLog = LogThrottle(interval: .seconds(1))
 
     init(configuration: GateConfiguration, store: RoomStore, keys: SigningKeySet, tickets: TicketSigner, metrics: GateMetrics, logger: Logger) {
         self.configuration = configuration
@@ -96,11 +97,14 @@ public final class Gate: Sendable {
         }
     }
 
-    /// Maps store failures to HTTP: Redis unreachable is a 503 with `Retry-After`.
+    /// Maps store failures to HTTP: Redis unreachable, or answering a retryable error (`LOADING`, `BUSY`, …), is
+    /// a 503 with `Retry-After`; anything else a 500 whose reason is logged at most once a second.
     func storeFailure(_ error: any Error) -> APIError {
         metrics.redisErrors.increment()
         if let error = error as? StoreError, case .corrupt(let why) = error {
-            logger.error("store returned unexpected data", metadata: ["error": "\(why)"])
+            if let suppressed = storeErrorLog.admit() {
+                logger.error("store returned unexpected data", metadata: ["error": "\(why)", "suppressed": "\(suppressed)"])
+            }
             return APIError(.internalServerError, "internal", "unexpected store reply")
         }
         return .unavailable

@@ -36,12 +36,12 @@ public final class RedisClient: Sendable {
     ///   - configuration: where and how to connect; nothing connects until the first command.
     ///   - logger: connection failures (one line per failure streak), drops and recoveries.
     ///   - events: connection events, for metrics.
-    ///   - eventLoopGroup: where the channel lives; the default is the one Hummingbird serves HTTP on.
+    ///   - eventLoopGroup: where the channel lives (``defaultEventLoopGroup``: a loop of Redis's own).
     public convenience init(
         configuration: RedisConfiguration,
         logger: Logger = Logger(label: "redis"),
         events: (@Sendable (RedisClientEvent) -> Void)? = nil,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = RedisClient.defaultEventLoopGroup
     ) {
         self.init(configuration: configuration, logger: logger, events: events, eventLoopGroup: eventLoopGroup, scripts: ScriptRegistry())
     }
@@ -123,4 +123,12 @@ public final class RedisClient: Sendable {
     private func submit(_ encoded: [UInt8], count: Int) async throws(RedisError) -> [RedisReply] {
         try await connection.submit(encoded, count: count).get()
     }
+}
+
+extension RedisClient {
+    /// The event loop every client's connections live on unless told otherwise: one thread, shared by all
+    /// clients and lanes in the process. Not Hummingbird's HTTP loops: measured with 2,000 shoppers polling
+    /// two gates in one process, replies that waited behind HTTP work on a shared loop missed a 500 ms deadline;
+    /// on their own loop they did not. Nothing on it blocks, so one thread serves every connection.
+    public static let defaultEventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 }

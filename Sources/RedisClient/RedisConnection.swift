@@ -181,8 +181,16 @@ final class RedisConnection: @unchecked Sendable {
                     let handler = try channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self)
                     guard tlsContext != nil else { return self.handshake(handler) }
                     // Nothing is written (AUTH carries a password) before the certificate's name checked out.
-                    try channel.pipeline.syncOperations.handler(type: RedisTLSNameCheck.self).verified.futureResult
+                    let nameCheck = try channel.pipeline.syncOperations.handler(type: RedisTLSNameCheck.self)
+                    let timeout = self.configuration.connectTimeout
+                    let bound = NIOLoopBound(nameCheck, eventLoop: self.eventLoop)
+                    let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                        bound.value.give(up: .tls("no TLS handshake within \(timeout)"))
+                        channel.close(promise: nil)
+                    }
+                    nameCheck.verified.futureResult
                         .assumeIsolated().whenComplete { result in
+                            timer.cancel()
                             switch result {
                             case .success: self.handshake(handler)
                             case .failure(let error):

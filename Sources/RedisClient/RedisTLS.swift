@@ -140,6 +140,11 @@ final class RedisTLSNameCheck: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Fails the check (the handshake took too long); the caller closes the channel.
+    func give(up error: RedisError) {
+        settle(.failure(error))
+    }
+
     private func settle(_ result: Result<Void, RedisError>) {
         guard !settled else { return }
         settled = true

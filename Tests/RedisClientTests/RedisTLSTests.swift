@@ -80,6 +80,20 @@ struct RedisTLSTests {
         #expect(try await redis.incrby("client-cert", 2) == 2)
     }
 
+    @Test("a port that accepts but never completes the TLS handshake fails within the connect timeout, naming TLS")
+    func silentHandshake() async throws {
+        let listener = try SilentListener()
+        defer { listener.close() }
+        var configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(listener.port)")
+        configuration.connectTimeout = .milliseconds(300)
+        configuration.commandTimeout = .seconds(5)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: RedisError.self) { try await RedisClient(configuration: configuration).ping() }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        guard case .tls(let why) = error else { Issue.record("expected a TLS error, got \(String(describing: error))"); return }
+        #expect(why.contains("no TLS handshake"))
+    }
+
     @Test("unreadable TLS files fail every command with a TLS error, not a crash")
     func unreadableFiles() async throws {
         var configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(try freePort())")

@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test run build release deps bench-redis bench-http bench-drop smoke-drop fuzz idle-connections clean
+.PHONY: test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop fuzz idle-connections clean
 
 run:
 	@scripts/run-dev.sh
@@ -35,8 +35,13 @@ bench-drop: deps
 bench-http: deps
 	scripts/bench-http.sh
 
+# The Redis client: one at a time vs 64 concurrent callers, plain TCP and TLS.
 bench-redis: release
-	scripts/with-redis.sh .build/release/waitroom bench redis
+	scripts/bench-redis.sh
+
+# A stalled Redis (SIGSTOP) under a release gate: time for a join to get its 503, and to recover after SIGCONT.
+bench-stall: deps
+	scripts/bench-stall.sh
 
 # libFuzzer on the ticket, JWT and settings parsers (CI: 60 s in all). FUZZ_SECONDS=600 make fuzz for longer.
 FUZZ_SECONDS ?= 60

@@ -31,3 +31,16 @@ wait_http() {
     for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return; sleep 0.1; done
     echo "no answer from $1" >&2; return 1
 }
+
+# make_test_certificates DIR: a throwaway CA (ca.pem) and a server certificate for localhost and 127.0.0.1
+# (server.pem, server.key), for benchmarks and demos of a TLS Redis.
+make_test_certificates() {
+    local d=$1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=waitroom bench CA" \
+        -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$d/server.ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+}

@@ -3,6 +3,9 @@
 /// ```swift
 /// let config = try RedisConfiguration(url: "redis://:secret@127.0.0.1:6379/2")
 /// let client = RedisClient(configuration: config)
+///
+/// var managed = try RedisConfiguration(url: "rediss://default:secret@cache.example.com:6379")
+/// managed.tls?.caFile = "/etc/ssl/redis-ca.pem"   // nil: the system trust store
 /// ```
 public struct RedisConfiguration: Sendable, Equatable {
     public enum Endpoint: Sendable, Equatable {
@@ -10,7 +13,29 @@ public struct RedisConfiguration: Sendable, Equatable {
         case unix(path: String)
     }
 
+    /// TLS settings (`rediss://`). The server's certificate chain and host name are always verified.
+    public struct TLS: Sendable, Equatable {
+        /// PEM bundle of the CAs to trust; `nil` trusts the system store (`/etc/ssl/certs`).
+        public var caFile: String?
+        /// PEM client certificate (chain) for servers that require one (`tls-auth-clients yes`).
+        public var certificateFile: String?
+        /// PEM private key of ``certificateFile``.
+        public var keyFile: String?
+        /// The name the certificate must carry (and the SNI sent); `nil` uses the URL's host. With an IP
+        /// address as host and no name, the certificate must carry that IP address.
+        public var serverName: String?
+
+        public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+        }
+    }
+
     public var endpoint: Endpoint
+    /// `nil`: plain TCP. Set by a `rediss://` URL.
+    public var tls: TLS?
     public var username: String?
     public var password: String?
     public var database: Int
@@ -24,6 +49,7 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     public init(
         endpoint: Endpoint,
+        tls: TLS? = nil,
         username: String? = nil,
         password: String? = nil,
         database: Int = 0,
@@ -33,6 +59,7 @@ public struct RedisConfiguration: Sendable, Equatable {
         maxBackoff: Duration = .seconds(2)
     ) {
         self.endpoint = endpoint
+        self.tls = tls
         self.username = username
         self.password = password
         self.database = database
@@ -42,7 +69,8 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.maxBackoff = maxBackoff
     }
 
-    /// Parses `redis://[user:password@]host:port[/db]` or `unix:///path/to.sock[?db=N]`.
+    /// Parses `redis://[user:password@]host:port[/db]`, `rediss://…` (the same over TLS, trusting the
+    /// system store until ``tls`` says otherwise) or `unix:///path/to.sock[?db=N]`.
     public init(url: String) throws(RedisError) {
         if url.hasPrefix("unix://") {
             var path = String(url.dropFirst("unix://".count))
@@ -63,8 +91,15 @@ public struct RedisConfiguration: Sendable, Equatable {
             self.init(endpoint: .unix(path: path), database: database)
             return
         }
-        guard url.hasPrefix("redis://") else { throw .invalidURL(url) }
-        var rest = Substring(url.dropFirst("redis://".count))
+        let scheme: String
+        if url.hasPrefix("redis://") {
+            scheme = "redis://"
+        } else if url.hasPrefix("rediss://") {
+            scheme = "rediss://"
+        } else {
+            throw .invalidURL(url)
+        }
+        var rest = Substring(url.dropFirst(scheme.count))
         var username: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -105,7 +140,10 @@ public struct RedisConfiguration: Sendable, Equatable {
             host = String(host[..<colon])
         }
         guard !host.isEmpty else { throw .invalidURL(url) }
-        self.init(endpoint: .tcp(host: host, port: port), username: username, password: password, database: database)
+        self.init(
+            endpoint: .tcp(host: host, port: port), tls: scheme == "rediss://" ? TLS() : nil,
+            username: username, password: password, database: database
+        )
     }
 
     private static func percentDecoded(_ text: String) -> String {

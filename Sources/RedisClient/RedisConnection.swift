@@ -1,185 +1,216 @@
-import Foundation
 import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
 
-/// One Redis connection served by a dedicated I/O thread.
+/// One Redis connection as a SwiftNIO channel: plain TCP, TLS or a unix socket. No thread of its own: the
+/// channel's event loop writes, reads, parses and completes callers, and nothing on it blocks.
 ///
-/// Callers encode their command and enqueue it; the thread takes *everything* queued, appends it to
-/// hiredis's buffer in one go, writes it in one round trip and hands the replies back in order. So commands
-/// issued concurrently by many tasks share one connection and one round trip (automatic pipelining), and
-/// the blocking hiredis calls never run on Swift's cooperative pool or on a NIO event loop.
+/// Life cycle, all on the event loop: `idle` → `connecting` (TCP, then TLS, then AUTH / SELECT / PING in one
+/// write) → `ready` → on a drop, straight back to `connecting`; a failed attempt → `backingOff` (doubling
+/// up to ``RedisConfiguration/maxBackoff``) → `connecting`, with or without traffic, so the client recovers
+/// by itself. While connecting, requests wait with their own deadlines and those whose deadline passes are
+/// failed without ever being written; while backing off, requests fail at once.
 final class RedisConnection: @unchecked Sendable {
-    private struct Pending {
-        var encoded: [UInt8]
-        var count: Int
-        var completion: @Sendable (Result<[RedisReply], RedisError>) -> Void
+    // @unchecked: every mutable field below is touched on `eventLoop` only.
+    private enum State {
+        case idle
+        case connecting
+        case ready(RedisChannelHandler)
+        case backingOff
+        case closed
     }
 
+    let eventLoop: any EventLoop
     private let configuration: RedisConfiguration
+    private let tls: Result<RedisTLSContext, RedisError>?
     private let logger: Logger
     private let events: (@Sendable (RedisClientEvent) -> Void)?
+    let counters: RedisCounters
+    private let connectedFlag = Atomic<Bool>(false)
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var queue: [Pending] = []
-    private var threadIsWaiting = false
-    private var isClosed = false
-    private var lastConnectError: String = "not connected yet"
-    private var isConnectedFlag = false
-
-    // Owned by the I/O thread.
-    private var context: HiredisContext?
+    private var state = State.idle
+    private var waiting = CircularBuffer<RedisRequest>()
+    private var waitingTimer: Scheduled<Void>?
+    private var waitingTimerDeadline = NIODeadline.distantFuture
     private var backoff: Duration
-    private var nextAttempt: ContinuousClock.Instant
     private var hasEverConnected = false
+    private var failing = false
+    private var lastError: RedisError = .notConnected("not connected yet")
 
-    init(configuration: RedisConfiguration, logger: Logger, events: (@Sendable (RedisClientEvent) -> Void)?) {
+    init(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
+        counters: RedisCounters,
+        logger: Logger,
+        events: (@Sendable (RedisClientEvent) -> Void)?
+    ) {
         self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.counters = counters
         self.logger = logger
         self.events = events
         self.backoff = configuration.minBackoff
-        self.nextAttempt = .now
-        let thread = Thread { [self] in self.run() }
-        thread.name = "redis-io"
-        thread.start()
+        // Certificates and keys are read here, on the caller's thread, never on the event loop.
+        switch (configuration.tls, configuration.endpoint) {
+        case (nil, _):
+            tls = nil
+        case (let settings?, .tcp(let host, _)):
+            do throws(RedisError) { tls = .success(try RedisTLSContext.make(settings, host: host)) } catch { tls = .failure(error) }
+        case (_?, .unix):
+            tls = .failure(.tls("TLS needs a TCP endpoint (rediss://host:port), not a unix socket"))
+        }
     }
 
-    var isConnected: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return isConnectedFlag
+    var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+
+    /// Sends encoded commands; the result arrives when Redis answers, the deadline passes or the connection fails.
+    func submit(_ encoded: [UInt8], count: Int) async -> Result<[RedisReply], RedisError> {
+        let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
+        return await withUnsafeContinuation { continuation in
+            let request = RedisRequest(encoded: encoded, count: count, deadline: deadline, completion: .continuation(continuation))
+            if eventLoop.inEventLoop {
+                accept(request)
+            } else {
+                eventLoop.execute { self.accept(request) }
+            }
+        }
     }
 
-    /// Enqueues `count` encoded commands; `completion` runs on the I/O thread with their replies in order.
-    func enqueue(_ encoded: [UInt8], count: Int, completion: @escaping @Sendable (Result<[RedisReply], RedisError>) -> Void) {
-        condition.lock()
-        if isClosed {
-            condition.unlock()
-            completion(.failure(.closed))
+    /// Fails everything waiting or in flight with ``RedisError/closed`` and stops reconnecting.
+    func close() {
+        eventLoop.execute {
+            let previous = self.state
+            self.state = .closed
+            self.connectedFlag.store(false, ordering: .relaxed)
+            self.failWaiting(.closed)
+            if case .ready(let handler) = previous { handler.close(with: .closed) }
+        }
+    }
+
+    // MARK: - On the event loop
+
+    private func accept(_ request: RedisRequest) {
+        switch state {
+        case .ready(let handler):
+            handler.send(request)
+        case .connecting:
+            wait(request)
+        case .idle:
+            wait(request)
+            connect()
+        case .backingOff:
+            request.complete(.failure(.notConnected(lastError.description)))
+        case .closed:
+            request.complete(.failure(.closed))
+        }
+    }
+
+    private func wait(_ request: RedisRequest) {
+        waiting.append(request)
+        if waitingTimer == nil || request.deadline < waitingTimerDeadline { armWaitingTimer(at: request.deadline) }
+    }
+
+    private func armWaitingTimer(at deadline: NIODeadline) {
+        waitingTimer?.cancel()
+        waitingTimerDeadline = deadline
+        waitingTimer = eventLoop.scheduleTask(deadline: deadline) { self.waitingDeadlinePassed() }
+    }
+
+    /// Requests whose deadline passed while no connection was ready fail now, unwritten.
+    private func waitingDeadlinePassed() {
+        waitingTimer = nil
+        let now = NIODeadline.now()
+        var kept = CircularBuffer<RedisRequest>(initialCapacity: waiting.count)
+        while let request = waiting.popFirst() {
+            if request.deadline <= now { request.complete(.failure(.timeout)) } else { kept.append(request) }
+        }
+        waiting = kept
+        if let earliest = waiting.lazy.map(\.deadline).min() { armWaitingTimer(at: earliest) }
+    }
+
+    private func failWaiting(_ error: RedisError) {
+        waitingTimer?.cancel()
+        waitingTimer = nil
+        while let request = waiting.popFirst() { request.complete(.failure(error)) }
+    }
+
+    private func connect() {
+        if case .closed = state { return }
+        state = .connecting
+        startConnecting()
+    }
+
+    private func startConnecting() {
+        let tlsContext: RedisTLSContext?
+        switch tls {
+        case nil: tlsContext = nil
+        case .success(let context): tlsContext = context
+        case .failure(let error):
+            connectFailed(error)
             return
         }
-        queue.append(Pending(encoded: encoded, count: count, completion: completion))
-        let wake = threadIsWaiting
-        condition.unlock()
-        if wake { condition.signal() }
-    }
-
-    func close() {
-        condition.lock()
-        isClosed = true
-        condition.unlock()
-        condition.broadcast()
-    }
-
-    // MARK: - I/O thread
-
-    private func run() {
-        while true {
-            condition.lock()
-            while queue.isEmpty && !isClosed {
-                if context == nil {
-                    // Reconnect in the background so the client recovers without traffic.
-                    let wait = nextAttempt - .now
-                    if wait <= .zero {
-                        condition.unlock()
-                        connectIfDue()
-                        condition.lock()
-                        continue
+        let counters = self.counters
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        let (tls, nameCheck) = try tlsContext.makeHandlers(eventLoop: channel.eventLoop)
+                        try channel.pipeline.syncOperations.addHandlers(tls, nameCheck)
                     }
-                    threadIsWaiting = true
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: wait.seconds))
-                    threadIsWaiting = false
-                } else {
-                    threadIsWaiting = true
-                    condition.wait()
-                    threadIsWaiting = false
+                    let handler = RedisChannelHandler(counters: counters) { handler, reason in self.channelClosed(handler, reason) }
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            let batch = queue
-            queue.removeAll(keepingCapacity: true)
-            let closing = isClosed
-            condition.unlock()
-
-            if closing {
-                for pending in batch { pending.completion(.failure(.closed)) }
-                context = nil
-                setConnected(false)
-                return
-            }
-            process(batch)
+        if case .tcp = configuration.endpoint {
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
-    }
-
-    private func process(_ batch: [Pending]) {
-        if context == nil { connectIfDue() }
-        guard let context else {
-            let why = currentConnectError()
-            for pending in batch { pending.completion(.failure(.notConnected(why))) }
-            return
+        let connected: EventLoopFuture<any Channel>
+        switch configuration.endpoint {
+        case .tcp(let host, let port): connected = bootstrap.connect(host: host, port: port)
+        case .unix(let path): connected = bootstrap.connect(unixDomainSocketPath: path)
         }
-        do {
-            if batch.count == 1 {
-                try context.append(batch[0].encoded)
-            } else {
-                var combined: [UInt8] = []
-                combined.reserveCapacity(batch.reduce(0) { $0 + $1.encoded.count })
-                for pending in batch { combined.append(contentsOf: pending.encoded) }
-                try context.append(combined)
-            }
-            try context.flush()
-        } catch {
-            drop(error)
-            for pending in batch { pending.completion(.failure(error)) }
-            return
-        }
-        for (index, pending) in batch.enumerated() {
-            do {
-                var replies: [RedisReply] = []
-                replies.reserveCapacity(pending.count)
-                for _ in 0..<pending.count { replies.append(try context.readReply()) }
-                pending.completion(.success(replies))
-            } catch {
-                drop(error)
-                for failed in batch[index...] { failed.completion(.failure(error)) }
-                return
+        connected.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                do {
+                    let handler = try channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self)
+                    guard tlsContext != nil else { return self.handshake(handler) }
+                    // Nothing is written (AUTH carries a password) before the certificate's name checked out.
+                    let nameCheck = try channel.pipeline.syncOperations.handler(type: RedisTLSNameCheck.self)
+                    let timeout = self.configuration.connectTimeout
+                    let bound = NIOLoopBound(nameCheck, eventLoop: self.eventLoop)
+                    let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                        bound.value.give(up: .tls("no TLS handshake within \(timeout)"))
+                        channel.close(promise: nil)
+                    }
+                    nameCheck.verified.futureResult
+                        .assumeIsolated().whenComplete { result in
+                            timer.cancel()
+                            switch result {
+                            case .success: self.handshake(handler)
+                            case .failure(let error):
+                                channel.close(promise: nil)
+                                self.connectFailed(RedisTLSContext.failure(error) ?? .tls("\(error)"))
+                            }
+                        }
+                } catch {
+                    channel.close(promise: nil)
+                    self.connectFailed(.connectionFailed("\(error)"))
+                }
+            case .failure(let error):
+                self.connectFailed(RedisTLSContext.failure(error) ?? Self.connectError(error))
             }
         }
     }
 
-    /// Forgets a broken connection; the next attempt waits for the backoff.
-    private func drop(_ error: RedisError) {
-        logger.warning("redis connection dropped", metadata: ["error": "\(error)"])
-        context = nil
-        backoff = configuration.minBackoff
-        nextAttempt = .now
-        setConnected(false, error: "\(error)")
-        events?(.disconnected(error))
-    }
-
-    private func connectIfDue() {
-        guard context == nil, ContinuousClock.now >= nextAttempt else { return }
-        do {
-            let made = try HiredisContext.connect(
-                to: configuration.endpoint,
-                connectTimeout: configuration.connectTimeout,
-                commandTimeout: configuration.commandTimeout
-            )
-            try handshake(made)
-            context = made
-            backoff = configuration.minBackoff
-            if hasEverConnected { events?(.reconnected) } else { events?(.connected) }
-            hasEverConnected = true
-            setConnected(true)
-            logger.debug("redis connected")
-        } catch {
-            nextAttempt = .now + backoff
-            backoff = min(backoff * 2, configuration.maxBackoff)
-            setConnected(false, error: "\(error)")
-            events?(.connectFailed(error))
-        }
-    }
-
-    /// AUTH and SELECT, sent on every new connection before any queued command.
-    private func handshake(_ context: HiredisContext) throws(RedisError) {
+    /// AUTH and SELECT when configured, then PING, in one write; the connection is ready only once Redis
+    /// has answered (so a stopped or loading Redis never receives the requests waiting for it).
+    private func handshake(_ handler: RedisChannelHandler) {
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
             if let username = configuration.username {
@@ -191,29 +222,93 @@ final class RedisConnection: @unchecked Sendable {
         if configuration.database != 0 {
             commands.append(["SELECT", RedisArgument(configuration.database)])
         }
-        guard !commands.isEmpty else { return }
-        var buffer: [UInt8] = []
-        for command in commands { RESPEncoder.encode(command, into: &buffer) }
-        try context.append(buffer)
-        try context.flush()
-        for _ in commands {
-            if case .error(let message) = try context.readReply() {
-                throw .connectionFailed(message)
+        commands.append(["PING"])
+        var encoded: [UInt8] = []
+        for command in commands { RESPEncoder.encode(command, into: &encoded) }
+        let timeout = configuration.connectTimeout
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let request = RedisRequest(
+            encoded: encoded, count: commands.count, deadline: .now() + TimeAmount(timeout),
+            completion: .callback { result in
+                // Completed by the handler, on the event loop.
+                let handler = bound.value
+                switch result {
+                case .success(let replies):
+                    if let message = replies.lazy.compactMap({ if case .error(let message) = $0 { message } else { nil } }).first {
+                        handler.close(with: .connectionFailed(message))
+                        self.connectFailed(.connectionFailed(message))
+                    } else {
+                        self.ready(handler)
+                    }
+                case .failure(.timeout):
+                    self.connectFailed(.connectionFailed("no answer to PING within \(timeout)"))
+                case .failure(let error):
+                    self.connectFailed(error)
+                }
             }
+        )
+        handler.send(request)
+    }
+
+    private func ready(_ handler: RedisChannelHandler) {
+        guard case .connecting = state else {
+            handler.close(with: .closed)
+            return
+        }
+        state = .ready(handler)
+        connectedFlag.store(true, ordering: .relaxed)
+        backoff = configuration.minBackoff
+        events?(hasEverConnected ? .reconnected : .connected)
+        if failing { logger.info("redis connection restored") } else { logger.debug("redis connected") }
+        hasEverConnected = true
+        failing = false
+        waitingTimer?.cancel()
+        waitingTimer = nil
+        while let request = waiting.popFirst() { handler.send(request) }
+    }
+
+    private func connectFailed(_ error: RedisError) {
+        guard case .connecting = state else { return }
+        state = .backingOff
+        connectedFlag.store(false, ordering: .relaxed)
+        // One line per failure streak (and when the reason changes), not one per retry.
+        if !failing || error != lastError {
+            logger.error("redis connect failed; retrying with backoff", metadata: ["error": "\(error)"])
+        }
+        failing = true
+        lastError = error
+        events?(.connectFailed(error))
+        failWaiting(error)
+        let wait = backoff
+        backoff = min(backoff * 2, configuration.maxBackoff)
+        eventLoop.scheduleTask(in: TimeAmount(wait)) {
+            if case .backingOff = self.state { self.connect() }
         }
     }
 
-    private func setConnected(_ connected: Bool, error: String? = nil) {
-        condition.lock()
-        isConnectedFlag = connected
-        if let error { lastConnectError = error }
-        condition.unlock()
+    private func channelClosed(_ handler: RedisChannelHandler, _ reason: RedisError) {
+        guard case .ready(let current) = state, current === handler else { return }
+        connectedFlag.store(false, ordering: .relaxed)
+        logger.warning("redis connection dropped", metadata: ["error": "\(reason)"])
+        lastError = reason
+        events?(.disconnected(reason))
+        // Straight back: requests wait (with their deadlines) for the new connection's handshake.
+        state = .idle
+        connect()
     }
 
-    private func currentConnectError() -> String {
-        condition.lock()
-        defer { condition.unlock() }
-        return lastConnectError
+    private static func connectError(_ error: any Error) -> RedisError {
+        if let error = error as? ChannelError, case .connectTimeout(let amount) = error {
+            return .connectionFailed("connect timed out after \(amount.nanoseconds / 1_000_000) ms")
+        }
+        return .connectionFailed("\(error)")
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
 

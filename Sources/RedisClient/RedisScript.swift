@@ -57,15 +57,25 @@ extension RedisClient {
 extension RedisClient {
     /// Runs one script many times in a single pipelined round trip (EVALSHA each, with the NOSCRIPT fallback).
     /// Error replies from individual calls are returned as `.error`, not thrown.
+    ///
+    /// When Redis lost the script (a restart, `SCRIPT FLUSH`, a failover) part-way through the batch, only the
+    /// calls answered `NOSCRIPT` are sent again, after `SCRIPT LOAD`: the others have already run, and
+    /// running them twice would, say, hand out a second range of places.
     public func run(_ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])]) async throws(RedisError) -> [RedisReply] {
         guard !calls.isEmpty else { return [] }
         var sha = scripts.sha(for: script)
         if sha == nil { sha = try await load(script) }
         var replies = try await pipeline(calls.map { evalsha(sha!, keys: $0.keys, arguments: $0.arguments) })
-        if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("NOSCRIPT") } else { false } }) {
+        let lost = replies.indices.filter { Self.isNoScript(replies[$0]) }
+        if !lost.isEmpty {
             let reloaded = try await load(script)
-            replies = try await pipeline(calls.map { evalsha(reloaded, keys: $0.keys, arguments: $0.arguments) })
+            let again = try await pipeline(lost.map { evalsha(reloaded, keys: calls[$0].keys, arguments: calls[$0].arguments) })
+            for (index, reply) in zip(lost, again) { replies[index] = reply }
         }
         return replies
+    }
+
+    private static func isNoScript(_ reply: RedisReply) -> Bool {
+        if case .error(let message) = reply { message.hasPrefix("NOSCRIPT") } else { false }
     }
 }

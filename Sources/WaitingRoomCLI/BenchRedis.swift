@@ -3,12 +3,18 @@ import Foundation
 import RedisClient
 
 /// INCR/s one at a time against INCR/s from many concurrent callers on the same single connection: the
-/// ratio is what automatic pipelining buys.
+/// ratio is what automatic pipelining buys. Run it against `redis://` and `rediss://` to see what TLS costs.
 struct BenchRedis: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "redis", abstract: "Measure the pipelining Redis client.")
+    static let configuration = CommandConfiguration(commandName: "redis", abstract: "Measure the pipelining Redis client (plain or TLS).")
 
-    @Option(help: "Redis URL.")
+    @Option(help: "Redis URL (redis:// or rediss://).")
     var redisURL = ProcessInfo.processInfo.environment["WAITROOM_REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+    @Option(help: "PEM CA bundle for rediss:// (default: WAITROOM_REDIS_TLS_CA_FILE, else the system store).")
+    var tlsCAFile: String?
+
+    @Option(help: "Name the server certificate must carry (default: WAITROOM_REDIS_TLS_SERVER_NAME, else the URL's host).")
+    var tlsServerName: String?
 
     @Option(help: "Seconds per measurement.")
     var seconds = 3.0
@@ -17,16 +23,30 @@ struct BenchRedis: AsyncParsableCommand {
     var concurrency = 64
 
     func run() async throws {
-        let redis = RedisClient(configuration: try RedisConfiguration(url: redisURL))
+        var configuration = try RedisConfiguration(url: redisURL)
+        if configuration.tls != nil {
+            let environment = ProcessInfo.processInfo.environment
+            configuration.tls = RedisConfiguration.TLS(
+                caFile: tlsCAFile ?? environment["WAITROOM_REDIS_TLS_CA_FILE"],
+                serverName: tlsServerName ?? environment["WAITROOM_REDIS_TLS_SERVER_NAME"]
+            )
+        }
+        let redis = RedisClient(configuration: configuration)
         _ = try await redis.ping()
         let key = "bench:incr:\(UUID().uuidString.prefix(8))"
         defer { Task { [redis] in _ = try? await redis.del([key]) } }
 
+        let start = redis.statistics
         let sequential = try await measure(redis: redis, key: key, callers: 1)
+        let middle = redis.statistics
         let pipelined = try await measure(redis: redis, key: key, callers: concurrency)
-        print("redis client, one connection, \(seconds) s each, \(redisURL)")
-        print(String(format: "  INCR one at a time:         %10.0f /s", sequential))
-        print(String(format: "  INCR from %3d callers:      %10.0f /s", concurrency, pipelined))
+        let end = redis.statistics
+        func perWrite(_ from: RedisStatistics, _ to: RedisStatistics) -> Double {
+            Double(to.commands - from.commands) / Double(max(1, to.writes - from.writes))
+        }
+        print("redis client, one connection, \(seconds) s each, \(configuration.tls == nil ? "plain TCP" : "TLS"), \(redisURL)")
+        print(String(format: "  INCR one at a time:         %10.0f /s  (%.1f commands per write)", sequential, perWrite(start, middle)))
+        print(String(format: "  INCR from %3d callers:      %10.0f /s  (%.1f commands per write)", concurrency, pipelined, perWrite(middle, end)))
         print(String(format: "  ratio pipelined/sequential: %10.1f x", pipelined / sequential))
     }
 

@@ -23,9 +23,7 @@ public enum GateApplication {
     /// Like ``build(configuration:logger:)`` but also returns the gate (tests look inside it).
     public static func buildWithGate(configuration: GateConfiguration, logger: Logger) async throws -> (some ApplicationProtocol, Gate) {
         let metrics = GateMetrics()
-        var redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
-        redisConfiguration.commandTimeout = .milliseconds(configuration.redisCommandTimeoutMs)
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger) { event in
+        let redis = RedisClient(configuration: try redisConfiguration(configuration), logger: logger) { event in
             switch event {
             case .reconnected: metrics.redisReconnects.increment()
             case .disconnected: metrics.redisErrors.increment()
@@ -37,8 +35,9 @@ public enum GateApplication {
         let committer = JoinCommitter(store: store, logger: logger)
         let keys = try signingKeys(configuration, logger: logger)
         let tickets = try ticketSigner(configuration, logger: logger)
+        // Refresh ticks get a connection of their own: a slow tick never holds up joins and claims.
         let refresher = RoomRefresher(
-            store: store, cache: cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
+            store: RoomStore(redis: redis.lane("refresh")), cache: cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
             onRefresh: { metrics.record($0) }
         )
         // Seed rooms from Config/ and warm the cache; with Redis down the gate still starts (readyz says so).
@@ -82,6 +81,19 @@ public enum GateApplication {
             logger: logger
         )
         return (app, gate)
+    }
+
+    /// The Redis URL with the command timeout and, for `rediss://`, the TLS files and server name.
+    static func redisConfiguration(_ configuration: GateConfiguration) throws -> RedisConfiguration {
+        var redis = try RedisConfiguration(url: configuration.redisURL)
+        redis.commandTimeout = .milliseconds(configuration.redisCommandTimeoutMs)
+        if redis.tls != nil {
+            redis.tls = RedisConfiguration.TLS(
+                caFile: configuration.redisTLSCAFile, certificateFile: configuration.redisTLSCertFile,
+                keyFile: configuration.redisTLSKeyFile, serverName: configuration.redisTLSServerName
+            )
+        }
+        return redis
     }
 
     static func jwksJSON(_ keys: SigningKeySet) -> String {

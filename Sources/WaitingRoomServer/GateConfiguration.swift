@@ -15,6 +15,12 @@ public struct GateConfiguration: Sendable {
     public var maxBodyBytes = 16 * 1024
     public var redisURL = "redis://127.0.0.1:6379"
     public var redisCommandTimeoutMs = 2_000
+    /// TLS for a `rediss://` URL (all optional): the CA bundle to trust (`nil`: the system store), a client
+    /// certificate and its key, and the name the server's certificate must carry (`nil`: the URL's host).
+    public var redisTLSCAFile: String?
+    public var redisTLSCertFile: String?
+    public var redisTLSKeyFile: String?
+    public var redisTLSServerName: String?
     /// PEM files of Ed25519 keys: the first signs, all are published in the JWKS (rotation).
     public var signingKeyFiles: [String] = []
     /// Shared by every instance; at least 16 bytes. Without it a development run makes a throwaway one.
@@ -88,6 +94,10 @@ public struct GateConfiguration: Sendable {
         if let value = try int("WAITROOM_MAX_BODY_BYTES") { maxBodyBytes = value }
         if let value = environment["WAITROOM_REDIS_URL"] { redisURL = value }
         if let value = try int("WAITROOM_REDIS_TIMEOUT_MS") { redisCommandTimeoutMs = value }
+        if let value = environment["WAITROOM_REDIS_TLS_CA_FILE"] { redisTLSCAFile = value }
+        if let value = environment["WAITROOM_REDIS_TLS_CERT_FILE"] { redisTLSCertFile = value }
+        if let value = environment["WAITROOM_REDIS_TLS_KEY_FILE"] { redisTLSKeyFile = value }
+        if let value = environment["WAITROOM_REDIS_TLS_SERVER_NAME"] { redisTLSServerName = value }
         if let value = environment["WAITROOM_SIGNING_KEY_FILE"] {
             signingKeyFiles = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -115,6 +125,7 @@ public struct GateConfiguration: Sendable {
         guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
         try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
+        try validateRedisTLS()
         if let ticketSecret, ticketSecret.utf8.count < 16 { throw ConfigurationError(key: "tokens.ticketSecret", reason: "must be at least 16 bytes") }
         if let adminKey, adminKey.utf8.count < 16 { throw ConfigurationError(key: "admin.key", reason: "must be at least 16 bytes") }
         if let serviceKey, serviceKey.utf8.count < 16 { throw ConfigurationError(key: "service.key", reason: "must be at least 16 bytes") }
@@ -125,6 +136,23 @@ public struct GateConfiguration: Sendable {
         for (name, settings) in rooms {
             guard RoomName.isValid(name) else { throw ConfigurationError(key: "rooms.\(name)", reason: "invalid room name") }
             do { try settings.validate() } catch { throw ConfigurationError(key: "rooms.\(name).\(error.field)", reason: error.reason) }
+        }
+    }
+
+    /// TLS settings need a `rediss://` URL; a client certificate needs its key; named files must exist.
+    private func validateRedisTLS() throws(ConfigurationError) {
+        let files = [("redis.tls.caFile", redisTLSCAFile), ("redis.tls.certFile", redisTLSCertFile), ("redis.tls.keyFile", redisTLSKeyFile)]
+        let anySet = files.contains { $0.1 != nil } || redisTLSServerName != nil
+        if anySet && !redisURL.hasPrefix("rediss://") {
+            throw ConfigurationError(key: "redis.tls", reason: "TLS settings need a rediss:// URL (WAITROOM_REDIS_URL)")
+        }
+        if (redisTLSCertFile == nil) != (redisTLSKeyFile == nil) {
+            throw ConfigurationError(key: redisTLSCertFile == nil ? "redis.tls.certFile" : "redis.tls.keyFile", reason: "a client certificate needs both certFile and keyFile")
+        }
+        for (key, path) in files {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ConfigurationError(key: key, reason: "cannot read \(path)")
+            }
         }
     }
 
@@ -145,6 +173,12 @@ public struct GateConfiguration: Sendable {
         if let redis = file.redis {
             redisURL = redis.url ?? redisURL
             redisCommandTimeoutMs = redis.commandTimeoutMs ?? redisCommandTimeoutMs
+            if let tls = redis.tls {
+                redisTLSCAFile = tls.caFile ?? redisTLSCAFile
+                redisTLSCertFile = tls.certFile ?? redisTLSCertFile
+                redisTLSKeyFile = tls.keyFile ?? redisTLSKeyFile
+                redisTLSServerName = tls.serverName ?? redisTLSServerName
+            }
         }
         if let tokens = file.tokens {
             signingKeyFiles = tokens.signingKeyFiles ?? signingKeyFiles
@@ -188,8 +222,16 @@ struct ConfigurationFile: Decodable {
     }
 
     struct Redis: Decodable {
+        struct TLS: Decodable {
+            var caFile: String?
+            var certFile: String?
+            var keyFile: String?
+            var serverName: String?
+        }
+
         var url: String?
         var commandTimeoutMs: Int?
+        var tls: TLS?
     }
 
     struct Tokens: Decodable {

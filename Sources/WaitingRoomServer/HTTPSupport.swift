@@ -70,16 +70,20 @@ struct RequestReader: Sendable {
     }
 }
 
-/// Maps store failures to HTTP: Redis unreachable is a 503 with `Retry-After`; an unexpected reply is a
-/// 500 whose reason is logged (never a guess such as 404).
+/// Maps store failures to HTTP: Redis unreachable, or answering a retryable error (`LOADING`, `BUSY`, …), is
+/// a 503 with `Retry-After`; an unexpected reply is a 500 whose reason is logged at most once a second
+/// (never a guess such as 404).
 struct StoreFailures: Sendable {
     let metrics: GateMetrics
     let logger: Logger
+    let log = LogThrottle(interval: .seconds(1))
 
     func response(for error: any Error) -> APIError {
         metrics.redisErrors.increment()
         if let error = error as? StoreError, case .corrupt(let why) = error {
-            logger.error("store returned unexpected data", metadata: ["error": "\(why)"])
+            if let suppressed = log.admit() {
+                logger.error("store returned unexpected data", metadata: ["error": "\(why)", "suppressed": "\(suppressed)"])
+            }
             return APIError(.internalServerError, "internal", "unexpected store reply")
         }
         return .unavailable

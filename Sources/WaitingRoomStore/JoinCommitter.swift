@@ -64,27 +64,38 @@ public final class JoinCommitter: Service, Sendable {
                 return state.pending
             }
             if batch.isEmpty { return }
-            await commit(batch)
-        }
-    }
-
-    /// One INCRBY per room in the batch; the rooms' commands share one round trip.
-    private func commit(_ batch: [Waiter]) async {
-        // Nearly always one room is dropping at a time: no grouping, no child tasks.
-        if let room = batch.first?.room, batch.allSatisfy({ $0.room == room }) {
-            await commit(batch, room: room)
-            return
-        }
-        var byRoom: [String: [Waiter]] = [:]
-        for waiter in batch { byRoom[waiter.room, default: []].append(waiter) }
-        await withTaskGroup(of: Void.self) { group in
-            for (room, waiters) in byRoom {
-                group.addTask { await self.commit(waiters, room: room) }
+            if let unavailable = await commit(batch) {
+                // Redis just proved unavailable: the joins that queued behind this batch fail now with the
+                // same error instead of starting a second wait, so a join answers 503 within one timeout.
+                let behind = state.withLock { state -> [Waiter] in
+                    defer { state.pending.removeAll(keepingCapacity: true) }
+                    return state.pending
+                }
+                for waiter in behind { waiter.continuation.resume(throwing: unavailable) }
             }
         }
     }
 
-    private func commit(_ waiters: [Waiter], room: String) async {
+    /// One INCRBY per room in the batch; the rooms' commands share one round trip. Returns the error when
+    /// Redis was unavailable.
+    private func commit(_ batch: [Waiter]) async -> StoreError? {
+        // Nearly always one room is dropping at a time: no grouping, no child tasks.
+        if let room = batch.first?.room, batch.allSatisfy({ $0.room == room }) {
+            return await commit(batch, room: room)
+        }
+        var byRoom: [String: [Waiter]] = [:]
+        for waiter in batch { byRoom[waiter.room, default: []].append(waiter) }
+        return await withTaskGroup(of: StoreError?.self) { group in
+            for (room, waiters) in byRoom {
+                group.addTask { await self.commit(waiters, room: room) }
+            }
+            var unavailable: StoreError?
+            for await failure in group { unavailable = unavailable ?? failure }
+            return unavailable
+        }
+    }
+
+    private func commit(_ waiters: [Waiter], room: String) async -> StoreError? {
         do {
             let result = try await store.join(room: room, count: waiters.count)
             for (offset, waiter) in waiters.enumerated() {
@@ -94,8 +105,11 @@ public final class JoinCommitter: Service, Sendable {
                     waiter.continuation.resume(returning: result)
                 }
             }
+            return nil
         } catch {
             for waiter in waiters { waiter.continuation.resume(throwing: error) }
+            if case .unavailable = error { return error }
+            return nil
         }
     }
 }

@@ -100,7 +100,9 @@ public struct RoomStore: Sendable {
         do { replies = try await redis.run(RoomScripts.tick, calls: calls) } catch { throw .wrap(error) }
         var snapshots: [String: RoomSnapshot] = [:]
         for (room, reply) in zip(rooms, replies) {
-            if case .error(let message) = reply { throw .corrupt("tick \(room): \(message)") }
+            if case .error(let message) = reply {
+                throw RedisError.server(message).isRetryable ? .unavailable(.server(message)) : .corrupt("tick \(room): \(message)")
+            }
             if reply.isNull { continue }  // the room is gone
             guard let fields = try? RedisClient.fieldMap(reply), let snapshot = RoomSnapshot(name: room, fields: fields) else {
                 throw .corrupt("tick \(room) returned \(reply)")

@@ -7,7 +7,7 @@ struct ScriptReply {
     let values: [RedisReply]
 
     init(_ reply: RedisReply, from script: String) throws(StoreError) {
-        if case .error(let message) = reply { throw .corrupt("\(script): \(message)") }
+        if case .error(let message) = reply { throw .wrap(.server(message)) }  // LOADING, BUSY…: unavailable
         guard let parts = reply.array, let outcome = parts.first?.string else { throw .corrupt("\(script) returned \(reply)") }
         self.outcome = outcome
         values = Array(parts.dropFirst())

@@ -2,7 +2,8 @@ import RedisClient
 
 /// Why a store operation failed.
 public enum StoreError: Error, Sendable, CustomStringConvertible {
-    /// Redis could not be reached (or timed out): the caller should answer 503 with `Retry-After`.
+    /// Redis could not be reached, timed out, or answered a retryable error (`LOADING`, `BUSY`, `READONLY`, …):
+    /// the caller should answer 503 with `Retry-After`.
     case unavailable(RedisError)
     /// Redis answered something the store did not expect (a bug or a foreign key layout).
     case corrupt(String)
@@ -15,6 +16,6 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     static func wrap(_ error: RedisError) -> StoreError {
-        error.isConnectivity ? .unavailable(error) : .corrupt("\(error)")
+        error.isRetryable ? .unavailable(error) : .corrupt("\(error)")
     }
 }

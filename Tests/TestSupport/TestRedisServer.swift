@@ -4,19 +4,31 @@ import RedisClient
 /// A private `redis-server` for integration tests: its own port, unix socket and data directory.
 ///
 /// A small watchdog shell kills the server when the test process exits, so no test leaves a Redis behind.
+/// With `tls`, the port speaks TLS only (`--port 0 --tls-port N`); the unix socket stays plain, for checks.
+/// `DEBUG` is enabled for local connections (tests use `DEBUG SLEEP` and `DEBUG RELOAD`).
 /// ```swift
 /// let server = try await TestRedisServer.start()
 /// let redis = RedisClient(configuration: server.configuration)
+/// let secure = try await TestRedisServer.start(tls: try TestCertificates.make(), requireClientCertificates: true)
 /// ```
 public final class TestRedisServer: Sendable {
     public let port: Int
     public let directory: URL
     public let extraArguments: [String]
+    /// The certificates of a TLS-only server; `nil` for plain TCP.
+    public let tls: TestCertificates?
+    public let requireClientCertificates: Bool
 
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    /// `redis://127.0.0.1:port`, or `rediss://` for a TLS server (pair it with ``tls``'s CA).
+    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
     public var socketPath: String { directory.appendingPathComponent("redis.sock").path }
+    /// Connects by TCP (with TLS trusting the test CA for a TLS server).
     public var configuration: RedisConfiguration {
-        RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port))
+        RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port), tls: tls.map { RedisConfiguration.TLS(caFile: $0.caFile) })
+    }
+    /// The plain unix socket, also on a TLS server.
+    public var socketConfiguration: RedisConfiguration {
+        RedisConfiguration(endpoint: .unix(path: socketPath))
     }
 
     /// One server shared by every test in this process that only needs its own keys.
@@ -25,27 +37,40 @@ public final class TestRedisServer: Sendable {
     }
 
     /// Starts a fresh server (for tests that stop, restart or reconfigure it).
-    public static func start(arguments: [String] = []) async throws -> TestRedisServer {
+    /// - Parameters:
+    ///   - tls: serve TLS only, with these certificates.
+    ///   - requireClientCertificates: `--tls-auth-clients yes` (clients must present a certificate of the CA).
+    public static func start(arguments: [String] = [], tls: TestCertificates? = nil, requireClientCertificates: Bool = false) async throws -> TestRedisServer {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("waitroom-test-redis-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let server = TestRedisServer(port: try freePort(), directory: directory, extraArguments: arguments)
+        let server = TestRedisServer(
+            port: try freePort(), directory: directory, extraArguments: arguments, tls: tls, requireClientCertificates: requireClientCertificates
+        )
         try await server.launch()
         return server
     }
 
-    private init(port: Int, directory: URL, extraArguments: [String]) {
+    private init(port: Int, directory: URL, extraArguments: [String], tls: TestCertificates?, requireClientCertificates: Bool) {
         self.port = port
         self.directory = directory
         self.extraArguments = extraArguments
+        self.tls = tls
+        self.requireClientCertificates = requireClientCertificates
     }
 
     /// Starts (or restarts) redis-server on the same port and directory, and waits until it answers.
     public func launch() async throws {
         let pidFile = directory.appendingPathComponent("redis.pid").path
         try? FileManager.default.removeItem(atPath: pidFile)
-        var arguments = [
-            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
+        var arguments = tls.map {
+            [
+                "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", $0.serverCertificateFile, "--tls-key-file", $0.serverKeyFile,
+                "--tls-ca-cert-file", $0.caFile, "--tls-auth-clients", requireClientCertificates ? "yes" : "no",
+            ]
+        } ?? ["--port", "\(port)"]
+        arguments += [
+            "--bind", "127.0.0.1", "--dir", directory.path, "--enable-debug-command", "local",
             "--unixsocket", socketPath, "--unixsocketperm", "700",
             "--pidfile", pidFile, "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--loglevel", "warning", "--logfile", directory.appendingPathComponent("redis.log").path,
@@ -72,28 +97,60 @@ public final class TestRedisServer: Sendable {
 
     /// Kills the server at once (SIGKILL), as a crash would.
     public func kill() async throws {
+        Foundation.kill(try pid(), SIGKILL)
+        try await waitUntil(timeout: .seconds(10)) { !self.answersPing() }
+    }
+
+    /// Freezes the server (SIGSTOP): the kernel still accepts connections on its port, nothing answers.
+    public func pause() throws {
+        Foundation.kill(try pid(), SIGSTOP)
+    }
+
+    /// Thaws a server frozen by ``pause()`` (SIGCONT).
+    public func resume() throws {
+        Foundation.kill(try pid(), SIGCONT)
+    }
+
+    private func pid() throws -> pid_t {
         let pidFile = directory.appendingPathComponent("redis.pid").path
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw TestSupportError("no pid file for test redis on port \(port)")
         }
-        Foundation.kill(pid, SIGKILL)
-        try await waitUntil(timeout: .seconds(10)) { !self.answersPing() }
+        return pid
     }
 
-    /// True when a Redis accepts TCP connections on the port and answers.
-    public func answersPing() -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    /// True when the Redis answers within `timeout`: on the TCP port (plain), or on the unix socket for a TLS
+    /// server (whose port speaks TLS only).
+    public func answersPing(timeout: Duration = .milliseconds(300)) -> Bool {
+        let fd: Int32
+        let connected: Int32
+        if tls == nil {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return false }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        } else {
+            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return false }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let path = Array(socketPath.utf8)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (index, byte) in path.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+            }
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
         }
+        defer { close(fd) }
+        let micros = Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000)
+        var time = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
         guard connected == 0 else { return false }
         let ping = Array("PING\r\n".utf8)
         guard write(fd, ping, ping.count) == ping.count else { return false }

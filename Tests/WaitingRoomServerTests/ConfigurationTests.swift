@@ -50,10 +50,29 @@ struct ConfigurationTests {
         ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
         ("WAITROOM_METRICS_KEY", "short", "WAITROOM_METRICS_KEY"),
         ("WAITROOM_JOINS_PER_CLIENT_PER_MINUTE", "-1", "limits.joinsPerClientPerMinute"),
+        ("WAITROOM_REDIS_TLS_CA_FILE", "/etc/hostname", "redis.tls"),  // TLS settings with a redis:// URL
     ])
     func badEnvironment(name: String, value: String, key: String) {
         #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [name: value]) } throws: {
             ($0 as? ConfigurationError)?.key == key
+        }
+    }
+
+    @Test("TLS settings for rediss:// from the file and the environment; unreadable files and half a client certificate name the key")
+    func redisTLS() throws {
+        let path = try file("redis:\n  url: rediss://cache.example:6380\n  tls:\n    caFile: /etc/hostname\n    serverName: from-file\n")
+        let configuration = try GateConfiguration.load(
+            file: path, roomsFile: try file("rooms: {}"), environment: ["WAITROOM_REDIS_TLS_SERVER_NAME": "cache.example"]
+        )
+        #expect(configuration.redisTLSCAFile == "/etc/hostname")
+        #expect(configuration.redisTLSServerName == "cache.example")
+        for (environment, key) in [
+            (["WAITROOM_REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"], "redis.tls.caFile"),
+            (["WAITROOM_REDIS_TLS_CERT_FILE": "/etc/hostname"], "redis.tls.keyFile"),
+        ] {
+            #expect { try GateConfiguration.load(file: path, roomsFile: try file("rooms: {}"), environment: environment) } throws: {
+                ($0 as? ConfigurationError)?.key == key
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import RedisClient
+import Synchronization
 import TestSupport
 import WaitingRoomCore
 import WaitingRoomServer
@@ -35,7 +36,10 @@ final class RunningGate: Sendable {
     static let adminKey = "admin-key-for-tests-0123456789"
     static let serviceKey = "service-key-for-tests-0123456789"
 
-    static func start(redisURL: String, rooms: [String: RoomSettings] = [:], adjust: (inout GateConfiguration) -> Void = { _ in }) async throws -> RunningGate {
+    /// - Parameter logs: receives the gate's log lines (warning and up) when given; otherwise only critical ones are logged.
+    static func start(
+        redisURL: String, rooms: [String: RoomSettings] = [:], logs: LogCapture? = nil, adjust: (inout GateConfiguration) -> Void = { _ in }
+    ) async throws -> RunningGate {
         var configuration = GateConfiguration()
         configuration.httpPort = try freePort()
         configuration.redisURL = redisURL
@@ -46,8 +50,8 @@ final class RunningGate: Sendable {
         configuration.rooms = rooms
         configuration.redisCommandTimeoutMs = 500
         adjust(&configuration)
-        var logger = Logger(label: "gate-test")
-        logger.logLevel = .critical
+        var logger = logs.map { logs in Logger(label: "gate-test") { _ in logs } } ?? Logger(label: "gate-test")
+        logger.logLevel = logs == nil ? .critical : .warning
         let (app, gate) = try await GateApplication.buildWithGate(configuration: configuration, logger: logger)
         let task = Task { try await app.run() }
         let running = RunningGate(gate: gate, port: configuration.httpPort, task: task)
@@ -106,4 +110,29 @@ func uniqueRoom(_ prefix: String = "r") -> String {
 
 func settings(rate: Double, capacity: Int? = nil, claimWindow: Int = 60, ttl: Int = 600) -> RoomSettings {
     RoomSettings(rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: ttl, checkoutUrl: "https://shop.example/checkout")
+}
+
+/// Collects log lines (message and metadata as one string) so a test can look for one.
+final class LogCapture: LogHandler, Sendable {
+    private let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let metadata = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+        lines.withLock { $0.append("\(event.level) \(event.message) \(metadata)") }
+    }
+
+    var all: [String] { lines.withLock { $0 } }
 }

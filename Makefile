@@ -43,7 +43,8 @@ bench-redis: release
 bench-stall: deps
 	scripts/bench-stall.sh
 
-# libFuzzer on the ticket, JWT and settings parsers (CI: 60 s in all). FUZZ_SECONDS=600 make fuzz for longer.
+# libFuzzer on the ticket, JWT and settings parsers. FUZZ_SECONDS=600 make fuzz for longer; FUZZ_RUNS=N for
+# a repeatable run (N executions per target from a fixed seed, as CI does).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)

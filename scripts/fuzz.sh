@@ -40,7 +40,10 @@ for target in "${TARGETS[@]}"; do
     mkdir -p "$corpus"
     log="$OUT/$target.log"
     set +e
-    FUZZ_TARGET=$target FUZZ_CORPUS="$corpus" "$OUT/fuzz" -max_total_time="$per" -print_final_stats=1 \
+    # FUZZ_RUNS=N: a fixed number of executions from a fixed seed, so a CI run is repeatable.
+    repeatable=()
+    [ -n "${FUZZ_RUNS:-}" ] && repeatable=(-runs="$FUZZ_RUNS" -seed=1)
+    FUZZ_TARGET=$target FUZZ_CORPUS="$corpus" "$OUT/fuzz" -max_total_time="$per" "${repeatable[@]}" -print_final_stats=1 \
         -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$OUT/crash-$target-" "$corpus" $( [ -d "Fuzz/seeds/$target" ] && echo "Fuzz/seeds/$target" ) >"$log" 2>&1
     rc=$?
     set -e

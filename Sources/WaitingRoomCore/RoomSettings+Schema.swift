@@ -49,7 +49,10 @@ public struct RoomSetting: Sendable {
         case (.integer, .number(let number)) where number.isFinite && number.rounded() == number && abs(number) < 1e15: return .number(number)
         case (.text, .string(let text)): return .text(text)
         case (.date, .string(let text)):
-            if let date = Self.date(text, now: now) { return .date(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+            // Bounded before converting to milliseconds: "+1e80" must be refused, not trap (found by fuzzing).
+            if let date = Self.date(text, now: now), abs(date.timeIntervalSince1970) < 1e12 {
+                return .date(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+            }
             expected = "an ISO 8601 date (or +seconds)"
         case (.number, _): expected = "a number"
         case (.integer, _): expected = "an integer"

@@ -23,9 +23,11 @@ public struct TicketSigner: Sendable {
 
     /// Returns the payload when the MAC matches; throws ``TokenError/badSignature`` or ``TokenError/malformed(_:)``.
     public func open(_ ticket: String) throws(TokenError) -> Substring {
-        guard ticket.utf8.count <= 512, let dot = ticket.lastIndex(of: ".") else { throw .malformed("not a ticket") }
+        // The last "." byte, not Character: a payload ending in a prepending mark (U+0600–U+0605) would join
+        // the dot into one grapheme and hide it (found by fuzzing).
+        guard ticket.utf8.count <= 512, let dot = ticket.utf8.lastIndex(of: UInt8(ascii: ".")) else { throw .malformed("not a ticket") }
         let payload = ticket[..<dot]
-        guard let mac = Base64URL.decode(ticket[ticket.index(after: dot)...]), mac.count == 32 else {
+        guard let mac = Base64URL.decode(ticket[ticket.utf8.index(after: dot)...]), mac.count == 32 else {
             throw .malformed("ticket MAC is not base64url")
         }
         let expected = payload.utf8.withContiguousStorageIfAvailable { template.authenticate(UnsafeRawBufferPointer($0)) }

@@ -135,6 +135,13 @@ struct TicketRulesTests {
 
 @Suite("Settings found by fuzzing")
 struct SettingsFuzzRegressions {
+    @Test("an absurd relative opening time is refused, never trapped on", arguments: ["+15555555555555555555555555555555555555555555555555555555555555555555555555555555520", "+1e300", "+inf"])
+    func absurdRelativeOpening(text: String) throws {
+        #expect { try RoomSettings(json: ["rate": .number(5), "checkoutUrl": .string("/c"), "opensAt": .string(text)]) } throws: {
+            ($0 as? SettingsError)?.field == "opensAt"
+        }
+    }
+
     @Test("an opening time before 2000 is refused (it would not survive Redis: 0 and below mean unset)")
     func ancientOpening() throws {
         let object = try JSONDecoder().decode([String: JSONValue].self, from: Data(#"{"rate": 5, "checkoutUrl": "/c", "opensAt": "1013-12-01T15:00:10Z"}"#.utf8))

@@ -224,4 +224,11 @@ struct TicketSignerTests {
         #expect(Base64URL.encode(bytes) == Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: ""))
     }
+
+    @Test("a ticket payload ending in a prepending mark still opens (found by fuzzing)")
+    func prependingMark() throws {
+        let signer = try TicketSigner(secret: Array("fuzzing-ticket-secret-0123456789".utf8))
+        let payload = "\u{0E}\u{FFFD}\u{0601}"
+        #expect(try signer.open(signer.sign(payload)) == Substring(payload))
+    }
 }

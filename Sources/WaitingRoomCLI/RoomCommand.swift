@@ -11,7 +11,7 @@ struct RoomCommand: AsyncParsableCommand {
         discussion: "Talks to $WAITROOM_ADMIN_URL (default http://127.0.0.1:8080) with the key in $WAITROOM_ADMIN_KEY; --url and --key override them. Exit codes: 0 ok, 1 API error or unreachable gate, 64 usage error (EX_USAGE, as ArgumentParser does).",
         subcommands: [
             ListRooms.self, ShowRoom.self, CreateRoom.self, SetRoom.self,
-            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self,
+            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self, ReportRoom.self,
         ]
     )
 }

@@ -19,6 +19,7 @@ struct AdminRoutes: Sendable {
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
             return try Responses.encode(RoomList(rooms: rooms))
         }
+        addReport(to: admin)
         admin.get("/rooms/:room") { _, context in
             let name = try RequestReader.roomName(context)
             guard let entry = self.cache.entry(name) else { throw APIError.notFound("no such room") }

@@ -1,6 +1,7 @@
 -- AdmissionModel.tick, transcribed line by line (Sources/WaitingRoomCore/AdmissionModel.swift); a Store
 -- test replays randomized scenarios through both and compares the state after every step.
--- KEYS: state, active, offers, offerClaims, arrivals. ARGV: a fresh lottery key (used only at opening), clock.
+-- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series.
+-- ARGV: a fresh lottery key (used only at opening), clock.
 -- Returns the room hash's fields plus `now`, `active` and `oldestJoinMs`; false for a missing room.
 local now = clock(ARGV[2])
 local raw = redis.call('HGETALL', KEYS[1])
@@ -109,6 +110,26 @@ redis.call('HSET', KEYS[1], 'state', state, 'head', r['head'], 'bucket', r['buck
   'lastTickMs', r['lastTickMs'], 'offersLive', r['offersLive'], 'lapsed', r['lapsed'],
   'finOffered', r['finOffered'], 'finClaimed', r['finClaimed'], 'showUp', r['showUp'],
   'offerRate', r['offerRate'], 'openedAtMs', r['openedAtMs'])
+-- Analytics: once a second (whichever gate ticks first; the check is atomic, so gates never double count)
+-- the room's cumulative counters as one sample, and once a minute into the minute series with the
+-- time-in-queue buckets. Bounded by time (2 h of seconds, 14 days of minutes), never by shoppers.
+local sec = math.floor(now / 1000)
+local lastSec = num('seriesSec', 0)
+if sec > lastSec then
+  local line = table.concat({fmt(sec), fmt(tail), fmt(head), fmt(lapsed), fmt(num('claims', 0)), fmt(num('releases', 0)),
+    fmt(num('consumed', 0)), fmt(active), fmt(offers), r['offerRate'], r['showUp'], state}, '|')
+  redis.call('ZADD', KEYS[6], sec, line)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', sec - 7200)
+  if math.floor(sec / 60) > math.floor(lastSec / 60) then
+    local waits = {}
+    for i = 0, 10 do waits[#waits + 1] = fmt(num('wait' .. i, 0)) end
+    redis.call('ZADD', KEYS[7], sec, line .. '|' .. table.concat(waits, ','))
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', sec - 14 * 86400)
+  end
+  r['seriesSec'] = fmt(sec)
+  redis.call('HSET', KEYS[1], 'seriesSec', r['seriesSec'])
+end
+
 local out = {'now', fmt(now), 'active', fmt(active), 'oldestJoinMs', oldest}
 for k, v in pairs(r) do
   table.insert(out, k)

@@ -30,6 +30,8 @@ public struct RoomSettings: Sendable, Equatable {
     public var requireJoinPass: Bool = false
     /// The HS256 key join passes are signed with (empty: none).
     public var joinPassSecret: String = ""
+    /// Webhooks for the room's events (pre-scale signals, state changes).
+    public var hooks: [RoomHook] = []
 
     /// Every setting at its default.
     public init() {}

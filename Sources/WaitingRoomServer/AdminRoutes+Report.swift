@@ -41,7 +41,11 @@ extension AdminRoutes {
             let minutes = try await store.series(room: name, .minutes, from: from ?? 0, to: to)
             let seconds = try await store.series(room: name, .seconds, from: from ?? 0, to: to)
             let start = from ?? (minutes.samples.first?.t ?? seconds.samples.first?.t ?? now)
-            let chosenStep = step ?? ((to - start) <= 7_200 ? 1 : 60)
+            // Without a step: seconds within two hours, else the smallest of a minute, 5 minutes, an hour or a
+            // day that keeps the report within its row limit.
+            let chosenStep = step ?? ([1, 60, 300, 3_600, 86_400] as [Int64]).first { candidate in
+                (candidate >= 60 || to - start <= 7_200) && (to - start) / candidate <= Self.maximumReportRows
+            } ?? 86_400
             guard (to - start) / chosenStep <= Self.maximumReportRows else {
                 throw APIError.badRequest("step too small for the range (at most \(Self.maximumReportRows) rows)", code: "invalid_step")
             }

@@ -54,6 +54,7 @@ public struct RoomStore: Sendable {
                 [
                     "DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                     RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
+                    RedisArgument(keys.hookDeliveries),
                 ],
                 ["SREM", RedisArgument(RoomKeys.registry), RedisArgument(room)],
             ])
@@ -98,6 +99,7 @@ public struct RoomStore: Sendable {
                 [
                     RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                     RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
+                    RedisArgument(keys.events),
                 ],
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )

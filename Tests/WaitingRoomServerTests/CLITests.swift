@@ -123,7 +123,7 @@ struct CLITests {
         #expect(table.status == 0, "\(table)")
         #expect(table.stdout.contains("arrivals 0"), "\(table)")
         #expect(table.stdout.contains("TIME"), "\(table)")
-        let csv = try await run("room", "report", room, "--format", "csv", "--from", "0")
+        let csv = try await run("room", "report", room, "--format", "csv", "--step", "60")
         #expect(csv.stdout.hasPrefix("t,arrivals,offers,"), "\(csv)")
         let badTime = try await run("room", "report", room, "--from", "yesterday")
         #expect(badTime.status == 1, "\(badTime)")

@@ -75,3 +75,43 @@ struct AnalyticsSeriesTests {
         #expect(SeriesSample(line: "x" + line) == nil)
     }
 }
+
+@Suite("Room events from the tick", .serialized)
+struct TickEventsTests {
+    func events(_ redis: RedisClient, _ room: String) async throws -> [String] {
+        let reply = try await redis.execute(["XRANGE", RedisArgument(RoomKeys(room: room).events), "-", "+"])
+        return (reply.array ?? []).compactMap { entry -> String? in
+            guard let fields = entry.array?.last?.array else { return nil }
+            return fields.count >= 2 ? fields[1].string : nil
+        }
+    }
+
+    @Test("opening soon at each lead (once), opened, queue above a threshold (once), queue drained, a minute aggregate")
+    func tickEvents() async throws {
+        let server = try await TestRedisServer.start()
+        let redis = RedisClient(configuration: server.configuration)
+        let store = RoomStore(redis: redis)
+        let room = "events"
+        let start: Int64 = 1_800_000_000_000
+        var settings = RoomSettings(rate: 1, checkoutUrl: "/c", opensAt: Date(timeIntervalSince1970: Double(start + 600_000) / 1000))
+        settings.hooks = [RoomHook(url: "https://ops.example/hook", events: ["room.opening_soon", "room.queue_above"], secret: "hook-secret-0123456789", leads: [300, 60], queueAbove: 2)]
+        try await store.write(room: room, settings: settings, mode: .createOrReplace, now: Date(timeIntervalSince1970: Double(start) / 1000), clockMs: start)
+        for offset: Int64 in [0, 301_000, 302_000, 541_000, 542_000] {
+            _ = try await store.tick(rooms: [room], clockMs: start + offset)
+        }
+        let soon = try await events(redis, room).filter { $0 == "room.opening_soon" }
+        #expect(soon.count == 2, "one per lead, each once")
+        _ = try await store.join(room: room, count: 5)
+        _ = try await store.tick(rooms: [room], clockMs: start + 601_000)  // opens: 5 waiting, above 2
+        _ = try await store.tick(rooms: [room], clockMs: start + 601_500)
+        var kinds = try await events(redis, room)
+        #expect(kinds.filter { $0 == "room.opened" }.count == 1)
+        #expect(kinds.filter { $0 == "room.queue_above" }.count == 1, "\(kinds)")
+        // At 1/s the five are offered within a few seconds: the queue drains once.
+        for second: Int64 in 2...8 { _ = try await store.tick(rooms: [room], clockMs: start + 600_000 + second * 1_000) }
+        kinds = try await events(redis, room)
+        #expect(kinds.filter { $0 == "room.queue_drained" }.count == 1, "\(kinds)")
+        #expect(kinds.filter { $0 == "room.queue_above" }.count == 1)
+        #expect(kinds.contains("room.minute"))
+    }
+}

@@ -5,11 +5,11 @@ import WaitingRoomCore
 /// `waitroom room report ROOM`: a drop's totals and series (`GET /admin/v1/rooms/{room}/report`).
 struct ReportRoom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "A drop's totals and per-second or per-minute series, as a table, JSON or CSV."
+        commandName: "report", abstract: "A drop's totals and per-second or per-minute series: a table, JSON, CSV, or an HTML page with charts."
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, json, csv
+        case table, json, csv, html
     }
 
     @OptionGroup var room: RoomArgument
@@ -24,7 +24,7 @@ struct ReportRoom: AsyncParsableCommand {
     @Option(help: "Seconds per row (default: 1 within two hours, else 60).")
     var step: Int?
 
-    @Option(help: "table, json or csv.")
+    @Option(help: "table, json, csv or html (one self-contained file with charts; use --out).")
     var format: Format = .table
 
     @Option(help: "Write to this file instead of standard output.")
@@ -46,6 +46,9 @@ struct ReportRoom: AsyncParsableCommand {
             case .table:
                 let body = try await admin.client().send(.GET, room.path + "/report" + suffix).body
                 text = Self.table(try RoomOutput.decode(RoomReport.self, body), room: room.name)
+            case .html:
+                let body = try await admin.client().send(.GET, room.path + "/report" + suffix).body
+                text = ReportHTML.page(try RoomOutput.decode(RoomReport.self, body), room: room.name)
             }
             if let out {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)

@@ -37,10 +37,14 @@ extension AdminRoutes {
         }
         do {
             guard try await store.settings(room: name) != nil else { throw APIError.notFound("no such room") }
-            // The whole retained history by default; steps of a second within two hours, else of a minute.
-            let minutes = try await store.series(room: name, .minutes, from: from ?? 0, to: to)
-            let seconds = try await store.series(room: name, .seconds, from: from ?? 0, to: to)
-            let start = from ?? (minutes.samples.first?.t ?? seconds.samples.first?.t ?? now)
+            // The whole retained history by default. The step is checked before anything is read, and only
+            // the resolution it needs is read in full (the minutes' ends give the time-in-queue buckets).
+            var start = from ?? now
+            if from == nil {
+                let first = [try await store.firstSampleTime(room: name, .minutes), try await store.firstSampleTime(room: name, .seconds)]
+                start = first.compactMap { $0 }.min() ?? now
+            }
+            start = min(start, to - 1)
             // Without a step: seconds within two hours, else the smallest of a minute, 5 minutes, an hour or a
             // day that keeps the report within its row limit.
             let chosenStep = step ?? ([1, 60, 300, 3_600, 86_400] as [Int64]).first { candidate in
@@ -49,10 +53,11 @@ extension AdminRoutes {
             guard (to - start) / chosenStep <= Self.maximumReportRows else {
                 throw APIError.badRequest("step too small for the range (at most \(Self.maximumReportRows) rows)", code: "invalid_step")
             }
-            let main = chosenStep < 60 ? seconds : minutes
+            let main = try await store.series(room: name, chosenStep < 60 ? .seconds : .minutes, from: start, to: to)
+            let minutes = try await store.seriesEnds(room: name, .minutes, from: start, to: to)
             return RoomReport(
                 samples: main.samples, baseline: from == nil ? nil : main.baseline, from: start, to: to, step: chosenStep,
-                minuteSamples: minutes.samples, minuteBaseline: from == nil ? nil : minutes.baseline
+                minuteSamples: minutes.last.map { [$0] } ?? [], minuteBaseline: from == nil ? nil : minutes.baseline
             )
         } catch let error as StoreError {
             throw failures.response(for: error)

@@ -289,6 +289,34 @@ public struct RoomStore: Sendable {
         return (lines[0].first.flatMap(SeriesSample.init(line:)), lines[1].compactMap(SeriesSample.init(line:)))
     }
 
+    /// The time of a room's first sample at `resolution` (nil when there is none).
+    public func firstSampleTime(room: String, _ resolution: SeriesResolution) async throws(StoreError) -> Int64? {
+        let keys = RoomKeys(room: room)
+        let key = RedisArgument(resolution == .seconds ? keys.seriesSeconds : keys.seriesMinutes)
+        do {
+            let reply = try await redis.execute(["ZRANGE", key, "0", "0", "WITHSCORES"])
+            return (reply.array?.last?.string).flatMap { Double($0) }.map { Int64($0) }
+        } catch {
+            throw .wrap(error)
+        }
+    }
+
+    /// The last sample before `to` and the last before `from` (the ends a total needs), without the rest.
+    public func seriesEnds(room: String, _ resolution: SeriesResolution, from: Int64, to: Int64) async throws(StoreError) -> (baseline: SeriesSample?, last: SeriesSample?) {
+        let keys = RoomKeys(room: room)
+        let key = RedisArgument(resolution == .seconds ? keys.seriesSeconds : keys.seriesMinutes)
+        do {
+            let replies = try await redis.pipeline([
+                ["ZREVRANGEBYSCORE", key, RedisArgument("(\(from)"), "-inf", "LIMIT", "0", "1"],
+                ["ZREVRANGEBYSCORE", key, RedisArgument("(\(to)"), RedisArgument(from), "LIMIT", "0", "1"],
+            ])
+            let samples = replies.map { ($0.array?.first?.string).flatMap(SeriesSample.init(line:)) }
+            return (samples[0], samples[1])
+        } catch {
+            throw .wrap(error)
+        }
+    }
+
     /// The settings as stored (for PATCH, which merges into them).
     public func settings(room: String) async throws(StoreError) -> RoomSettings? {
         let fields: [String: String]

@@ -177,6 +177,19 @@ public struct RoomSetting: Sendable {
         )
     }
 
+    /// An optional text setting: null (or, from Redis, an empty field) when unset.
+    static func text(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String?> & Sendable, doc: String,
+        check: @escaping @Sendable (String) -> String?
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, doc: doc,
+            get: { $0[keyPath: path].map(SettingValue.text) ?? .none },
+            set: { settings, value in settings[keyPath: path] = { if case .text(let t) = value { return t } else { return nil } }() },
+            check: { value in if case .text(let t) = value { return check(t) } else { return "must be a string" } }
+        )
+    }
+
     static func date(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Date?> & Sendable, doc: String) -> RoomSetting {
         RoomSetting(
             name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, doc: doc,
@@ -220,6 +233,12 @@ extension RoomSettings {
         .date("opensAt", \.opensAt, doc: "When a scheduled drop opens (ISO 8601, or +seconds); earlier arrivals are ordered by lottery."),
         .integer("rampSeconds", \.rampSeconds, range: 0...86_400, doc: "Seconds over which the rate rises after opening; null for none."),
         .number("rampStartRate", \.rampStartRate, range: 0...1_000_000, doc: "Rate at the start of the ramp (default: a tenth of rate)."),
+        .text("displayName", \.displayName, doc: "The waiting page's heading and title (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
+        .text("shopUrl", \.shopUrl, doc: "The link back to the shop (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
+        .text("logoUrl", \.logoUrl, doc: "The shop's logo on the waiting page (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
+        .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),
+        .text("message", \.message, doc: "A short note from the shop on the waiting page.", check: { PagePresentation.plainText($0, maxLength: 500) }),
+        .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
     ]
 
     public static func setting(named name: String) -> RoomSetting? {

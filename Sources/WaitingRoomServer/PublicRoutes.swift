@@ -77,16 +77,23 @@ struct PublicRoutes: Sendable {
         // Joins usually carry no body; only read one when the request says it has one.
         let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
         let body = hasBody ? try await reader.body(request) : ByteBuffer()
+        // `{"fresh": true}` asks for a new place at the back even with a valid ticket (after an expired
+        // offer: "join again"); any other body field is ignored, a body that is not JSON is a 400.
+        var fresh = false
         if body.readableBytes > 0 {
-            // The join takes no fields, but a body that is not JSON is a client bug worth saying so.
-            guard (try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body))) != nil else {
+            guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
                 throw APIError.badRequest("body must be a JSON object", code: "malformed_json")
+            }
+            switch object["fresh"] {
+            case nil, .null: break
+            case .bool(let value): fresh = value
+            default: throw APIError.badRequest("fresh: must be a boolean", code: "invalid_fresh")
             }
         }
         let (room, entry) = try self.room(context)
         let nowMs = Self.nowMs()
         // A shopper who already holds a valid ticket keeps their place: same ticket, no new seq.
-        if let presented = presentedTicket(request, room: room),
+        if !fresh, let presented = presentedTicket(request, room: room),
             let ticket = try? verifiedTicket(presented, room: room, epoch: entry.snapshot.epoch, nowMs: nowMs)
         {
             return joinResponse(ticket: presented, parsed: ticket, entry: entry, nowMs: nowMs)
@@ -161,13 +168,15 @@ struct PublicRoutes: Sendable {
             let claims = AdmissionClaims(
                 iss: issuer, aud: ticket.room, sub: ticket.id, jti: admission.jti,
                 iat: admission.entersAtMs / 1000, nbf: admission.entersAtMs / 1000, exp: admission.expiresAtMs / 1000,
-                seq: ticket.seq
+                seq: ticket.seq, tid: ticket.id
             )
             let token = keys.sign(claims)
             let url = JSONText.escape(entry.snapshot.settings.checkoutUrl)
             return Responses.json(
                 #"{"state":"admitted","position":0,"etaSeconds":null,"pollAfterMs":0,"token":"\#(token)","checkoutUrl":"\#(url)","expiresAt":\#(claims.exp)}"#
             )
+        case .done(let end):
+            return Responses.json(#"{"state":"done","reason":"\#(end.rawValue)","position":null,"etaSeconds":null,"pollAfterMs":0}"#)
         case .expired:
             metrics.expiredClaims.increment()
             return Responses.json(#"{"state":"expired","position":null,"etaSeconds":null,"pollAfterMs":0}"#)

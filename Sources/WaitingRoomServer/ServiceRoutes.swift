@@ -17,25 +17,39 @@ struct ServiceRoutes: Sendable {
 
     func add(to router: Router<BasicRequestContext>) {
         let service = router.group("/v1/admissions").add(middleware: BearerKeyMiddleware(key: serviceKey))
+        // Verify checks the signature and also asks Redis whether the admission already ended, so a
+        // released or consumed token is refused (409 with the reason); offline verification cannot know.
         service.post("/verify") { request, _ in
-            try Responses.encode(try await self.token(request))
-        }
-        service.post("/consume") { request, _ in
             let claims = try await self.token(request)
-            let first: Bool
+            let end: AdmissionEnd?
             do {
-                first = try await self.store.consume(room: claims.aud, jti: claims.jti, expiresAtMs: claims.exp * 1000)
+                end = try await self.store.admissionEnd(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID)
             } catch {
                 throw self.failures.response(for: error)
             }
-            guard first else { throw APIError(.conflict, "already_used", "this admission token has already been used") }
+            if let end { throw APIError.admissionEnded(end) }
+            return try Responses.encode(claims)
+        }
+        service.post("/consume") { request, _ in
+            let claims = try await self.token(request)
+            let result: RoomStore.ConsumeResult
+            do {
+                result = try await self.store.consume(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID, expiresAtMs: claims.exp * 1000)
+            } catch {
+                throw self.failures.response(for: error)
+            }
+            switch result {
+            case .consumed: break
+            case .alreadyUsed: throw APIError.admissionEnded(.consumed)
+            case .released: throw APIError.admissionEnded(.released)
+            }
             self.metrics.consumes.increment()
             return try Responses.encode(claims)
         }
         service.post("/release") { request, _ in
             let claims = try await self.token(request, allowExpired: true)
             do {
-                if try await self.store.release(room: claims.aud, jti: claims.jti) { self.metrics.releases.increment() }
+                if try await self.store.release(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID) { self.metrics.releases.increment() }
             } catch {
                 throw self.failures.response(for: error)
             }

@@ -11,8 +11,9 @@ enum RoomScripts {
     static let release = script("release")
     static let upsert = script("upsert")
     static let setState = script("setState")
+    static let consume = script("consume")
 
-    static let all = [tick, join, claim, release, upsert, setState]
+    static let all = [tick, join, claim, release, upsert, setState, consume]
 
     private static func script(_ name: String) -> RedisScript {
         RedisScript(source("prelude") + "\n" + source(name))

@@ -140,6 +140,8 @@ public struct RoomStore: Sendable {
         /// Admitted (now or, when entries run ahead of the rate, at `admission.entersAtMs`); `redisNowMs` is
         /// Redis's clock when the claim ran, to compare with `entersAtMs`.
         case admitted(Admission, redisNowMs: Int64)
+        /// The admission was released or consumed: it is over and its token is not handed out again.
+        case done(AdmissionEnd)
         case waiting
         /// The offer lapsed (the shopper did not come back within the claim window).
         case expired
@@ -166,6 +168,8 @@ public struct RoomStore: Sendable {
             if fields.count == 3, let enters = Int64(fields[1]), let expires = Int64(fields[2]), let now = Int64(parsed.texts[1]) {
                 return .admitted(Admission(jti: String(fields[0]), entersAtMs: enters, expiresAtMs: expires), redisNowMs: now)
             }
+        case ("done", 1):
+            if let end = AdmissionEnd(rawValue: parsed.texts[0]) { return .done(end) }
         case ("waiting", 0): return .waiting
         case ("expired", 0): return .expired
         case ("closed", 0): return .closed
@@ -176,11 +180,18 @@ public struct RoomStore: Sendable {
         throw .corrupt("claim returned \(reply)")
     }
 
-    /// Frees the checkout slot of `jti`; true the first time.
+    /// How long an ended admission is remembered (status says "done" rather than "expired"): as long as
+    /// a ticket lives.
+    public static let endedAdmissionKeepMs: Int64 = TicketRules().maximumAgeMs
+
+    /// Frees the checkout slot of `jti` and marks the admission of `ticketID` ended; true the first time.
     @discardableResult
-    public func release(room: String, jti: String) async throws(StoreError) -> Bool {
+    public func release(room: String, jti: String, ticketID: String) async throws(StoreError) -> Bool {
         let keys = RoomKeys(room: room)
-        let reply = try await run(RoomScripts.release, keys: [keys.state, keys.active], arguments: [RedisArgument(jti)])
+        let reply = try await run(
+            RoomScripts.release, keys: [keys.state, keys.active, keys.admission(ticketID: ticketID)],
+            arguments: [RedisArgument(jti), RedisArgument(Self.endedAdmissionKeepMs)]
+        )
         switch reply.int {
         case 1: return true
         case 0: return false
@@ -188,16 +199,45 @@ public struct RoomStore: Sendable {
         }
     }
 
-    /// Marks `jti` used until it expires; true the first time only (single use).
-    public func consume(room: String, jti: String, expiresAtMs: Int64) async throws(StoreError) -> Bool {
+    public enum ConsumeResult: Sendable, Equatable {
+        /// The first use: the order may go ahead.
+        case consumed
+        /// Used before (single use).
+        case alreadyUsed
+        /// The checkout was released first: the admission is over.
+        case released
+    }
+
+    /// Marks `jti` used until it expires (single use) and the admission of `ticketID` ended.
+    public func consume(room: String, jti: String, ticketID: String, expiresAtMs: Int64) async throws(StoreError) -> ConsumeResult {
+        let keys = RoomKeys(room: room)
+        let reply = try await run(
+            RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID)],
+            arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.endedAdmissionKeepMs)]
+        )
+        let parsed = try ScriptReply(reply, from: "consume")
+        switch parsed.outcome {
+        case "consumed": return .consumed
+        case "used": return .alreadyUsed
+        case "released": return .released
+        default: throw .corrupt("consume returned \(reply)")
+        }
+    }
+
+    /// Whether the admission `jti` of `ticketID` has ended (released or consumed); nil while it lasts.
+    public func admissionEnd(room: String, jti: String, ticketID: String) async throws(StoreError) -> AdmissionEnd? {
+        let keys = RoomKeys(room: room)
+        let reply: RedisReply
         do {
-            let reply = try await redis.execute([
-                "SET", RedisArgument(RoomKeys(room: room).consumed(jti: jti)), "1", "NX", "PXAT", RedisArgument(max(expiresAtMs, 1)),
-            ])
-            return !reply.isNull
+            reply = try await redis.execute(["MGET", RedisArgument(keys.admission(ticketID: ticketID)), RedisArgument(keys.consumed(jti: jti))])
         } catch {
             throw .wrap(error)
         }
+        guard let values = reply.array, values.count == 2 else { throw .corrupt("MGET returned \(reply)") }
+        if !values[1].isNull { return .consumed }
+        guard let record = values[0].string, record.hasPrefix(jti + "|") else { return nil }
+        let fields = record.split(separator: "|")
+        return fields.count == 4 ? AdmissionEnd(rawValue: String(fields[3])) : nil
     }
 
     /// The settings as stored (for PATCH, which merges into them).

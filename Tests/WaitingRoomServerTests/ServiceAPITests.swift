@@ -34,4 +34,74 @@ struct ServiceAPITests {
         try await waitUntil(timeout: .seconds(3)) { gate.gate.cache.entry(room)?.snapshot.releases == 1 }
         #expect(gate.gate.cache.entry(room)?.snapshot.active == 0)
     }
+
+    /// Claims a token for a fresh shopper in `room`; returns (ticket, token).
+    private func admitted(_ gate: RunningGate, _ room: String) async throws -> (String, String) {
+        let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
+        var token: String?
+        try await waitUntil(timeout: .seconds(3)) {
+            token = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket).string("token")
+            return token != nil
+        }
+        return (ticket, try #require(token))
+    }
+
+    @Test("an admission ends: after release or consume, status says done and hands out no token; verify says why")
+    func admissionEnds() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("end")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100)])
+        defer { Task { await gate.stop() } }
+        let service = RunningGate.serviceKey
+        let status = { (ticket: String) in try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket) }
+
+        // Released: status turns "done" (reason released) and stays so; verify and consume refuse it.
+        let (releasedTicket, releasedToken) = try await admitted(gate, room)
+        #expect(try await status(releasedTicket).string("token") == releasedToken)  // re-polls get the same token while it lasts
+        let released = #"{"token":"\#(releasedToken)"}"#
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/release", bearer: service, body: released).status == 204)
+        for _ in 0..<2 {
+            let reply = try await status(releasedTicket)
+            #expect(reply.status == 200)
+            #expect(reply.string("state") == "done")
+            #expect(reply.string("reason") == "released")
+            #expect(reply.string("token") == nil)
+        }
+        let verifyReleased = try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/verify", bearer: service, body: released)
+        #expect(verifyReleased.status == 409)
+        #expect(verifyReleased.string("error") == "admission_ended")
+        #expect(verifyReleased.string("reason") == "released")
+        let consumeReleased = try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: service, body: released)
+        #expect(consumeReleased.status == 409)
+        #expect(consumeReleased.string("reason") == "released")
+        // Joining again with the ended ticket keeps that ticket (and so stays done), no new place.
+        let rejoin = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join", bearer: releasedTicket)
+        #expect(rejoin.string("ticket") == releasedTicket)
+        // "Join again" asks for a fresh place at the back; a bad value changes nothing.
+        let tailBefore = try #require(gate.gate.cache.entry(room)?.snapshot.tail)
+        let bad = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join", bearer: releasedTicket, body: #"{"fresh":"yes"}"#)
+        #expect(bad.status == 400)
+        #expect(bad.string("error") == "invalid_fresh")
+        let again = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join", bearer: releasedTicket, body: #"{"fresh":true}"#)
+        #expect(again.status == 200)
+        let freshTicket = try #require(again.string("ticket"))
+        #expect(freshTicket != releasedTicket)
+        try await waitUntil(timeout: .seconds(3)) { gate.gate.cache.entry(room)?.snapshot.tail == tailBefore + 1 }
+
+        // Consumed: status says done (reason consumed); verify says so.
+        let (consumedTicket, consumedToken) = try await admitted(gate, room)
+        let consumed = #"{"token":"\#(consumedToken)"}"#
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/verify", bearer: service, body: consumed).status == 200)
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: service, body: consumed).status == 200)
+        let after = try await status(consumedTicket)
+        #expect(after.string("state") == "done")
+        #expect(after.string("reason") == "consumed")
+        #expect(after.string("token") == nil)
+        let verifyConsumed = try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/verify", bearer: service, body: consumed)
+        #expect(verifyConsumed.status == 409)
+        #expect(verifyConsumed.string("reason") == "consumed")
+        // Releasing after the order still frees the slot and keeps the end as "consumed".
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/release", bearer: service, body: consumed).status == 204)
+        #expect(try await status(consumedTicket).string("reason") == "consumed")
+    }
 }

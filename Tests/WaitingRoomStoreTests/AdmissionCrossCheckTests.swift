@@ -73,7 +73,7 @@ struct AdmissionCrossCheckTests {
             case .release(let jti):
                 let expected = AdmissionModel.release(model, jti: jti)
                 model = expected.state
-                #expect(try await store.release(room: room, jti: jti) == expected.released, "step \(index): \(step)")
+                #expect(try await store.release(room: room, jti: jti, ticketID: "unknown") == expected.released, "step \(index): \(step)")
             case .settings(let changed):
                 var next = changed
                 next.opensAt = settings.opensAt

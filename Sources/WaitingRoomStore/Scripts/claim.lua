@@ -1,9 +1,14 @@
 -- AdmissionModel.claim, transcribed line by line. Records an admission once per ticket.
 -- KEYS: state, active, offers, offerClaims, admission. ARGV: effective position, new jti, epoch, clock.
--- Returns {'admitted', 'jti|entersAtMs|expiresAtMs', now} or {outcome}: waiting, expired, closed, foreign, missing.
+-- Returns {'admitted', 'jti|entersAtMs|expiresAtMs', now}, {'done', 'released'|'consumed'} once the admission
+-- ended, or {outcome}: waiting, expired, closed, foreign, missing.
 local now = clock(ARGV[4])
 local existing = redis.call('GET', KEYS[5])
-if existing then return {'admitted', existing, fmt(now)} end
+if existing then
+  local ended = string.match(existing, '^[^|]*|[^|]*|[^|]*|(%a+)$')
+  if ended then return {'done', ended} end
+  return {'admitted', existing, fmt(now)}
+end
 local r = {}
 local names = {'head', 'claimWindowSeconds', 'sessionTTLSeconds', 'epoch', 'state', 'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}
 local values = redis.call('HMGET', KEYS[1], unpack(names))

@@ -17,3 +17,18 @@ local function ramped(r, openedAt, now)
   end
   return rate
 end
+
+-- An admission record is 'jti|entersAtMs|expiresAtMs', with '|released' or '|consumed' once it has ended.
+-- The end of the admission stored at `key` for `jti`, or nil while it lasts (or when it is another's).
+local function admission_end(key, jti)
+  local value = redis.call('GET', key)
+  if not value or string.sub(value, 1, #jti + 1) ~= jti .. '|' then return nil end
+  return string.match(value, '^[^|]*|[^|]*|[^|]*|(%a+)$')
+end
+
+-- Marks the admission at `key` ended (kept `keepMs`, so status says "done" for as long as tickets live).
+local function end_admission(key, jti, how, keepMs)
+  local value = redis.call('GET', key)
+  if not value or string.sub(value, 1, #jti + 1) ~= jti .. '|' then return end
+  if string.match(value, '^[^|]*|[^|]*|[^|]*$') then redis.call('SET', key, value .. '|' .. how, 'PX', keepMs) end
+end

@@ -96,10 +96,16 @@ public enum PagePresentation {
     }
 
     /// A short id for support, derived from the ticket's random id (not secret: it is the start of the
-    /// admission token's `sub`): `"abcd-efgh"`. The page's script derives the same from the ticket text.
+    /// admission token's `sub`): its first 32 bits as hex, `"9f3a-21c4"` — easy to read aloud, unlike
+    /// base64url. The page's script derives the same from the ticket text.
     public static func queueID(ticketID: String) -> String {
-        let short = ticketID.prefix(8)
-        return short.count > 4 ? "\(short.prefix(4))-\(short.dropFirst(4))" : String(short)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let digits = ticketID.utf8.prefix(6).compactMap { alphabet.firstIndex(of: $0) }
+        guard digits.count == 6 else { return "" }
+        let bits = digits.reduce(UInt64(0)) { $0 << 6 | UInt64($1) } >> 4
+        let hex = String(bits, radix: 16)
+        let padded = String(repeating: "0", count: 8 - hex.count) + hex
+        return "\(padded.prefix(4))-\(padded.suffix(4))"
     }
 }
 

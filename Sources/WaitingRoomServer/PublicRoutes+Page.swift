@@ -25,14 +25,18 @@ extension PublicRoutes {
         }
         let settings = entry.snapshot.settings
         var brand = WaitPage.Brand(room: room, settings: settings, language: PagePresentation.language(acceptLanguage: accepted, fixed: settings.language))
-        brand.pass = request.uri.queryParameters.get("pass").map(String.init)
+        brand.pass = request.uri.queryParameters.get("pass").map { String($0) }
         let page = pages.wait
         guard request.uri.queryParameters.get("js") == "0" else {
             return pageResponse(page.render(brand, page.joining(brand.language)), brand: brand)
         }
         var request = request
         // A join pass from the shop's link travels as the header the script would send.
-        if let pass = request.uri.queryParameters.get("pass") { request.headers[.joinPass] = String(pass) }
+        if let pass = brand.pass {
+            var head = request.head
+            head.headerFields[.joinPass] = pass
+            request = Request(head: head, body: request.body)
+        }
         let nowMs = Self.nowMs()
         let held = presentedTicket(request, room: room).flatMap { try? verifiedTicket($0, room: room, epoch: entry.snapshot.epoch, nowMs: nowMs) }
         let answer: Response
@@ -61,8 +65,16 @@ extension PublicRoutes {
             throw APIError(.forbidden, "cross_site", "this form only works from the waiting page")
         }
         var headers: HTTPFields = [.location: "/wait/\(room)?js=0", .cacheControl: "no-store"]
-        if request.uri.queryParameters.get("again") == "1", let answer = try? await join(request, context), let cookie = answer.headers[.setCookie] {
-            headers[.setCookie] = cookie
+        if request.uri.queryParameters.get("again") == "1" {
+            // The API's own "join again": a new place at the back whatever ticket the cookie holds.
+            var head = request.head
+            let body = ByteBuffer(string: #"{"fresh":true}"#)
+            head.headerFields[.contentType] = "application/json"
+            head.headerFields[.contentLength] = String(body.readableBytes)
+            head.headerFields[.transferEncoding] = nil
+            if let answer = try? await join(Request(head: head, body: RequestBody(buffer: body)), context), let cookie = answer.headers[.setCookie] {
+                headers[.setCookie] = cookie
+            }
         }
         return Response(status: .seeOther, headers: headers)
     }

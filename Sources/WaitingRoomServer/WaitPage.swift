@@ -18,7 +18,7 @@ struct WaitPage: Sendable {
     static let placeholders: Set<String> = [
         "lang", "title", "accent", "accentText", "state_name", "logo", "heading", "message", "room", "refresh", "data",
         "clock", "opens", "state", "pos", "eta", "note", "bar", "go_href", "go", "again", "refresh_link", "fine",
-        "updated", "qid", "shop_href", "shop_label",
+        "updated", "qid", "shop_href", "shop_link", "shop_label",
     ]
 
     init(template text: String, strings json: Data) throws {
@@ -270,6 +270,8 @@ struct WaitPage: Sendable {
             "refresh_link": view.refreshSeconds == nil || view.stopped ? "" : text("refresh_now", language),
             "fine": view.fine, "updated": view.updated, "qid": view.queueID,
             "shop_href": brand.shopUrl ?? "", "shop_label": shopLabel(brand),
+            // The small link to the shop steps aside when the main button already goes there.
+            "shop_link": brand.shopUrl == nil || view.goHref == brand.shopUrl ? "" : "shown",
         ]
         if let seconds = view.refreshSeconds, !view.stopped {
             values["refresh"] = #"<meta http-equiv="refresh" content="\#(seconds);url=\#(HTML.escape(noJS))">"#

@@ -9,18 +9,18 @@ struct PagePresentationTests {
     }
 
     @Test("presentation settings are validated through the schema, naming the field", arguments: [
-        (#"{"shopUrl": "javascript:alert(1)"}"#, "shopUrl"),
-        (#"{"shopUrl": "https://shop.example\\@evil.example/"}"#, "shopUrl"),
-        (#"{"shopUrl": "//evil.example/"}"#, "shopUrl"),
-        (#"{"logoUrl": "data:image/svg+xml,<svg/>"}"#, "logoUrl"),
-        (#"{"logoUrl": "https://cdn.example/logo.png\"onerror=x"}"#, "logoUrl"),
-        (#"{"accentColor": "red"}"#, "accentColor"),
-        (#"{"accentColor": "#12345"}"#, "accentColor"),
-        (#"{"accentColor": "#12g456"}"#, "accentColor"),
-        (#"{"language": "pt"}"#, "language"),
-        (#"{"displayName": "  "}"#, "displayName"),
-        (#"{"message": "a\u0000b"}"#, "message"),
-        (#"{"displayName": 5}"#, "displayName"),
+        (##"{"shopUrl": "javascript:alert(1)"}"##, "shopUrl"),
+        (##"{"shopUrl": "https://shop.example\\@evil.example/"}"##, "shopUrl"),
+        (##"{"shopUrl": "//evil.example/"}"##, "shopUrl"),
+        (##"{"logoUrl": "data:image/svg+xml,<svg/>"}"##, "logoUrl"),
+        (##"{"logoUrl": "https://cdn.example/logo.png\"onerror=x"}"##, "logoUrl"),
+        (##"{"accentColor": "red"}"##, "accentColor"),
+        (##"{"accentColor": "#12345"}"##, "accentColor"),
+        (##"{"accentColor": "#12g456"}"##, "accentColor"),
+        (##"{"language": "pt"}"##, "language"),
+        (##"{"displayName": "  "}"##, "displayName"),
+        (##"{"message": "a\u0000b"}"##, "message"),
+        (##"{"displayName": 5}"##, "displayName"),
     ])
     func refused(json: String, field: String) throws {
         var object = try decode(json)
@@ -74,7 +74,11 @@ struct PagePresentationTests {
 
     @Test("the queue id is the start of the ticket's random id, grouped for reading aloud")
     func queueID() {
-        #expect(PagePresentation.queueID(ticketID: "Ab3dEf9hIjKlMnOp") == "Ab3d-Ef9h")
-        #expect(PagePresentation.queueID(ticketID: "abc") == "abc")
+        // "AAAAAB" is 0...0 000001: the top 32 of its 36 bits are 0.
+        #expect(PagePresentation.queueID(ticketID: "AAAAABxyz") == "0000-0000")
+        // "_____" is all ones: ffff-ffff; "BAAAAA" is 000001 then zeros: 0x04000000.
+        #expect(PagePresentation.queueID(ticketID: "______xyz") == "ffff-ffff")
+        #expect(PagePresentation.queueID(ticketID: "BAAAAAxyz") == "0400-0000")
+        #expect(PagePresentation.queueID(ticketID: "abc") == "")
     }
 }

@@ -9,11 +9,12 @@ tiny shop (a page that links to the waiting room, and a checkout page). Every wa
 condition with a deadline. Screenshots go to .build/browser/. Ends with "N passed, N failed".
 """
 import argparse, http.server, json, os, shutil, signal, socket, socketserver, subprocess, sys, tempfile, threading, time, traceback
-import urllib.error, urllib.request
+import urllib.error, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(ROOT, ".build", "browser")
 ADMIN_KEY = "browser-admin-key-0123456789"
+SERVICE_KEY = "browser-service-key-0123456789"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TIMEOUT_MS = 15_000  # every expectation waits at most this long
 
@@ -102,7 +103,7 @@ class World:
             f.write("rooms: {}\n")
         env = dict(os.environ, WAITROOM_REDIS_URL=self.redis.url, WAITROOM_HTTP_PORT=str(self.port), WAITROOM_HTTP_HOST="127.0.0.1",
                    WAITROOM_SIGNING_KEY_FILE=key, WAITROOM_TICKET_SECRET="browser-ticket-secret-0123456789",
-                   WAITROOM_ADMIN_KEY=ADMIN_KEY, WAITROOM_SERVICE_KEY="browser-service-key-0123456789",
+                   WAITROOM_ADMIN_KEY=ADMIN_KEY, WAITROOM_SERVICE_KEY=SERVICE_KEY,
                    WAITROOM_ROOMS_FILE=rooms, WAITROOM_LOG_LEVEL="error", WAITROOM_REDIS_TIMEOUT_MS="300")
         self.log = open(os.path.join(self.tmp, "gate.log"), "w")
         self.gate = subprocess.Popen([os.path.join(binaries, "waitroom"), "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -115,11 +116,11 @@ class World:
         self.shop_server.shutdown()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def http(self, method, path, body=None, admin=False):
+    def http(self, method, path, body=None, admin=False, bearer=None):
         request = urllib.request.Request(self.base + path, method=method, data=None if body is None else json.dumps(body).encode())
         request.add_header("Content-Type", "application/json")
-        if admin:
-            request.add_header("Authorization", "Bearer " + ADMIN_KEY)
+        if admin or bearer:
+            request.add_header("Authorization", "Bearer " + (bearer or ADMIN_KEY))
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 text = response.read().decode()
@@ -225,8 +226,17 @@ def admitted_then_back_to_the_shop(world, browser, size):
     world.patch(room, rate=5)
     page.wait_for_url(f"{world.shop}/checkout*", timeout=TIMEOUT_MS)
     assert text(page, "#token") == "token"
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["wr_token"][0]
     page.go_back()
     page.wait_for_url(f"{world.shop}/shop/{room}", timeout=TIMEOUT_MS)
+    # The order service ends the checkout: the waiting room now says so, and never opens checkout again.
+    assert world.http("POST", "/v1/admissions/release", {"token": token}, bearer=SERVICE_KEY)[0] in (200, 204)
+    page.click("#enter")
+    expect_text(page, "#state", "Your checkout is finished")
+    assert page.locator("#go").get_attribute("href") == f"{world.shop}/shop/{room}"
+    assert page.url.startswith(world.base), "no forward into checkout"
+    shot(page, f"done-{size}")
+    axe(page, f"checkout finished ({size})")
     context.close()
 
 
@@ -242,6 +252,22 @@ def between_polls_the_position_counts_down(world, browser, size):
     expect_text(page, "#pos", "people ahead of you")
     expect_text(page, "#pos", "About ", timeout=20_000)
     shot(page, f"countdown-{size}")
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def scheduled_then_lottery(world, browser, size):
+    """Before the opening: a countdown and the local opening time; at the opening, a place by lottery."""
+    room = world.room("scheduled", rate=5, opensAt="+4")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#clock", "The drop opens in 00:0")
+    expect_text(page, "#opens", "Opens ")
+    assert "lottery" in text(page, "#state")
+    shot(page, f"scheduled-{size}")
+    axe(page, "scheduled")
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=20_000)  # drawn, admitted, off to checkout
     context.close()
 
 

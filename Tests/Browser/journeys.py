@@ -341,6 +341,29 @@ def expired_then_join_again(world, browser, size):
     context.close()
 
 
+@journey(sizes=("phone",))
+def offline_near_the_front_promises_nothing(world, browser, size):
+    """Offline with the turn about to come: the offer may lapse meanwhile, so the page stops saying
+    "you keep your place" (on hold, or far back, it may)."""
+    room = world.room("offline", rate=0, claimWindowSeconds=4)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    queue_id(page)
+    context.set_offline(True)
+    expect_text(page, "#note", "Reconnecting… You keep your place.")  # on hold: nobody is being admitted
+    context.set_offline(False)
+    page.wait_for_function("() => document.getElementById('note').hidden", timeout=TIMEOUT_MS)
+    world.patch(room, rate=0.3)
+    expect_text(page, "#eta", "Estimated wait")
+    context.set_offline(True)
+    # Once offline longer than the turn's earliest moment plus half the claim window, no more promises.
+    page.wait_for_function("() => document.getElementById('note').textContent === 'Reconnecting…'", timeout=TIMEOUT_MS)
+    shot(page, f"offline-near-front-{size}")
+    context.set_offline(False)
+    context.close()
+
+
 @journey(sizes=("desktop",))
 def redis_down_and_back(world, browser, size):
     """Redis down: a shopper in line is told updates are delayed and keeps their place; a newcomer is

@@ -2,7 +2,7 @@
 // from the modules' own sources (no Hummingbird): FUZZ_TARGET picks the target.
 //
 //   ticket    QueueTicket(payload:) on raw input, and TicketSigner.open on it as a whole ticket
-//   jwt       JSONWebToken.parse and VerificationKeySet.verify (EdDSA admission tokens)
+//   jwt       JSONWebToken.parse and VerificationKeySet.verify (EdDSA admission tokens), JoinPass (HS256 passes)
 //   settings  the admin API's strict settings decoder (RoomSettings(json:) / merging(json:)), then validate()
 //
 // A crash, a sanitizer report or a failed property (`check`) is a finding.
@@ -20,6 +20,7 @@ let target = FuzzTarget(rawValue: ProcessInfo.processInfo.environment["FUZZ_TARG
 let signer = try! TicketSigner(secret: Array("fuzzing-ticket-secret-0123456789".utf8))
 let signingKeys = try! SigningKeySet(keys: [Ed25519PrivateKey(seed: [UInt8](repeating: 7, count: 32))])
 let fuzzNow = Date(timeIntervalSince1970: 1_800_000_000)
+let passKey = try! JoinPass.Key(secret: "fuzzing-join-pass-secret-0123456789")
 
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("property failed: \(message())") }
@@ -59,6 +60,12 @@ func fuzzJWT(_ text: String) {
         // Only a token signed with our key verifies; re-signing its claims must verify too.
         let again = signingKeys.sign(claims)
         check((try? signingKeys.verify(again, as: AdmissionClaims.self, now: fuzzNow, leeway: 5)) == claims, "claims round trip")
+    }
+    // Join passes: only passes signed with the key verify, and their claims survive re-signing.
+    if let pass = try? passKey.verify(text, room: "drop", nowSeconds: 1_800_000_000) {
+        check(pass.room == "drop" && !pass.sub.isEmpty && pass.sub.utf8.count <= JoinPass.maximumSubjectBytes, "accepted a bad pass: \(text)")
+        check((try? passKey.verify(passKey.sign(pass), room: "drop", nowSeconds: 1_800_000_000)) == pass, "pass round trip")
+        check(JoinPass.subject(ticketID: JoinPass.ticketID(sub: pass.sub)) == pass.sub, "ticket id round trip")
     }
 }
 

@@ -31,6 +31,8 @@ export WAITROOM_TICKET_SECRET="drop-bench-ticket-secret-$RANDOM$RANDOM"
 export WAITROOM_ADMIN_KEY="drop-bench-admin-key-0123456789"
 export WAITROOM_SERVICE_KEY="drop-bench-service-key-0123456789"
 export WAITROOM_LOG_LEVEL=warning
+# The simulator gives each shopper (and each bot client) an address of its own in X-Forwarded-For.
+export WAITROOM_TRUSTED_PROXIES="127.0.0.1/32,::1/128"
 cd "$dir"  # no Config/ here: defaults plus the environment above
 WAITROOM_HTTP_PORT=$gate1 "$bin/waitroom" serve & gate1_pid=$!; started_pids+=($gate1_pid)
 WAITROOM_HTTP_PORT=$gate2 "$bin/waitroom" serve & gate2_pid=$!; started_pids+=($gate2_pid)

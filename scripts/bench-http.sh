@@ -11,6 +11,7 @@ start_redis "$(mktemp -d /tmp/waitroom-bench-http.XXXXXX)" "$(free_port)" --appe
 port=$(free_port)
 export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port" WAITROOM_HTTP_PORT=$port WAITROOM_LOG_LEVEL=error
 export WAITROOM_ADMIN_KEY="bench-http-admin-key-0123456789" WAITROOM_TICKET_SECRET="bench-http-ticket-secret-0123"
+export WAITROOM_TRUSTED_PROXIES="127.0.0.1/32"  # wrk sends each join from an address of its own
 (cd "$redis_dir" && exec "$bin/waitroom" serve) & started_pids+=($!)
 wait_http "http://127.0.0.1:$port/readyz"
 "$bin/waitroom" bench http --url "http://127.0.0.1:$port" "$@"

@@ -148,4 +148,11 @@ public enum DropAnalysis {
         }
         return sums.map { (le: $0.key, count: $0.value) }
     }
+
+    /// Of the first `first` places handed out (the lowest seqs among everyone's), the share bots hold.
+    public static func botShare(botSeqs: [Int64], honestSeqs: [Int64], first: Int) -> Double {
+        let everyone = (botSeqs.map { ($0, true) } + honestSeqs.map { ($0, false) }).sorted { $0.0 < $1.0 }.prefix(first)
+        guard !everyone.isEmpty else { return 0 }
+        return Double(everyone.filter(\.1).count) / Double(everyone.count)
+    }
 }

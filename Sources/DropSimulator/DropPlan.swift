@@ -28,6 +28,10 @@ public struct DropPlan: Sendable {
     public var lottery = false
     /// The room's ramp after opening (for the report's "during the ramp" ETA figure).
     public var rampSeconds: Double?
+    /// Bot joins to attempt, from the start, as fast as the gates answer; bots never poll or claim.
+    public var bots = 0
+    /// Client addresses the bots join from (each honest shopper has an address of their own).
+    public var botClients = 1
 
     public init(
         gateURLs: [String], room: String, shoppers: Int, arrivals: ArrivalCurve, abandonFraction: Double, rate: Double,
@@ -45,6 +49,17 @@ public struct DropPlan: Sendable {
         self.serviceKey = serviceKey
         self.connectionsPerGate = connectionsPerGate
         self.timeLimitSeconds = timeLimitSeconds
+    }
+
+    /// The address shopper `index` joins from (sent as `X-Forwarded-For`; the gates must trust the
+    /// simulator's address as a proxy for it to count): one per shopper, in 10.0.0.0/8.
+    public static func shopperAddress(_ index: Int) -> String {
+        "10.\((index >> 16) & 255).\((index >> 8) & 255).\(index & 255)"
+    }
+
+    /// The address bot client `index` joins from, in 198.18.0.0/15 (benchmarking addresses).
+    public static func botAddress(_ index: Int) -> String {
+        "198.\(18 + (index >> 16) & 1).\((index >> 8) & 255).\(index & 255)"
     }
 
     /// Whether shopper `index` abandons: spread evenly (every k-th), so the fraction is exact and repeatable.

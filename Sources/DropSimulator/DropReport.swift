@@ -58,16 +58,34 @@ public struct DropReport: Codable, Sendable {
     /// Fitted Redis bytes per waiting shopper and per admitted shopper (see ``DropAnalysis/memoryPerShopper(_:)``).
     public var redisBytesPerWaitingShopper: Double?
     public var redisBytesPerAdmittedShopper: Double?
+    /// The bot scenario: what the bots got, against what honest shoppers got.
+    public struct Bots: Codable, Sendable, Equatable {
+        public var attempts: Int
+        public var clients: Int
+        public var places: Int
+        public var refused: [String: Int]
+        public var proofsSolved: Int
+        /// Of the first 1,000 places handed out (or all, when fewer), the share that bots took.
+        public var shareOfFirstThousandPlaces: Double
+    }
+
+    public var bots: Bots?
     /// Server-side latency from the gates' own histograms (`/metrics`), without the load generator's queueing.
     public var serverSide: [String: Double] = [:]
     public var serverPeakRSSBytes: [String: Int]
     public var samples: [DropSample]
 
-    /// Builds the report from the shoppers' outcomes.
+    /// Builds the report from the shoppers' (and bots') outcomes.
     public init(
-        plan: DropPlan, outcomes: [DropSimulation.ShopperOutcome], durationSeconds: Double, samples: [DropSample],
-        redisCommands: Int?, requests: Int, serverPeakRSSBytes: [String: Int]
+        plan: DropPlan, outcomes: [DropSimulation.ShopperOutcome], bots: DropSimulation.BotOutcome = .init(), durationSeconds: Double,
+        samples: [DropSample], redisCommands: Int?, requests: Int, serverPeakRSSBytes: [String: Int]
     ) {
+        if plan.bots > 0 {
+            self.bots = Bots(
+                attempts: plan.bots, clients: plan.botClients, places: bots.seqs.count, refused: bots.refused, proofsSolved: bots.proofsSolved,
+                shareOfFirstThousandPlaces: DropAnalysis.botShare(botSeqs: bots.seqs, honestSeqs: outcomes.compactMap(\.seq), first: 1_000)
+            )
+        }
         shoppers = plan.shoppers
         joined = outcomes.filter { $0.seq != nil }.count
         admitted = outcomes.filter { $0.admittedAt != nil }.count
@@ -149,6 +167,13 @@ public struct DropReport: Codable, Sendable {
         lines.append(share("overall", etaOverall))
         lines.append(share("who first looked in the 10 s after opening", etaFirstTenSeconds))
         if let ramp = etaDuringRamp { lines.append(share("who first looked during the ramp", ramp)) }
+        if let bots {
+            let refused = bots.refused.isEmpty ? "none" : bots.refused.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            lines.append(String(
+                format: "  bots: %d joins from %d addresses took %d places (%.1f%% of the first 1,000); refused: %@; proofs solved: %d",
+                bots.attempts, bots.clients, bots.places, bots.shareOfFirstThousandPlaces * 100, refused as NSString, bots.proofsSolved
+            ))
+        }
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {
             lines.append(String(format: "  Redis memory: %.2f MiB at start, %.2f MiB peak", Double(first) / 1_048_576, Double(peak) / 1_048_576))

@@ -6,6 +6,7 @@ import NIOHTTP1
 import RedisClient
 import Synchronization
 import WaitingRoomCore
+import WaitingRoomTokens
 
 /// Runs a simulated drop: every shopper is a small state machine (join → poll as told → claim → check out)
 /// running as a task; thousands share a few hundred pooled connections.
@@ -43,6 +44,15 @@ public final class DropSimulation: Sendable {
 
     public var live: LiveCounters { counters }
 
+    /// What the bots got: places (their seqs) and refusals.
+    public struct BotOutcome: Sendable {
+        public var seqs: [Int64] = []
+        public var refused: [String: Int] = [:]
+        public var proofsSolved = 0
+
+        public init() {}
+    }
+
     /// Seconds since the simulation started.
     public var elapsed: Double {
         (ContinuousClock.now - started).seconds
@@ -79,7 +89,13 @@ public final class DropSimulation: Sendable {
 
     /// Runs every shopper to the end and returns their outcomes.
     public func run() async -> [ShopperOutcome] {
+        await runWithBots().shoppers
+    }
+
+    /// Runs every shopper (and the bots, when the plan has any) to the end.
+    public func runWithBots() async -> (shoppers: [ShopperOutcome], bots: BotOutcome) {
         let offsets = plan.arrivals.offsets(count: plan.shoppers)
+        async let bots = self.bots()
         let outcomes = await withTaskGroup(of: ShopperOutcome.self, returning: [ShopperOutcome].self) { group in
             for (index, offset) in offsets.enumerated() {
                 group.addTask { await self.shopper(index: index, arrivesAt: offset) }
@@ -89,8 +105,55 @@ public final class DropSimulation: Sendable {
             for await outcome in group { outcomes.append(outcome) }
             return outcomes
         }
+        let botOutcome = await bots
         try? await client.shutdown()
-        return outcomes
+        return (outcomes, botOutcome)
+    }
+
+    /// `plan.bots` joins from `plan.botClients` addresses, each client joining back to back (solving a
+    /// proof of work when asked, as a bot farm would), never polling.
+    private func bots() async -> BotOutcome {
+        guard plan.bots > 0 else { return BotOutcome() }
+        let clients = max(1, plan.botClients)
+        return await withTaskGroup(of: BotOutcome.self, returning: BotOutcome.self) { group in
+            for client in 0..<clients {
+                let attempts = plan.bots / clients + (client < plan.bots % clients ? 1 : 0)
+                group.addTask {
+                    var outcome = BotOutcome()
+                    let gate = self.plan.gateURLs[client % self.plan.gateURLs.count]
+                    for _ in 0..<attempts {
+                        let (result, solved) = await self.join(gate, address: DropPlan.botAddress(client))
+                        outcome.proofsSolved += solved
+                        switch result {
+                        case .success(let reply) where reply.status == 200:
+                            if let ticket = reply.ticket, let dot = ticket.lastIndex(of: "."), let parsed = QueueTicket(payload: ticket[..<dot]) {
+                                outcome.seqs.append(parsed.seq)
+                            }
+                        case .success(let reply): outcome.refused["join \(reply.status)", default: 0] += 1
+                        case .failure(let error): outcome.refused["join \(error)", default: 0] += 1
+                        }
+                    }
+                    return outcome
+                }
+            }
+            var total = BotOutcome()
+            for await outcome in group {
+                total.seqs += outcome.seqs
+                total.proofsSolved += outcome.proofsSolved
+                for (kind, count) in outcome.refused { total.refused[kind, default: 0] += count }
+            }
+            return total
+        }
+    }
+
+    /// One join from `address`; when the gate asks for a proof of work (428), solves it and joins again.
+    private func join(_ gate: String, address: String) async -> (Result<Reply, HTTPClientError>, solved: Int) {
+        let url = gate + "/v1/rooms/\(plan.room)/join"
+        let first = await call(.POST, url, headers: [("X-Forwarded-For", address)])
+        guard case .success(let reply) = first, reply.status == 428, let challenge = reply.challenge, let bits = reply.bits else { return (first, 0) }
+        let nonce = ProofOfWork.solve(challenge, bits: bits)
+        let solved = await call(.POST, url, headers: [("X-Forwarded-For", address), ("X-Waitroom-Pow-Challenge", challenge), ("X-Waitroom-Pow-Nonce", nonce)])
+        return (solved, 1)
     }
 
     private func shopper(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
@@ -107,7 +170,7 @@ public final class DropSimulation: Sendable {
         var pollAfter = 1_000
         for _ in 0..<10 {
             let begun = elapsed
-            switch await call(.POST, joinGate + "/v1/rooms/\(plan.room)/join") {
+            switch await join(joinGate, address: DropPlan.shopperAddress(index)).0 {
             case .success(let reply) where reply.status == 200:
                 outcome.joinLatency = elapsed - begun
                 ticket = reply.ticket
@@ -192,6 +255,9 @@ public final class DropSimulation: Sendable {
         var pollAfterMs: Int?
         /// `etaSeconds` (its only fields are `low` and `high`); nil when null or absent.
         var eta: (low: Int, high: Int)?
+        /// A proof-of-work challenge (428) and its difficulty.
+        var challenge: String?
+        var bits: Int?
 
         init(status: Int, body: String) {
             self.status = status
@@ -200,6 +266,10 @@ public final class DropSimulation: Sendable {
             token = Self.string("token", in: body)
             pollAfterMs = Self.integer("pollAfterMs", in: body)
             if let low = Self.integer("low", in: body), let high = Self.integer("high", in: body) { eta = (low, high) }
+            if status == 428 {
+                challenge = Self.string("challenge", in: body)
+                bits = Self.integer("bits", in: body)
+            }
         }
 
         static func string(_ key: String, in body: String) -> String? {
@@ -215,10 +285,13 @@ public final class DropSimulation: Sendable {
         }
     }
 
-    private func call(_ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil) async -> Result<Reply, HTTPClientError> {
+    private func call(
+        _ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil, headers: [(String, String)] = []
+    ) async -> Result<Reply, HTTPClientError> {
         counters.requests.add(1, ordering: .relaxed)
         var request = HTTPClientRequest(url: url)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -47,6 +47,18 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(help: "Ramp: the rate it starts from.")
     var rampStartRate: Double?
 
+    @Option(help: "Bots: this many joins, as fast as the gates answer, never polling (the bot scenario).")
+    var bots = 0
+
+    @Option(help: "Bots: the number of client addresses they join from (sent as X-Forwarded-For; the gates must trust the simulator as a proxy).")
+    var botClients = 10
+
+    @Option(help: "Room setting joinsPerClientPerMinute (omit for the room default).")
+    var joinsPerClient: Int?
+
+    @Option(help: "Room setting proofOfWorkBits (omit for the room default, 0).")
+    var powBits: Int?
+
     @Option(help: "Create the room paused and resume it after this many seconds (the ETA right after a resume).")
     var resumeAfter: Double?
 
@@ -105,6 +117,8 @@ struct BenchDrop: AsyncParsableCommand {
         plan.openingSeconds = opensIn ?? resumeAfter ?? 0
         plan.lottery = opensIn != nil
         plan.rampSeconds = rampSeconds.map(Double.init)
+        plan.bots = bots
+        plan.botClients = botClients
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         let simulation = DropSimulation(plan: plan)
@@ -116,13 +130,13 @@ struct BenchDrop: AsyncParsableCommand {
             try? await Task.sleep(for: .milliseconds(Int(resumeAfter * 1000)))
             _ = try? await AdminClient(baseURL: gates[0], key: adminKey).send(.POST, "/admin/v1/rooms/\(room)/resume")
         }
-        let outcomes = await simulation.run()
+        let (outcomes, botOutcome) = await simulation.runWithBots()
         sampler.cancel()
         resumer.cancel()
         let samples = await sampler.value
         let commandsAfter: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
         var report = DropReport(
-            plan: plan, outcomes: outcomes, durationSeconds: simulation.elapsed, samples: samples,
+            plan: plan, outcomes: outcomes, bots: botOutcome, durationSeconds: simulation.elapsed, samples: samples,
             redisCommands: commandsBefore.flatMap { before in commandsAfter.map { $0 - before } }, requests: simulation.live.snapshot.requests,
             serverPeakRSSBytes: Dictionary(uniqueKeysWithValues: serverPIDs.compactMap { pid in Self.peakRSS(pid).map { ("pid \(pid)", $0) } })
         )
@@ -163,11 +177,13 @@ struct BenchDrop: AsyncParsableCommand {
     private func createRoom(gate: String, key: String) async throws -> ContinuousClock.Instant {
         let admin = AdminClient(baseURL: gate, key: key)
         _ = try? await admin.send(.DELETE, "/admin/v1/rooms/" + room)  // absent is fine
-        let settings = RoomSettings(
+        var settings = RoomSettings(
             rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: sessionTTL,
             checkoutUrl: (orderService ?? "http://127.0.0.1:8081") + "/checkout", opensAt: opensIn.map { Date().addingTimeInterval($0) },
             rampSeconds: rampSeconds, rampStartRate: rampStartRate
         )
+        if let joinsPerClient { settings.joinsPerClientPerMinute = joinsPerClient }
+        if let powBits { settings.proofOfWorkBits = powBits }
         let created = ContinuousClock.now
         _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try SettingFlags.encode(settings.json))
         if resumeAfter != nil { _ = try await admin.send(.POST, "/admin/v1/rooms/\(room)/pause") }

@@ -35,9 +35,16 @@ struct BenchHTTP: AsyncParsableCommand {
     func run() async throws {
         guard let adminKey else { throw ValidationError("--admin-key or WAITROOM_ADMIN_KEY is required") }
         let room = "bench-http"
-        // rate 0: polls stay on the waiting path (the one hundreds of thousands of shoppers hit).
-        _ = try await AdminClient(baseURL: url, key: adminKey)
-            .send(.PUT, "/admin/v1/rooms/\(room)", body: try SettingFlags.encode(RoomSettings(rate: 0, checkoutUrl: "https://shop.example/checkout").json))
+        let limitedRoom = "bench-http-limited"
+        // rate 0: polls stay on the waiting path (the one hundreds of thousands of shoppers hit). The join
+        // limit is off in one room and at its default in the other: the same joins through both show its cost.
+        let admin = AdminClient(baseURL: url, key: adminKey)
+        var open = RoomSettings(rate: 0, checkoutUrl: "https://shop.example/checkout")
+        open.joinsPerClientPerMinute = 0
+        _ = try await admin.send(.PUT, "/admin/v1/rooms/\(room)", body: try SettingFlags.encode(open.json))
+        _ = try await admin.send(
+            .PUT, "/admin/v1/rooms/\(limitedRoom)", body: try SettingFlags.encode(RoomSettings(rate: 0, checkoutUrl: "https://shop.example/checkout").json)
+        )
         try await Task.sleep(for: .milliseconds(300))
         let join = try await joinOnce("/v1/rooms/\(room)/join")
         guard let ticket = (try? JSONSerialization.jsonObject(with: Data(join.utf8)) as? [String: Any])?["ticket"] as? String else {
@@ -48,12 +55,23 @@ struct BenchHTTP: AsyncParsableCommand {
         let statusScript = directory.appendingPathComponent("status.lua").path
         let joinScript = directory.appendingPathComponent("join.lua").path
         try #"wrk.headers["Authorization"] = "Bearer \#(ticket)""#.write(toFile: statusScript, atomically: true, encoding: .utf8)
-        try #"wrk.method = "POST""#.write(toFile: joinScript, atomically: true, encoding: .utf8)
+        // Every join from an address of its own (X-Forwarded-For; the gate trusts loopback as a proxy), as a
+        // crowd of shoppers would: no join is ever limited, so the limit's cost is the lookup and the table.
+        try """
+            wrk.method = "POST"
+            local n = 0
+            request = function()
+              n = n + 1
+              wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+              return wrk.format()
+            end
+            """.write(toFile: joinScript, atomically: true, encoding: .utf8)
 
         let routes: [(String, String, String?)] = [
             ("hello (GET /healthz)", "/healthz", nil),
             ("status poll", "/v1/rooms/\(room)/status", statusScript),
             ("join", "/v1/rooms/\(room)/join", joinScript),
+            ("join, limit 60/min", "/v1/rooms/\(limitedRoom)/join", joinScript),
         ]
         var results: [String: [(rps: Double, p99: String)]] = [:]
         for round in 1...rounds {

@@ -283,6 +283,7 @@ enum RoomOutput {
             case .null: value = "-"
             case .number(let n): value = number(n)
             case .string(let text): value = text
+            case .bool(let flag): value = String(flag)
             case let other: value = "\(other)"
             }
             lines.append((setting.flag, value))

@@ -4,7 +4,7 @@ import Foundation
 /// fields, CLI flags, room view) needs to know about it.
 public struct RoomSetting: Sendable {
     public enum Kind: String, Sendable {
-        case number, integer, text, date
+        case number, integer, text, date, boolean
     }
 
     /// The public JSON name (admin API, rooms file, room view) and the Redis field name.
@@ -16,6 +16,8 @@ public struct RoomSetting: Sendable {
     public let nullable: Bool
     /// Must be given when a room is created.
     public let required: Bool
+    /// A secret (e.g. the join-pass key): views show `"(set)"` instead of the value, logs never see it.
+    public let secret: Bool
     public let doc: String
     private let get: @Sendable (RoomSettings) -> SettingValue
     private let set: @Sendable (inout RoomSettings, SettingValue) -> Void
@@ -28,6 +30,7 @@ public struct RoomSetting: Sendable {
         case text(String)
         /// Unix milliseconds.
         case date(Int64)
+        case bool(Bool)
     }
 
     /// Why the setting's value in `settings` is out of bounds, or nil.
@@ -48,6 +51,7 @@ public struct RoomSetting: Sendable {
         case (.number, .number(let number)) where number.isFinite: return .number(number)
         case (.integer, .number(let number)) where number.isFinite && number.rounded() == number && abs(number) < 1e15: return .number(number)
         case (.text, .string(let text)): return .text(text)
+        case (.boolean, .bool(let flag)): return .bool(flag)
         case (.date, .string(let text)):
             // Bounded before converting to milliseconds: "+1e80" must be refused, not trap (found by fuzzing).
             if let date = Self.date(text, now: now), abs(date.timeIntervalSince1970) < 1e12 {
@@ -58,6 +62,7 @@ public struct RoomSetting: Sendable {
         case (.integer, _): expected = "an integer"
         case (.text, _): expected = "a string"
         case (.date, _): expected = "an ISO 8601 date (or +seconds)"
+        case (.boolean, _): expected = "true or false"
         }
         throw SettingsError(field: name, reason: "must be \(expected)\(nullable ? " or null" : "")")
     }
@@ -72,8 +77,20 @@ public struct RoomSetting: Sendable {
         case .number(let number): return .number(number)
         case .text(let text): return .string(text)
         case .date(let ms): return .string(Date(timeIntervalSince1970: Double(ms) / 1000).formatted(.iso8601))
+        case .bool(let flag): return .bool(flag)
         }
     }
+
+    /// What a view shows: the value, or for a secret only whether it is set.
+    public func publicJSON(_ settings: RoomSettings) -> JSONValue {
+        let value = json(settings)
+        guard secret else { return value }
+        if case .string(let text) = value, !text.isEmpty { return .string(Self.setMarker) }
+        return value
+    }
+
+    /// Shown instead of a secret's value (too short to be a valid secret, so it can never be stored back).
+    public static let setMarker = "(set)"
 
     public func apply(_ value: SettingValue, to settings: inout RoomSettings) {
         set(&settings, value)
@@ -87,6 +104,7 @@ public struct RoomSetting: Sendable {
         case .number(let number): return kind == .integer ? String(Int64(number)) : String(number)
         case .text(let text): return text
         case .date(let ms): return String(ms)
+        case .bool(let flag): return flag ? "1" : "0"
         }
     }
 
@@ -97,6 +115,7 @@ public struct RoomSetting: Sendable {
         case .number, .integer: return Double(text).map(SettingValue.number)
         case .text: return .text(text)
         case .date: return Int64(text).map { $0 > 0 ? .date($0) : SettingValue.none }
+        case .boolean: return text == "1" ? .bool(true) : text == "0" ? .bool(false) : nil
         }
     }
 
@@ -110,6 +129,9 @@ public struct RoomSetting: Sendable {
             return try value(fromJSON: .number(number), now: now)
         case .text, .date:
             return try value(fromJSON: .string(text), now: now)
+        case .boolean:
+            guard let flag = Bool(text) else { throw SettingsError(field: name, reason: "must be true or false, got '\(text)'") }
+            return .bool(flag)
         }
     }
 
@@ -125,7 +147,7 @@ public struct RoomSetting: Sendable {
         required: Bool = false, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .number, nullable: false, required: required, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .number, nullable: false, required: required, secret: false, doc: doc,
             get: { .number($0[keyPath: path]) },
             set: { if case .number(let n) = $1 { $0[keyPath: path] = n } },
             check: { value in Self.outside(value, range) }
@@ -136,7 +158,7 @@ public struct RoomSetting: Sendable {
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double?> & Sendable, range: ClosedRange<Double>, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .number, nullable: true, required: false, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .number, nullable: true, required: false, secret: false, doc: doc,
             get: { $0[keyPath: path].map(SettingValue.number) ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .number(let n) = value { return n } else { return nil } }() },
             check: { value in Self.outside(value, range) }
@@ -147,7 +169,7 @@ public struct RoomSetting: Sendable {
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Int> & Sendable, range: ClosedRange<Int>, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: false, required: false, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: false, required: false, secret: false, doc: doc,
             get: { .number(Double($0[keyPath: path])) },
             set: { if case .number(let n) = $1, let i = Int(exactly: n) { $0[keyPath: path] = i } },
             check: { value in Self.outside(value, Double(range.lowerBound)...Double(range.upperBound)) }
@@ -158,7 +180,7 @@ public struct RoomSetting: Sendable {
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Int?> & Sendable, range: ClosedRange<Int>, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: true, required: false, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .integer, nullable: true, required: false, secret: false, doc: doc,
             get: { $0[keyPath: path].map { SettingValue.number(Double($0)) } ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .number(let n) = value { return Int(exactly: n) } else { return nil } }() },
             check: { value in Self.outside(value, Double(range.lowerBound)...Double(range.upperBound)) }
@@ -170,7 +192,7 @@ public struct RoomSetting: Sendable {
         check: @escaping @Sendable (String) -> String?
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: required, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: required, secret: false, doc: doc,
             get: { .text($0[keyPath: path]) },
             set: { if case .text(let t) = $1 { $0[keyPath: path] = t } },
             check: { value in if case .text(let t) = value { return check(t) } else { return "must be a string" } }
@@ -183,16 +205,40 @@ public struct RoomSetting: Sendable {
         check: @escaping @Sendable (String) -> String?
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, secret: false, doc: doc,
             get: { $0[keyPath: path].map(SettingValue.text) ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .text(let t) = value { return t } else { return nil } }() },
             check: { value in if case .text(let t) = value { return check(t) } else { return "must be a string" } }
         )
     }
 
+    static func boolean(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Bool> & Sendable, doc: String) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .boolean, nullable: false, required: false, secret: false, doc: doc,
+            get: { .bool($0[keyPath: path]) },
+            set: { if case .bool(let b) = $1 { $0[keyPath: path] = b } },
+            check: { value in if case .bool = value { return nil } else { return "must be true or false" } }
+        )
+    }
+
+    /// A secret text setting: empty means unset; otherwise at least `minimumLength` characters.
+    static func secret(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String> & Sendable, minimumLength: Int, doc: String
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: false, secret: true, doc: doc,
+            get: { .text($0[keyPath: path]) },
+            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } },
+            check: { value in
+                guard case .text(let text) = value else { return "must be a string" }
+                return text.isEmpty || text.utf8.count >= minimumLength ? nil : "must be empty or at least \(minimumLength) characters"
+            }
+        )
+    }
+
     static func date(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Date?> & Sendable, doc: String) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, doc: doc,
+            name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, secret: false, doc: doc,
             get: { $0[keyPath: path].map { SettingValue.date(Int64(($0.timeIntervalSince1970 * 1000).rounded())) } ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .date(let ms) = value { return Date(timeIntervalSince1970: Double(ms) / 1000) } else { return nil } }() },
             check: { value in
@@ -233,6 +279,10 @@ extension RoomSettings {
         .date("opensAt", \.opensAt, doc: "When a scheduled drop opens (ISO 8601, or +seconds); earlier arrivals are ordered by lottery."),
         .integer("rampSeconds", \.rampSeconds, range: 0...86_400, doc: "Seconds over which the rate rises after opening; null for none."),
         .number("rampStartRate", \.rampStartRate, range: 0...1_000_000, doc: "Rate at the start of the ramp (default: a tenth of rate)."),
+        .integer("joinsPerClientPerMinute", flag: "joins-per-client", \.joinsPerClientPerMinute, range: 0...1_000_000, doc: "New places per client address (IPv6: per /64) per minute on each gate, a minute's worth at once; 0 turns the limit off."),
+        .integer("proofOfWorkBits", flag: "pow-bits", \.proofOfWorkBits, range: 0...ProofOfWorkLimits.maximumBits, doc: "Leading zero bits of SHA-256 a browser must find before it may join (0: off)."),
+        .boolean("requireJoinPass", \.requireJoinPass, doc: "Joins need a pass the shop signed ({room, sub, exp}, HS256 with joinPassSecret): one place per shop account."),
+        .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set)."),
         .text("displayName", \.displayName, doc: "The waiting page's heading and title (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
         .text("shopUrl", \.shopUrl, doc: "The link back to the shop (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
         .text("logoUrl", \.logoUrl, doc: "The shop's logo on the waiting page (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
@@ -264,9 +314,14 @@ extension RoomSettings {
         return settings
     }
 
-    /// The settings as a JSON object (null for unset optional settings).
+    /// The settings as a JSON object (null for unset optional settings), secrets included (for writing).
     public var json: [String: JSONValue] {
         Dictionary(uniqueKeysWithValues: Self.schema.map { ($0.name, $0.json(self)) })
+    }
+
+    /// The settings as views show them: secrets only say whether they are set.
+    public var publicJSON: [String: JSONValue] {
+        Dictionary(uniqueKeysWithValues: Self.schema.map { ($0.name, $0.publicJSON(self)) })
     }
 
     /// The settings as fields of the room hash; every setting is always written, so a replace clears what

@@ -22,6 +22,14 @@ public struct RoomSettings: Sendable, Equatable {
     public var rampSeconds: Int? = nil
     /// The rate a ramp starts from; a tenth of `rate` when not given.
     public var rampStartRate: Double? = nil
+    /// New places per client address per minute on each gate (0: no limit). See ``JoinRateLimiter/defaultPerMinute``.
+    public var joinsPerClientPerMinute: Int = JoinRateLimiter.defaultPerMinute
+    /// Proof of work before joining: leading zero bits of SHA-256 (0: off).
+    public var proofOfWorkBits: Int = 0
+    /// Joins need a pass signed by the shop: one place per shop account.
+    public var requireJoinPass: Bool = false
+    /// The HS256 key join passes are signed with (empty: none).
+    public var joinPassSecret: String = ""
 
     // Presentation: the waiting page is the shop's page. All optional; escaped wherever they are shown.
     /// The page's heading and title (the room's name when unset).
@@ -67,6 +75,7 @@ public struct RoomSettings: Sendable, Equatable {
             if let reason = setting.problem(in: self) { throw SettingsError(field: setting.name, reason: reason) }
         }
         if let rampStartRate, rampStartRate > rate { throw SettingsError(field: "rampStartRate", reason: "must be between 0 and rate") }
+        if requireJoinPass && joinPassSecret.isEmpty { throw SettingsError(field: "joinPassSecret", reason: "required when requireJoinPass is true") }
     }
 }
 
@@ -81,4 +90,10 @@ public struct SettingsError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String { "\(field): \(reason)" }
+}
+
+/// Bounds of the proof-of-work setting: 2^24 hashes is about 10 s in a phone's browser; more would shut
+/// shoppers out, not bots.
+public enum ProofOfWorkLimits {
+    public static let maximumBits = 24
 }

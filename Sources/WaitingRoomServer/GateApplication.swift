@@ -35,10 +35,14 @@ public enum GateApplication {
         let committer = JoinCommitter(store: store, logger: logger)
         let keys = try signingKeys(configuration, logger: logger)
         let tickets = try ticketSigner(configuration, logger: logger)
+        let joinLimiter = JoinLimiter(trustedProxies: configuration.limits.trustedProxies)
         // Refresh ticks get a connection of their own: a slow tick never holds up joins and claims.
         let refresher = RoomRefresher(
             store: RoomStore(redis: redis.lane("refresh")), cache: cache, interval: .milliseconds(configuration.refreshIntervalMs), logger: logger,
-            onRefresh: { metrics.record($0) }
+            onRefresh: { snapshots in
+                metrics.record(snapshots)
+                joinLimiter.keep(rooms: Set(snapshots.keys))
+            }
         )
         // Seed rooms from Config/ and warm the cache; with Redis down the gate still starts (readyz says so).
         do {
@@ -59,9 +63,9 @@ public enum GateApplication {
         AssetRoutes.add(to: router)
         PlatformRoutes(store: store, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
         PublicRoutes(
-            cache: cache, committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
+            rooms: RoomLookup(cache: cache, store: store), committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
             issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
-            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: JoinLimiter(configuration.limits)
+            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: joinLimiter, proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
         ).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)

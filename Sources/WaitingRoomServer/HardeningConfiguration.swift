@@ -18,9 +18,6 @@ public struct HardeningConfiguration: Sendable {
     public var trustedProxies = TrustedProxies.none
     /// When set, `/metrics` requires `Authorization: Bearer <key>` (`WAITROOM_METRICS_KEY`; environment only).
     public var metricsKey: String?
-    /// New places per client address per minute at the join route; 0 is off
-    /// (`WAITROOM_JOINS_PER_CLIENT_PER_MINUTE`; until it becomes a room setting).
-    public var joinsPerClientPerMinute = 0
 
     public init() {}
 
@@ -51,14 +48,12 @@ public struct HardeningConfiguration: Sendable {
         var readTimeoutMs: Int?
         var maxConnections: Int?
         var trustedProxies: [String]?
-        var joinsPerClientPerMinute: Int?
     }
 
     mutating func apply(file: File) throws(ConfigurationError) {
         idleTimeoutMs = file.idleTimeoutMs ?? idleTimeoutMs
         readTimeoutMs = file.readTimeoutMs ?? readTimeoutMs
         maxConnections = file.maxConnections ?? maxConnections
-        joinsPerClientPerMinute = file.joinsPerClientPerMinute ?? joinsPerClientPerMinute
         if let list = file.trustedProxies {
             trustedProxies = try Self.proxies(list.joined(separator: ","), key: "limits.trustedProxies")
         }
@@ -82,7 +77,6 @@ public struct HardeningConfiguration: Sendable {
         }
         if let text = environment["WAITROOM_TRUSTED_PROXIES"] { trustedProxies = try Self.proxies(text, key: "WAITROOM_TRUSTED_PROXIES") }
         if let value = environment["WAITROOM_METRICS_KEY"] { metricsKey = value.isEmpty ? nil : value }
-        if let value = try int("WAITROOM_JOINS_PER_CLIENT_PER_MINUTE") { joinsPerClientPerMinute = value }
     }
 
     private static func proxies(_ text: String, key: String) throws(ConfigurationError) -> TrustedProxies {
@@ -96,7 +90,6 @@ public struct HardeningConfiguration: Sendable {
         guard (100...3_600_000).contains(idleTimeoutMs) else { throw ConfigurationError(key: "limits.idleTimeoutMs", reason: "must be 100...3600000") }
         guard (100...600_000).contains(readTimeoutMs) else { throw ConfigurationError(key: "limits.readTimeoutMs", reason: "must be 100...600000") }
         if let maxConnections, maxConnections < 1 { throw ConfigurationError(key: "limits.maxConnections", reason: "must be at least 1") }
-        guard (0...1_000_000).contains(joinsPerClientPerMinute) else { throw ConfigurationError(key: "limits.joinsPerClientPerMinute", reason: "must be 0...1000000") }
         if let metricsKey, metricsKey.utf8.count < 16 { throw ConfigurationError(key: "WAITROOM_METRICS_KEY", reason: "must be at least 16 bytes") }
     }
 }

@@ -5,33 +5,28 @@ import Synchronization
 import WaitingRoomCore
 
 /// The per-client join limit as the join route uses it: resolves the client address (through trusted
-/// proxies only), takes a token from its bucket, and throws `429 rate_limited` with `Retry-After` when
-/// there is none. Thread-safe (one lock around the pure ``JoinRateLimiter``; a join holds it for a
-/// dictionary lookup).
+/// proxies only), takes a token from its bucket in the room's limiter, and throws `429 rate_limited` with
+/// `Retry-After` when there is none. One ``JoinRateLimiter`` per room, rebuilt when the room's
+/// `joinsPerClientPerMinute` changes. Thread-safe (one lock; a join holds it for a dictionary lookup).
 ///
 /// ```swift
-/// try gate.joinLimiter?.check(request)   // before a new place is handed out; rejoins with a valid ticket skip it
+/// try limiter.check(request, room: room, perMinute: settings.joinsPerClientPerMinute)  // 0: no limit
 /// ```
 public final class JoinLimiter: Sendable {
-    private let limiter: Mutex<JoinRateLimiter>
+    private let limiters: Mutex<[String: JoinRateLimiter]>
+    private let maxClients: Int
     public let trustedProxies: TrustedProxies
     private let clock: @Sendable () -> Int64
 
     /// - Parameters:
-    ///   - perMinute: new places per client per minute (the room's `joinsPerClientPerMinute`).
-    ///   - burst: bucket size (default: `perMinute`).
+    ///   - maxClients: clients tracked per room at most (see ``JoinRateLimiter``).
     ///   - clock: milliseconds (tests inject one).
-    public init(perMinute: Int, burst: Int? = nil, maxClients: Int = 100_000, trustedProxies: TrustedProxies,
+    public init(maxClients: Int = 100_000, trustedProxies: TrustedProxies,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) }) {
-        limiter = Mutex(JoinRateLimiter(perMinute: perMinute, burst: burst, maxClients: maxClients))
+        limiters = Mutex([:])
+        self.maxClients = maxClients
         self.trustedProxies = trustedProxies
         self.clock = clock
-    }
-
-    /// From the configuration; nil when the limit is off.
-    public convenience init?(_ limits: HardeningConfiguration) {
-        guard limits.joinsPerClientPerMinute > 0 else { return nil }
-        self.init(perMinute: limits.joinsPerClientPerMinute, trustedProxies: limits.trustedProxies)
     }
 
     /// The client key of a request (see ``ClientAddress``); nil when the peer is unknown.
@@ -53,24 +48,35 @@ public final class JoinLimiter: Sendable {
         return values.isEmpty ? nil : values.joined(separator: ",")
     }
 
-    /// The decision for `key` now (exposed for tests and other routes).
-    public func take(_ key: String) -> JoinRateLimiter.Decision {
+    /// The decision for client `key` in `room` now, at `perMinute` (exposed for tests).
+    public func take(_ key: String, room: String, perMinute: Int) -> JoinRateLimiter.Decision {
+        guard perMinute > 0 else { return .allowed }
         let now = clock()
-        return limiter.withLock { $0.take(key, nowMs: now) }
+        return limiters.withLock { limiters in
+            if limiters[room]?.perMinute != perMinute {
+                limiters[room] = JoinRateLimiter(perMinute: perMinute, maxClients: maxClients)
+            }
+            return limiters[room]!.take(key, nowMs: now)
+        }
     }
 
-    /// Throws `429 rate_limited` with `Retry-After` when the request's client is over its limit.
+    /// Throws `429 rate_limited` with `Retry-After` when the request's client is over the room's limit.
     /// Requests whose peer is unknown (not through the gate's server) are not limited.
-    public func check(_ request: Request) throws(APIError) {
-        guard let key = clientKey(request) else { return }
-        if case .limited(let seconds) = take(key) { throw Self.rateLimited(retryAfterSeconds: seconds) }
+    public func check(_ request: Request, room: String, perMinute: Int) throws(APIError) {
+        guard perMinute > 0, let key = clientKey(request) else { return }
+        if case .limited(let seconds) = take(key, room: room, perMinute: perMinute) { throw Self.rateLimited(retryAfterSeconds: seconds) }
+    }
+
+    /// Forgets rooms that are gone (the refresher calls this with the rooms it sees).
+    public func keep(rooms: Set<String>) {
+        limiters.withLock { $0 = $0.filter { rooms.contains($0.key) } }
     }
 
     public static func rateLimited(retryAfterSeconds: Int) -> APIError {
         APIError(.tooManyRequests, "rate_limited", "too many joins from your network; retry in \(retryAfterSeconds) s", retryAfterSeconds: retryAfterSeconds)
     }
 
-    public var trackedClients: Int { limiter.withLock { $0.trackedClients } }
+    public var trackedClients: Int { limiters.withLock { $0.values.reduce(0) { $0 + $1.trackedClients } } }
 }
 
 extension HTTPField.Name {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Synchronization
 import WaitingRoomCore
 import WaitingRoomTokens
@@ -36,6 +37,8 @@ public final class ProofOfWorkGate: Sendable {
         let verified: ProofOfWork.Verified
         do {
             verified = try proofOfWork.verify(challenge, nonce: nonce, scope: room, requiredBits: requiredBits, nowMs: now)
+        } catch .expired {
+            throw APIError(.badRequest, "pow_expired", "the challenge expired; ask for a new one")
         } catch {
             throw APIError(.badRequest, "pow_invalid", error.description)
         }
@@ -43,8 +46,22 @@ public final class ProofOfWorkGate: Sendable {
         guard fresh else { throw APIError(.badRequest, "pow_reused", "this challenge was already used; solve a new one") }
     }
 
-    /// The JSON a join answers with when a solution is required (status 428 suggested).
-    public static func challengeJSON(_ challenge: ProofOfWork.Challenge) -> String {
-        #"{"error":"pow_required","message":"solve the challenge to join","challenge":"\#(challenge.text)","bits":\#(challenge.bits),"expiresAt":\#(challenge.expiresAtMs / 1000),"worker":"/assets/pow-worker.js"}"#
+    /// The headers a solved join carries.
+    /// Like ``redeem(challenge:nonce:room:requiredBits:)``, returning the refusal instead of throwing it.
+    public func problem(challenge: String, nonce: String, room: String, requiredBits: Int) -> APIError? {
+        do {
+            try redeem(challenge: challenge, nonce: nonce, room: room, requiredBits: requiredBits)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    public static let challengeHeader = HTTPField.Name("X-Waitroom-Pow-Challenge")!
+    public static let nonceHeader = HTTPField.Name("X-Waitroom-Pow-Nonce")!
+
+    /// The JSON a join answers with (status 428) when a solution is required.
+    public static func challengeJSON(_ challenge: ProofOfWork.Challenge, message: String = "solve the challenge to join") -> String {
+        #"{"error":"pow_required","message":"\#(JSONText.escape(message))","challenge":"\#(challenge.text)","bits":\#(challenge.bits),"expiresAt":\#(challenge.expiresAtMs / 1000),"worker":"/assets/pow-worker.js"}"#
     }
 }

@@ -17,7 +17,7 @@ extension PublicRoutes {
 
     func waitPage(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let accepted = request.headers[.acceptLanguage]
-        guard let (room, entry) = try? self.room(context) else {
+        guard let (room, entry) = try? await self.room(context) else {
             let language = PagePresentation.language(acceptLanguage: accepted)
             let brand = WaitPage.Brand(room: "", settings: nil, language: language)
             let page = pages.wait
@@ -34,7 +34,7 @@ extension PublicRoutes {
         // A join pass from the shop's link travels as the header the script would send.
         if let pass = brand.pass {
             var head = request.head
-            head.headerFields[.joinPass] = pass
+            head.headerFields[JoinPassKeys.header] = pass
             request = Request(head: head, body: request.body)
         }
         let nowMs = Self.nowMs()
@@ -98,6 +98,5 @@ extension PublicRoutes {
 }
 
 extension HTTPField.Name {
-    static let joinPass = HTTPField.Name("X-Waitroom-Join-Pass")!
     static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 }

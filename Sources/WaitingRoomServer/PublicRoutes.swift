@@ -8,7 +8,7 @@ import WaitingRoomTokens
 /// Shopper routes: join, status (and claim), JWKS, the waiting page. Join and status are the hot paths:
 /// status reads only the cache; join rides a group commit.
 struct PublicRoutes: Sendable {
-    let cache: RoomCache
+    let rooms: RoomLookup
     let committer: JoinCommitter
     let store: RoomStore
     let tickets: TicketSigner
@@ -22,8 +22,12 @@ struct PublicRoutes: Sendable {
     let metrics: GateMetrics
     let pages: Pages
     let jwksJSON: String
-    /// Per-client join limit (nil: off).
-    let joinLimiter: JoinLimiter?
+    /// Per-client join limits (each room's `joinsPerClientPerMinute`).
+    let joinLimiter: JoinLimiter
+    /// Proof of work before joining (each room's `proofOfWorkBits`).
+    let proofOfWork: ProofOfWorkGate
+    /// Join passes (each room's `requireJoinPass` and `joinPassSecret`).
+    let passKeys: JoinPassKeys
 
     func add(to router: Router<BasicRequestContext>) {
         router.post("/v1/rooms/:room/join") { request, context in try await self.join(request, context) }
@@ -38,9 +42,9 @@ struct PublicRoutes: Sendable {
         addPages(to: router)
     }
 
-    /// The cached room, or 404.
-    func room(_ context: some RequestContext) throws(APIError) -> (name: String, entry: RoomCache.Entry) {
-        guard let name = context.parameters.get("room"), RoomName.isValid(name), let entry = cache.entry(name) else {
+    /// The room (cached, or looked up once when this instance has not seen it yet), or 404.
+    func room(_ context: some RequestContext) async throws(APIError) -> (name: String, entry: RoomCache.Entry) {
+        guard let name = context.parameters.get("room"), RoomName.isValid(name), let entry = await rooms.entry(name) else {
             throw .notFound("no such room")
         }
         return (name, entry)
@@ -78,8 +82,9 @@ struct PublicRoutes: Sendable {
         let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
         let body = hasBody ? try await reader.body(request) : ByteBuffer()
         // `{"fresh": true}` asks for a new place at the back even with a valid ticket (after an expired
-        // offer: "join again"); any other body field is ignored, a body that is not JSON is a 400.
+        // offer: "join again"); `pass` may carry a join pass (a form post); other fields are ignored.
         var fresh = false
+        var bodyPass: String?
         if body.readableBytes > 0 {
             guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
                 throw APIError.badRequest("body must be a JSON object", code: "malformed_json")
@@ -89,20 +94,53 @@ struct PublicRoutes: Sendable {
             case .bool(let value): fresh = value
             default: throw APIError.badRequest("fresh: must be a boolean", code: "invalid_fresh")
             }
+            switch object["pass"] {
+            case nil, .null: break
+            case .string(let text): bodyPass = text
+            default: throw APIError.badRequest("pass: must be a string", code: "invalid_pass_field")
+            }
         }
-        let (room, entry) = try self.room(context)
+        let (room, entry) = try await self.room(context)
+        let settings = entry.snapshot.settings
         let nowMs = Self.nowMs()
-        // A shopper who already holds a valid ticket keeps their place: same ticket, no new seq.
+        // A shopper who already holds a valid ticket keeps their place: same ticket, no new seq, no checks.
         if !fresh, let presented = presentedTicket(request, room: room),
             let ticket = try? verifiedTicket(presented, room: room, epoch: entry.snapshot.epoch, nowMs: nowMs)
         {
             return joinResponse(ticket: presented, parsed: ticket, entry: entry, nowMs: nowMs)
         }
         if entry.snapshot.state == .closed { throw APIError(.gone, "closed", "this drop is closed") }
-        try joinLimiter?.check(request)
+        // The checks a new place must pass, cheapest first: a missing proof of work costs a challenge and
+        // nothing else (no budget spent), then the client's budget, then the proof, then the pass.
+        let bits = settings.proofOfWorkBits
+        var solution: (challenge: String, nonce: String)?
+        if bits > 0 {
+            guard let challenge = request.headers[ProofOfWorkGate.challengeHeader], let nonce = request.headers[ProofOfWorkGate.nonceHeader] else {
+                return challengeResponse(room: room, bits: bits, message: "solve the challenge to join")
+            }
+            solution = (challenge, nonce)
+        }
+        try joinLimiter.check(request, room: room, perMinute: settings.joinsPerClientPerMinute)
+        if let solution {
+            if let problem = proofOfWork.problem(challenge: solution.challenge, nonce: solution.nonce, room: room, requiredBits: bits) {
+                guard problem.code == "pow_expired" else { throw problem }
+                return challengeResponse(room: room, bits: bits, message: "the challenge expired; solve this one")
+            }
+        }
+        var passHolder: String?
+        if settings.requireJoinPass {
+            let pass = try passKeys.verify(
+                request.headers[JoinPassKeys.header] ?? bodyPass, room: room, secret: settings.joinPassSecret, nowSeconds: nowMs / 1000
+            )
+            passHolder = JoinPass.ticketID(sub: pass.sub)
+        }
         let placement: RoomStore.JoinResult
         do {
-            placement = try await committer.join(room: room)
+            if let passHolder {
+                placement = try await store.join(room: room, passHolder: passHolder)
+            } else {
+                placement = try await committer.join(room: room)
+            }
         } catch {
             throw failures.response(for: error)
         }
@@ -111,7 +149,7 @@ struct PublicRoutes: Sendable {
         case .closed: throw APIError(.gone, "closed", "this drop is closed")
         case .placed(let seq, _, let epoch):
             metrics.joins.increment()
-            let ticket = QueueTicket(room: room, epoch: epoch, seq: seq, issuedAtMs: nowMs, id: RandomID.make())
+            let ticket = QueueTicket(room: room, epoch: epoch, seq: seq, issuedAtMs: nowMs, id: passHolder ?? RandomID.make())
             let text = tickets.sign(ticket.payload)
             var response = joinResponse(ticket: text, parsed: ticket, entry: entry, nowMs: nowMs)
             // Written by hand: the header is the same shape on every join (a hot path).
@@ -119,6 +157,15 @@ struct PublicRoutes: Sendable {
             response.headers[.setCookie] = "\(Self.cookieName(room))=\(text); Max-Age=\(rules.maximumAgeMs / 1000); Path=/; HttpOnly; SameSite=Lax\(secure)"
             return response
         }
+    }
+
+    /// 428 with a fresh challenge: the page solves it in a Web Worker and joins again with the solution.
+    private func challengeResponse(room: String, bits: Int, message: String) -> Response {
+        Response(
+            status: .preconditionRequired,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: ProofOfWorkGate.challengeJSON(proofOfWork.issue(room: room, bits: bits), message: message)))
+        )
     }
 
     /// The join answer: the ticket plus exactly what a status poll would say (position, ETA, on hold).
@@ -137,7 +184,7 @@ struct PublicRoutes: Sendable {
     func status(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let started = ContinuousClock.now
         defer { metrics.record(metrics.statusLatency, since: started) }
-        let (room, entry) = try self.room(context)
+        let (room, entry) = try await self.room(context)
         let nowMs = Self.nowMs()
         let ticket = try verifiedTicket(presentedTicket(request, room: room), room: room, epoch: entry.snapshot.epoch, nowMs: nowMs)
         let decision = decide(ticket, entry: entry, nowMs: nowMs)
@@ -165,8 +212,9 @@ struct PublicRoutes: Sendable {
             return Responses.json("{" + StatusJSON.fields(state: "entering", position: 0, eta: eta, onHold: false, pollAfterMs: policy.enteringInterval(waitMs: waitMs)) + "}")
         case .admitted(let admission, _):
             metrics.claims.increment()
+            // A pass holder's token names the shop's customer, so the order service can match the signed-in one.
             let claims = AdmissionClaims(
-                iss: issuer, aud: ticket.room, sub: ticket.id, jti: admission.jti,
+                iss: issuer, aud: ticket.room, sub: JoinPass.subject(ticketID: ticket.id) ?? ticket.id, jti: admission.jti,
                 iat: admission.entersAtMs / 1000, nbf: admission.entersAtMs / 1000, exp: admission.expiresAtMs / 1000,
                 seq: ticket.seq, tid: ticket.id
             )

@@ -52,7 +52,7 @@ public struct RoomView: Codable, Sendable {
         }
 
         public func encode(to encoder: any Encoder) throws {
-            var object = values.json
+            var object = values.publicJSON
             object["state"] = .string(state)
             try object.encode(to: encoder)
         }

@@ -22,6 +22,8 @@ public struct RoomKeys: Sendable {
 
     /// String: the admission of one ticket (`jti|iat|exp`), so claiming twice returns the same admission.
     public func admission(ticketID: String) -> String { prefix + "adm:" + ticketID }
+    /// String: the place of a join-pass holder (`epoch|seq`), so one customer keeps one place.
+    public func pass(ticketID: String) -> String { prefix + "pass:" + ticketID }
     /// String: set once when an admission token is consumed (single use).
     public func consumed(jti: String) -> String { prefix + "used:" + jti }
 

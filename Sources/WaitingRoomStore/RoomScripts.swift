@@ -12,8 +12,9 @@ enum RoomScripts {
     static let upsert = script("upsert")
     static let setState = script("setState")
     static let consume = script("consume")
+    static let joinPass = script("joinPass")
 
-    static let all = [tick, join, claim, release, upsert, setState, consume]
+    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass]
 
     private static func script(_ name: String) -> RedisScript {
         RedisScript(source("prelude") + "\n" + source(name))

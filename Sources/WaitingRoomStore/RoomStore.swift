@@ -123,7 +123,22 @@ public struct RoomStore: Sendable {
     public func join(room: String, count: Int) async throws(StoreError) -> JoinResult {
         let keys = RoomKeys(room: room)
         let reply = try await run(RoomScripts.join, keys: [keys.state, keys.arrivals], arguments: [RedisArgument(count)])
-        let parsed = try ScriptReply(reply, from: "join")
+        return try Self.joinResult(reply, from: "join")
+    }
+
+    /// The place of a join-pass holder (`ticketID` is derived from the customer): taken at the back on
+    /// the first join, the same one on every later join. One Redis key per holder, kept as long as tickets live.
+    public func join(room: String, passHolder ticketID: String) async throws(StoreError) -> JoinResult {
+        let keys = RoomKeys(room: room)
+        let reply = try await run(
+            RoomScripts.joinPass, keys: [keys.state, keys.arrivals, keys.pass(ticketID: ticketID)],
+            arguments: [RedisArgument(Self.ticketLifetimeMs)]
+        )
+        return try Self.joinResult(reply, from: "joinPass")
+    }
+
+    private static func joinResult(_ reply: RedisReply, from script: String) throws(StoreError) -> JoinResult {
+        let parsed = try ScriptReply(reply, from: script)
         switch (parsed.outcome, parsed.texts.count) {
         case ("missing", 0): return .missing
         case ("closed", 0): return .closed
@@ -133,7 +148,7 @@ public struct RoomStore: Sendable {
             }
         default: break
         }
-        throw .corrupt("join returned \(reply)")
+        throw .corrupt("\(script) returned \(reply)")
     }
 
     public enum ClaimResult: Sendable, Equatable {
@@ -180,9 +195,9 @@ public struct RoomStore: Sendable {
         throw .corrupt("claim returned \(reply)")
     }
 
-    /// How long an ended admission is remembered (status says "done" rather than "expired"): as long as
-    /// a ticket lives.
-    public static let endedAdmissionKeepMs: Int64 = TicketRules().maximumAgeMs
+    /// How long per-shopper records (an ended admission, a pass holder's place) are kept: as long as a
+    /// ticket lives, so status says "done" rather than "expired" and a customer keeps their place.
+    public static let ticketLifetimeMs: Int64 = TicketRules().maximumAgeMs
 
     /// Frees the checkout slot of `jti` and marks the admission of `ticketID` ended; true the first time.
     @discardableResult
@@ -190,7 +205,7 @@ public struct RoomStore: Sendable {
         let keys = RoomKeys(room: room)
         let reply = try await run(
             RoomScripts.release, keys: [keys.state, keys.active, keys.admission(ticketID: ticketID)],
-            arguments: [RedisArgument(jti), RedisArgument(Self.endedAdmissionKeepMs)]
+            arguments: [RedisArgument(jti), RedisArgument(Self.ticketLifetimeMs)]
         )
         switch reply.int {
         case 1: return true
@@ -213,7 +228,7 @@ public struct RoomStore: Sendable {
         let keys = RoomKeys(room: room)
         let reply = try await run(
             RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID)],
-            arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.endedAdmissionKeepMs)]
+            arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.ticketLifetimeMs)]
         )
         let parsed = try ScriptReply(reply, from: "consume")
         switch parsed.outcome {

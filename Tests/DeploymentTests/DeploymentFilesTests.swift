@@ -24,7 +24,7 @@ struct DeploymentFiles {
     var compose: [String: Any]
     var nginx: String
     var dockerfile: String
-    /// Sources/WaitingRoomServer/GateConfiguration.swift: the variables the gate reads.
+    /// Sources/WaitingRoomServer/GateConfiguration.swift and HardeningConfiguration.swift: the variables the gate reads.
     var gateSource: String
     /// Sources/ExampleOrderService/OrderService.swift: the variables the order service reads.
     var orderSource: String
@@ -41,7 +41,8 @@ struct DeploymentFiles {
             compose: compose,
             nginx: try readText("Docker/nginx.conf"),
             dockerfile: try readText("Docker/Dockerfile"),
-            gateSource: try readText("Sources/WaitingRoomServer/GateConfiguration.swift"),
+            gateSource: try readText("Sources/WaitingRoomServer/GateConfiguration.swift")
+                + readText("Sources/WaitingRoomServer/HardeningConfiguration.swift"),
             orderSource: try readText("Sources/ExampleOrderService/OrderService.swift"),
             readme: try readText("README.md")
         )

@@ -49,7 +49,6 @@ struct ConfigurationTests {
         ("WAITROOM_HTTP_MAX_CONNECTIONS", "0", "limits.maxConnections"),
         ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
         ("WAITROOM_METRICS_KEY", "short", "WAITROOM_METRICS_KEY"),
-        ("WAITROOM_JOINS_PER_CLIENT_PER_MINUTE", "-1", "limits.joinsPerClientPerMinute"),
         ("WAITROOM_REDIS_TLS_CA_FILE", "/etc/hostname", "redis.tls"),  // TLS settings with a redis:// URL
     ])
     func badEnvironment(name: String, value: String, key: String) {
@@ -104,18 +103,16 @@ struct ConfigurationTests {
         #expect(defaults.limits.effectiveMaxConnections >= 16)
         #expect(defaults.limits.trustedProxies == .none)
         #expect(defaults.limits.metricsKey == nil)
-        #expect(defaults.limits.joinsPerClientPerMinute == 0)
         let fromFile = try GateConfiguration.load(
             file: try file("limits:\n  idleTimeoutMs: 5000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
             roomsFile: try file("rooms: {}"),
-            environment: ["WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_METRICS_KEY": "metrics-key-0123456789", "WAITROOM_JOINS_PER_CLIENT_PER_MINUTE": "60"]
+            environment: ["WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_METRICS_KEY": "metrics-key-0123456789"]
         )
         #expect(fromFile.limits.idleTimeoutMs == 5_000)
         #expect(fromFile.limits.readTimeoutMs == 2_500)
         #expect(fromFile.limits.effectiveMaxConnections == 900)
         #expect(fromFile.limits.trustedProxies.blocks.count == 2)
         #expect(fromFile.limits.metricsKey == "metrics-key-0123456789")
-        #expect(fromFile.limits.joinsPerClientPerMinute == 60)
         let auto = try GateConfiguration.load(
             file: try file("limits:\n  maxConnections: 900\n"), roomsFile: try file("rooms: {}"),
             environment: ["WAITROOM_HTTP_MAX_CONNECTIONS": "auto", "WAITROOM_TRUSTED_PROXIES": "127.0.0.1, ::1"]

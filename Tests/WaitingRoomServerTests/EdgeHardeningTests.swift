@@ -138,9 +138,9 @@ struct EdgeHardeningTests {
     func joinLimit() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("limit")
-        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) {
-            $0.limits.joinsPerClientPerMinute = 3
-        }
+        var limited = settings(rate: 0)
+        limited.joinsPerClientPerMinute = 3
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: limited])
         defer { Task { await gate.stop() } }
         let url = gate.base + "/v1/rooms/\(room)/join"
         var tickets: [String] = []
@@ -152,11 +152,11 @@ struct EdgeHardeningTests {
         let tail = try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"]
         // Spoofed forwarding headers and a forged peer header do not make a new client.
         for headers in [[("X-Forwarded-For", "203.0.113.77")], [("Forwarded", "for=203.0.113.78")], [("X-Waitroom-Peer", "203.0.113.79")], []] {
-            let limited = try await HTTP.shared.call(.POST, url, headers: headers)
-            #expect(limited.status == 429)
-            #expect(limited.string("error") == "rate_limited")
-            #expect(limited.string("message") != nil)
-            #expect(Int(limited.headers["Retry-After"].first ?? "") ?? 0 >= 1)
+            let refused = try await HTTP.shared.call(.POST, url, headers: headers)
+            #expect(refused.status == 429)
+            #expect(refused.string("error") == "rate_limited")
+            #expect(refused.string("message") != nil)
+            #expect(Int(refused.headers["Retry-After"].first ?? "") ?? 0 >= 1)
         }
         #expect(try await gate.gate.store.redis.hgetall(RoomKeys(room: room).state)["tail"] == tail, "refused joins take no place")
         // A shopper who already has a ticket keeps it without spending the budget.
@@ -165,12 +165,14 @@ struct EdgeHardeningTests {
         #expect(rejoin.string("ticket") == tickets[0])
 
         // Behind a trusted proxy (here: loopback), each forwarded client has its own budget.
-        let proxied = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) {
-            $0.limits.joinsPerClientPerMinute = 1
+        let strict = uniqueRoom("limit1")
+        var onePerMinute = settings(rate: 0)
+        onePerMinute.joinsPerClientPerMinute = 1
+        let proxied = try await RunningGate.start(redisURL: server.url, rooms: [strict: onePerMinute]) {
             $0.limits.trustedProxies = try! TrustedProxies.parse("127.0.0.1").get()
         }
         defer { Task { await proxied.stop() } }
-        let proxiedURL = proxied.base + "/v1/rooms/\(room)/join"
+        let proxiedURL = proxied.base + "/v1/rooms/\(strict)/join"
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.1")]).status == 200)
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.2")]).status == 200)
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.1")]).status == 429)
@@ -179,5 +181,41 @@ struct EdgeHardeningTests {
         // IPv6 clients share a budget per /64.
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "2001:db8:5:6::1")]).status == 200)
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "2001:db8:5:6::2")]).status == 429)
+    }
+}
+
+@Suite("Gate: rooms another gate created")
+struct RoomLookupTests {
+    @Test("a room created through one gate is joinable on another at once; unknown rooms stay a JSON 404")
+    func lookupBeforeNotFound() async throws {
+        let server = try await TestRedisServer.shared()
+        // A slow refresher: without the look-up, gate B would not know the room for 30 s.
+        let a = try await RunningGate.start(redisURL: server.url) { $0.refreshIntervalMs = 30_000 }
+        defer { Task { await a.stop() } }
+        let b = try await RunningGate.start(redisURL: server.url) { $0.refreshIntervalMs = 30_000 }
+        defer { Task { await b.stop() } }
+        let unknown = uniqueRoom("later")
+        let before = try await HTTP.shared.call(.POST, b.base + "/v1/rooms/\(unknown)/join")
+        #expect(before.status == 404)
+        #expect(before.string("error") == "not_found")
+
+        let room = uniqueRoom("fresh")
+        let created = try await HTTP.shared.call(
+            .PUT, a.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"rate":5,"checkoutUrl":"/checkout"}"#
+        )
+        #expect(created.status == 201 || created.status == 200)
+        let joined = try await HTTP.shared.call(.POST, b.base + "/v1/rooms/\(room)/join")
+        #expect(joined.status == 200)
+        let ticket = try #require(joined.string("ticket"))
+        #expect(try await HTTP.shared.call(.GET, b.base + "/v1/rooms/\(room)/status", bearer: ticket).status == 200)
+        #expect(try await HTTP.shared.call(.GET, b.base + "/wait/\(room)").status == 200)
+
+        // A flood of unknown names: every answer a JSON 404, the gate still serves the real room.
+        for index in 0..<300 {
+            let reply = try await HTTP.shared.call(.GET, b.base + "/v1/rooms/nope-\(index)/status", bearer: ticket)
+            #expect(reply.status == 404)
+            #expect(reply.string("error") == "not_found")
+        }
+        #expect(try await HTTP.shared.call(.GET, b.base + "/v1/rooms/\(room)/status", bearer: ticket).status == 200)
     }
 }

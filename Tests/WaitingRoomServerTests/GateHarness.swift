@@ -108,8 +108,12 @@ func uniqueRoom(_ prefix: String = "r") -> String {
     "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
 }
 
+/// Room settings for tests. Every test shopper joins from 127.0.0.1, so the per-client join limit is off
+/// here (its own tests turn it on).
 func settings(rate: Double, capacity: Int? = nil, claimWindow: Int = 60, ttl: Int = 600) -> RoomSettings {
-    RoomSettings(rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: ttl, checkoutUrl: "https://shop.example/checkout")
+    var settings = RoomSettings(rate: rate, capacity: capacity, claimWindowSeconds: claimWindow, sessionTTLSeconds: ttl, checkoutUrl: "https://shop.example/checkout")
+    settings.joinsPerClientPerMinute = 0
+    return settings
 }
 
 /// Collects log lines (message and metadata as one string) so a test can look for one.

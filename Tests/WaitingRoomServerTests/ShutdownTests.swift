@@ -13,7 +13,7 @@ struct ShutdownTests {
         let room = uniqueRoom("term")
         let port = try freePort()
         let roomsFile = FileManager.default.temporaryDirectory.appendingPathComponent("rooms-\(room).yaml").path
-        try "rooms:\n  \(room):\n    rate: 0\n    checkoutUrl: https://shop.example/checkout\n".write(toFile: roomsFile, atomically: true, encoding: .utf8)
+        try "rooms:\n  \(room):\n    rate: 0\n    checkoutUrl: https://shop.example/checkout\n    joinsPerClientPerMinute: 0\n".write(toFile: roomsFile, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = OrderServiceEndToEndTests.packageRoot.appendingPathComponent(".build/debug/waitroom")
         process.arguments = ["serve"]
@@ -26,6 +26,8 @@ struct ShutdownTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        // A failing test must not leave a gate ticking every room of the shared Redis for later tests.
+        defer { if process.isRunning { process.terminate() } }
         let base = "http://127.0.0.1:\(port)"
         try await waitUntil(timeout: .seconds(15)) { (try? await HTTP.shared.call(.GET, base + "/readyz").status) == 200 }
 

@@ -32,3 +32,12 @@ local function end_admission(key, jti, how, keepMs)
   if not value or string.sub(value, 1, #jti + 1) ~= jti .. '|' then return end
   if string.match(value, '^[^|]*|[^|]*|[^|]*$') then redis.call('SET', key, value .. '|' .. how, 'PX', keepMs) end
 end
+
+-- Arrival checkpoints, at most ten a second, give the oldest waiting shopper's age.
+local function record_arrival(stateKey, arrivalsKey, first, lastArrivalMs)
+  local now = clock('')
+  if now - tonumber(lastArrivalMs or '0') >= 100 then
+    redis.call('ZADD', arrivalsKey, first, fmt(first) .. ':' .. fmt(now))
+    redis.call('HSET', stateKey, 'lastArrivalMs', fmt(now))
+  end
+end

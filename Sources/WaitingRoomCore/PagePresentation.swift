@@ -95,15 +95,15 @@ public enum PagePresentation {
         return best?.language ?? languages[0]
     }
 
-    /// A short id for support, derived from the ticket's random id (not secret: it is the start of the
-    /// admission token's `sub`): its first 32 bits as hex, `"9f3a-21c4"` — easy to read aloud, unlike
-    /// base64url. The page's script derives the same from the ticket text.
+    /// A short id for support, derived from the ticket's id (not secret): its 32-bit FNV-1a hash as hex,
+    /// `"9f3a-21c4"` — easy to read aloud, and it tells nothing of the id (a pass holder's id carries their
+    /// customer id). Support finds the shopper by hashing the ids in the logs. The page's script derives
+    /// the same from the ticket text.
     public static func queueID(ticketID: String) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        let digits = ticketID.utf8.prefix(6).compactMap { alphabet.firstIndex(of: $0) }
-        guard digits.count == 6 else { return "" }
-        let bits = digits.reduce(UInt64(0)) { $0 << 6 | UInt64($1) } >> 4
-        let hex = String(bits, radix: 16)
+        guard !ticketID.isEmpty else { return "" }
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in ticketID.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        let hex = String(hash, radix: 16)
         let padded = String(repeating: "0", count: 8 - hex.count) + hex
         return "\(padded.prefix(4))-\(padded.suffix(4))"
     }

@@ -459,6 +459,63 @@ def no_javascript_expired_joins_again(world, browser, size):
     context.close()
 
 
+def record_states(context):
+    """Every text the page's #state shows, in order (the page's own scripts run under the CSP; this one is
+    injected by the browser driver)."""
+    context.add_init_script("""
+      window.__states = [];
+      document.addEventListener("DOMContentLoaded", () => {
+        const node = document.getElementById("state");
+        if (!node) return;
+        const note = () => window.__states.push(node.textContent);
+        new MutationObserver(note).observe(node, { childList: true, characterData: true, subtree: true });
+      });
+    """)
+
+
+@journey(sizes=("desktop",))
+def proof_of_work(world, browser, size):
+    """With proof of work on, the page solves the gate's challenge in a worker and joins with the answer."""
+    room = world.room("pow", rate=0, proofOfWorkBits=14)
+    context = browser.new_context(viewport=SIZES[size])
+    record_states(context)
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "You're in line")
+    states = page.evaluate("window.__states")
+    assert "Checking your browser — a few seconds…" in states, states
+    qid = queue_id(page)
+    page.reload()  # a held ticket needs no new proof
+    assert queue_id(page) == qid
+    context.close()
+
+
+@journey(sizes=("phone",))
+def join_pass(world, browser, size):
+    """With join passes required: no pass → sign in at the shop; the shop's link with a pass → in line."""
+    import jwt  # PyJWT, as a shop would sign its passes
+    secret = "a-join-pass-secret-of-at-least-32-characters"
+    room = world.room("pass", rate=0, requireJoinPass=True, joinPassSecret=secret)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "Sign in at the shop to join the line.")
+    assert page.locator("#go").get_attribute("href") == f"{world.shop}/shop/{room}"
+    axe(page, "join pass required")
+    shot(page, f"join-pass-required-{size}")
+    token = jwt.encode({"room": room, "sub": "customer-42", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    page.goto(f"{world.base}/wait/{room}?pass={token}")
+    expect_text(page, "#state", "You're in line")
+    # Without JavaScript, the pass in the shop's link reaches the join too.
+    plain = browser.new_context(viewport=SIZES[size], java_script_enabled=False).new_page()
+    other = jwt.encode({"room": room, "sub": "customer-43", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    plain.goto(f"{world.base}/wait/{room}?pass={other}")
+    plain.wait_for_selector("#qid:not([hidden])", timeout=TIMEOUT_MS)
+    assert "You're in line" in text(plain, "#state")
+    plain.context.close()
+    context.close()
+
+
 @journey(sizes=("desktop",))
 def unknown_room(world, browser, size):
     context = browser.new_context(viewport=SIZES[size], locale="fr-FR")

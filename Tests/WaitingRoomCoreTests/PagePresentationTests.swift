@@ -72,13 +72,13 @@ struct PagePresentationTests {
         #expect(PagePresentation.contrast(background, text) >= 3.5)
     }
 
-    @Test("the queue id is the start of the ticket's random id, grouped for reading aloud")
+    @Test("the queue id is a short hash of the ticket's id, grouped for reading aloud")
     func queueID() {
-        // "AAAAAB" is 0...0 000001: the top 32 of its 36 bits are 0.
-        #expect(PagePresentation.queueID(ticketID: "AAAAABxyz") == "0000-0000")
-        // "_____" is all ones: ffff-ffff; "BAAAAA" is 000001 then zeros: 0x04000000.
-        #expect(PagePresentation.queueID(ticketID: "______xyz") == "ffff-ffff")
-        #expect(PagePresentation.queueID(ticketID: "BAAAAAxyz") == "0400-0000")
-        #expect(PagePresentation.queueID(ticketID: "abc") == "")
+        // FNV-1a 32 test vectors: "a" → e40c292c, "foobar" → bf9cf968.
+        #expect(PagePresentation.queueID(ticketID: "a") == "e40c-292c")
+        #expect(PagePresentation.queueID(ticketID: "foobar") == "bf9c-f968")
+        // Pass holders whose customer ids share a prefix still get different ids.
+        #expect(PagePresentation.queueID(ticketID: "~Y3VzdG9tZXItNDI") != PagePresentation.queueID(ticketID: "~Y3VzdG9tZXItNDM"))
+        #expect(PagePresentation.queueID(ticketID: "") == "")
     }
 }

@@ -490,6 +490,19 @@ def proof_of_work(world, browser, size):
     context.close()
 
 
+@journey(sizes=("desktop",))
+def rate_limited_waits(world, browser, size):
+    """Over the per-client join limit (429 with Retry-After): the page says it will try again, promises no place."""
+    room = world.room("limited", rate=0, joinsPerClientPerMinute=1)
+    assert world.http("POST", f"/v1/rooms/{room}/join")[0] == 200  # this address's one join this minute
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#note", "We can't add you to the line right now. Trying again in")
+    assert "keep your place" not in page.locator("main").inner_text()
+    context.close()
+
+
 @journey(sizes=("phone",))
 def join_pass(world, browser, size):
     """With join passes required: no pass → sign in at the shop; the shop's link with a pass → in line."""

@@ -215,9 +215,8 @@ struct WaitPage: Sendable {
             view.state = text("pass_required", language)
             shopLink(&view, brand)
         case (428, _):
-            // The browser check needs the script.
-            view.state = text("checking_browser", language)
-            view.eta = text("reload", language)
+            // The browser check (proof of work) needs the script.
+            view.state = text("needs_js", language)
         case (429, _), (500..., _):
             let seconds = max(2, min(60, error.retryAfterSeconds ?? 5))
             view.state = text("joining", language)

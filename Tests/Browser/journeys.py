@@ -487,6 +487,11 @@ def proof_of_work(world, browser, size):
     qid = queue_id(page)
     page.reload()  # a held ticket needs no new proof
     assert queue_id(page) == qid
+    # Without JavaScript there is no way through the check: the page says what to do instead.
+    plain = browser.new_context(viewport=SIZES[size], java_script_enabled=False).new_page()
+    plain.goto(f"{world.base}/wait/{room}?js=0")
+    assert "Please turn JavaScript on" in text(plain, "#state")
+    plain.context.close()
     context.close()
 
 

@@ -167,10 +167,10 @@ def queue_id(page):
     return text(page, "#qid")
 
 
-def shot(page, name):
+def shot(page, name, full_page=True):
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name + ".png")
-    page.screenshot(path=path, full_page=True)
+    page.screenshot(path=path, full_page=full_page)
     return path
 
 
@@ -580,7 +580,15 @@ def dashboard(world, browser, size):
     first.locator("[data-k=capIn]").fill("2.5")
     first.locator("[data-k=capForm] button[type=submit]").click()
     expect_text(page, ".card:first-child [data-k=msg]", "whole number")
-    shot(page, f"dashboard-{size}")
+    # Paused: Resume, not Open; closed: nobody counted as waiting.
+    world.action("aaa-quiet", "pause")
+    quiet = page.locator(".card", has=page.locator("h2", has_text="aaa-quiet"))
+    page.wait_for_function("() => [...document.querySelectorAll('.card')].some(c => c.dataset.state === 'paused')", timeout=TIMEOUT_MS)
+    assert quiet.locator("[data-act=resume]").is_enabled() and quiet.locator("[data-act=open]").is_disabled()
+    world.action("zzz-busy", "close")
+    expect_text(page, ".card[data-state=closed] [data-k=waiting]", "0 (closed)")
+    expect_text(page, "#summary", "0 waiting")
+    shot(page, f"dashboard-{size}", full_page=False)  # the sticky header would be drawn mid-page
     axe(page, "dashboard")
     context.close()
 

@@ -71,6 +71,7 @@ let package = Package(
             dependencies: [
                 "WaitingRoomStore", "WaitingRoomTokens", "WaitingRoomCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

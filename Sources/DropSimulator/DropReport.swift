@@ -39,6 +39,8 @@ public struct DropReport: Codable, Sendable {
     public var status: Latency
     public var claim: Latency
     public var timeToAdmissionSeconds: Latency
+    /// From arriving at the gate (before the join answered) to admission.
+    public var arrivalToAdmissionSeconds: Latency
     public var errors: [String: Int]
     public var fifoViolations: Int
     public var configuredRate: Double
@@ -96,6 +98,7 @@ public struct DropReport: Codable, Sendable {
         status = Self.latency(outcomes.flatMap(\.statusLatencies))
         claim = Self.latency(outcomes.compactMap(\.claimLatency))
         timeToAdmissionSeconds = Self.latency(outcomes.compactMap { o in o.admittedAt.flatMap { a in o.joinedAt.map { (a - $0) } } }, scale: 1)
+        arrivalToAdmissionSeconds = Self.latency(outcomes.compactMap { o in o.admittedAt.flatMap { a in o.arrivedAt.map { (a - $0) } } }, scale: 1)
         errors = outcomes.reduce(into: [:]) { total, outcome in
             for (kind, count) in outcome.errors { total[kind, default: 0] += count }
         }
@@ -150,6 +153,7 @@ public struct DropReport: Codable, Sendable {
         var lines = [
             "drop: \(shoppers) shoppers, \(joined) joined, \(admitted) admitted, \(abandoned) abandoned, \(expired) saw their offer lapse, \(String(format: "%.1f", durationSeconds)) s",
             row("join", join), row("status", status), row("claim", claim), row("time to admission", timeToAdmissionSeconds, unit: "s"),
+            row("arrival→admission", arrivalToAdmissionSeconds, unit: "s"),
             "  errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")),
             "  FIFO violations: \(fifoViolations)",
         ]

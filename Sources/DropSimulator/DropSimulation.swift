@@ -61,6 +61,8 @@ public final class DropSimulation: Sendable {
     /// What one shopper lived through.
     public struct ShopperOutcome: Sendable {
         public var seq: Int64?
+        /// When the shopper arrived (before joining: a proof of work and refusals count against the wait).
+        public var arrivedAt: Double?
         public var joinedAt: Double?
         public var admittedAt: Double?
         public var abandoned: Bool
@@ -162,6 +164,7 @@ public final class DropSimulation: Sendable {
         let wait = offset - elapsed
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
         counters.arrived.add(1, ordering: .relaxed)
+        outcome.arrivedAt = elapsed
         let joinGate = plan.gateURLs[index % plan.gateURLs.count]
         let pollGate = plan.gateURLs[(index + 1) % plan.gateURLs.count]
 

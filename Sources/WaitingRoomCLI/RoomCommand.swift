@@ -11,7 +11,7 @@ struct RoomCommand: AsyncParsableCommand {
         discussion: "Talks to $WAITROOM_ADMIN_URL (default http://127.0.0.1:8080) with the key in $WAITROOM_ADMIN_KEY; --url and --key override them. Exit codes: 0 ok, 1 API error or unreachable gate, 64 usage error (EX_USAGE, as ArgumentParser does).",
         subcommands: [
             ListRooms.self, ShowRoom.self, CreateRoom.self, SetRoom.self,
-            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self,
+            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self, ReportRoom.self,
         ]
     )
 }
@@ -308,7 +308,15 @@ enum RoomOutput {
             ("stale", live.stale ? "yes" : "no"),
         ]
         let width = lines.map(\.0.count).max() ?? 0
-        return lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()
+        var text = lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()
+        if let deliveries = view.hookDeliveries, !deliveries.isEmpty {
+            text += "hook deliveries (newest first):\n"
+            for d in deliveries {
+                let outcome = d.status.map { "HTTP \($0)" } ?? (d.error ?? "failed")
+                text += "  \(d.at)  \(d.type)  \(d.url)  attempt \(d.attempt)  \(outcome)\(d.gaveUp ? "  GAVE UP" : "")\n"
+            }
+        }
+        return text
     }
 
     /// The `room list` table: names and states left-aligned, figures right-aligned.

@@ -5,6 +5,8 @@ import Foundation
 public struct RoomSetting: Sendable {
     public enum Kind: String, Sendable {
         case number, integer, text, date, boolean
+        /// A JSON list (stored as its canonical JSON text).
+        case list
     }
 
     /// The public JSON name (admin API, rooms file, room view) and the Redis field name.
@@ -52,6 +54,14 @@ public struct RoomSetting: Sendable {
         case (.integer, .number(let number)) where number.isFinite && number.rounded() == number && abs(number) < 1e15: return .number(number)
         case (.text, .string(let text)): return .text(text)
         case (.boolean, .bool(let flag)): return .bool(flag)
+        case (.list, .array):
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            guard let data = try? encoder.encode(json), data.count <= 16_384 else { throw SettingsError(field: name, reason: "must be at most 16 KB") }
+            // Checked here, not only in validate(): a list that does not decode must not become the empty list.
+            let value = SettingValue.text(String(decoding: data, as: UTF8.self))
+            if let problem = check(value) { throw SettingsError(field: name, reason: problem) }
+            return value
         case (.date, .string(let text)):
             // Bounded before converting to milliseconds: "+1e80" must be refused, not trap (found by fuzzing).
             if let date = Self.date(text, now: now), abs(date.timeIntervalSince1970) < 1e12 {
@@ -63,6 +73,7 @@ public struct RoomSetting: Sendable {
         case (.text, _): expected = "a string"
         case (.date, _): expected = "an ISO 8601 date (or +seconds)"
         case (.boolean, _): expected = "true or false"
+        case (.list, _): expected = "a list"
         }
         throw SettingsError(field: name, reason: "must be \(expected)\(nullable ? " or null" : "")")
     }
@@ -72,6 +83,9 @@ public struct RoomSetting: Sendable {
     }
 
     public func json(_ value: SettingValue) -> JSONValue {
+        if kind == .list, case .text(let text) = value {
+            return text.isEmpty ? .array([]) : (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .array([])
+        }
         switch value {
         case .none: return .null
         case .number(let number): return .number(number)
@@ -86,6 +100,14 @@ public struct RoomSetting: Sendable {
         let value = json(settings)
         guard secret else { return value }
         if case .string(let text) = value, !text.isEmpty { return .string(Self.setMarker) }
+        // A list of objects: each object's "secret" is masked.
+        if case .array(let items) = value {
+            return .array(items.map { item in
+                guard case .object(var object) = item, object["secret"] != nil else { return item }
+                object["secret"] = .string(Self.setMarker)
+                return .object(object)
+            })
+        }
         return value
     }
 
@@ -116,6 +138,7 @@ public struct RoomSetting: Sendable {
         case .text: return .text(text)
         case .date: return Int64(text).map { $0 > 0 ? .date($0) : SettingValue.none }
         case .boolean: return text == "1" ? .bool(true) : text == "0" ? .bool(false) : nil
+        case .list: return .text(text)
         }
     }
 
@@ -132,6 +155,11 @@ public struct RoomSetting: Sendable {
         case .boolean:
             guard let flag = Bool(text) else { throw SettingsError(field: name, reason: "must be true or false, got '\(text)'") }
             return .bool(flag)
+        case .list:
+            guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+                throw SettingsError(field: name, reason: "must be a JSON list")
+            }
+            return try value(fromJSON: json, now: now)
         }
     }
 
@@ -236,6 +264,24 @@ public struct RoomSetting: Sendable {
         )
     }
 
+    /// The room's webhooks: a JSON list of ``RoomHook`` objects (their secrets masked in views).
+    static func hooks(_ name: String, _ path: WritableKeyPath<RoomSettings, [RoomHook]> & Sendable, doc: String) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: kebab(name), kind: .list, nullable: false, required: false, secret: true, doc: doc,
+            get: { .text(RoomHook.encode($0[keyPath: path])) },
+            set: { if case .text(let t) = $1, let hooks = RoomHook.decode(t) { $0[keyPath: path] = hooks } },
+            check: { value in
+                guard case .text(let text) = value else { return "must be a list" }
+                guard let hooks = RoomHook.decode(text) else { return "must be a list of {url, events, secret[, leads, queueAbove]}" }
+                guard hooks.count <= RoomHook.maximumHooks else { return "at most \(RoomHook.maximumHooks) hooks" }
+                for (index, hook) in hooks.enumerated() {
+                    if let problem = hook.problem() { return "[\(index)] \(problem)" }
+                }
+                return nil
+            }
+        )
+    }
+
     static func date(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Date?> & Sendable, doc: String) -> RoomSetting {
         RoomSetting(
             name: name, flag: flag ?? kebab(name), kind: .date, nullable: true, required: false, secret: false, doc: doc,
@@ -289,6 +335,7 @@ extension RoomSettings {
         .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),
         .text("message", \.message, doc: "A short note from the shop on the waiting page.", check: { PagePresentation.plainText($0, maxLength: 500) }),
         .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
+        .hooks("hooks", \.hooks, doc: "Webhooks: [{url, events, secret, leads?, queueAbove?}], signed Waitroom-Signature deliveries of the room's events."),
     ]
 
     public static func setting(named name: String) -> RoomSetting? {

@@ -30,6 +30,8 @@ public struct RoomSettings: Sendable, Equatable {
     public var requireJoinPass: Bool = false
     /// The HS256 key join passes are signed with (empty: none).
     public var joinPassSecret: String = ""
+    /// Webhooks for the room's events (pre-scale signals, state changes).
+    public var hooks: [RoomHook] = []
 
     // Presentation: the waiting page is the shop's page. All optional; escaped wherever they are shown.
     /// The page's heading and title (the room's name when unset).

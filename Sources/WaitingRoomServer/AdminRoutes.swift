@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import WaitingRoomCore
 import WaitingRoomStore
+import WaitingRoomTokens
 
 /// The ops API under `/admin/v1` (the group's middleware checks the admin key) and the dashboard page.
 struct AdminRoutes: Sendable {
@@ -19,16 +20,27 @@ struct AdminRoutes: Sendable {
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
             return try Responses.encode(RoomList(rooms: rooms))
         }
+        addReport(to: admin)
         admin.get("/rooms/:room") { _, context in
             let name = try RequestReader.roomName(context)
             guard let entry = self.cache.entry(name) else { throw APIError.notFound("no such room") }
-            return try Responses.encode(RoomView(name: name, entry: entry))
+            var view = RoomView(name: name, entry: entry)
+            let deliveries = (try? await self.store.hookDeliveries(room: name)) ?? []
+            view.hookDeliveries = deliveries.compactMap { try? JSONDecoder().decode(RoomView.HookDeliveryView.self, from: Data($0.utf8)) }
+            return try Responses.encode(view)
         }
         admin.put("/rooms/:room") { request, context in
             let name = try RequestReader.roomName(context)
             let object = try await self.reader.jsonObject(request)
             let settings = try Self.settings { () throws(SettingsError) in try RoomSettings(json: object) }
+            let before: RoomSettings?
+            do { before = try await self.store.settings(room: name) } catch { throw self.failures.response(for: error) }
             let result = try await self.write(name, settings, mode: .createOrReplace)
+            if result == .created {
+                await self.emit(name, "room.created", ["settings": .object(settings.publicJSON), "by": .string(self.keyID)])
+            } else if let before {
+                await self.emitChanges(name, from: before, to: settings)
+            }
             return try await self.roomResponse(name, status: result == .created ? .created : .ok)
         }
         admin.patch("/rooms/:room") { request, context in
@@ -39,6 +51,7 @@ struct AdminRoutes: Sendable {
             guard let current else { throw APIError.notFound("no such room") }
             let merged = try Self.settings { () throws(SettingsError) in try current.merging(json: changes) }
             guard try await self.write(name, merged, mode: .update) != .untouched else { throw APIError.notFound("no such room") }
+            await self.emitChanges(name, from: current, to: merged)
             return try await self.roomResponse(name, status: .ok)
         }
         admin.delete("/rooms/:room") { _, context in
@@ -47,6 +60,7 @@ struct AdminRoutes: Sendable {
             do { deleted = try await self.store.delete(room: name) } catch { throw self.failures.response(for: error) }
             guard deleted else { throw APIError.notFound("no such room") }
             self.cache.remove(name)
+            await self.emit(name, "room.deleted", ["by": .string(self.keyID)])
             return Response(status: .noContent)
         }
         admin.post("/rooms/:room/:action") { _, context in
@@ -59,8 +73,43 @@ struct AdminRoutes: Sendable {
             switch change {
             case .missing: throw APIError.notFound("no such room")
             case .conflict(let current): throw APIError(.conflict, "conflict", "cannot \(action.rawValue) a room that is \(current.rawValue)")
-            case .changed: return try await self.roomResponse(name, status: .ok)
+            case .changed(let state):
+                let type = action == .resume ? "room.resumed" : action == .pause ? "room.paused" : action == .close ? "room.closed" : "room.opened"
+                await self.emit(name, type, ["state": .string(state.rawValue), "by": .string(self.keyID)])
+                return try await self.roomResponse(name, status: .ok)
             }
+        }
+    }
+
+    /// Which admin key made a change, without revealing it: the first 8 hex digits of its SHA-256.
+    var keyID: String {
+        adminKey.map { "key:" + HMAC.hex(Array(Digest.sha256(Array($0.utf8)).prefix(4))) } ?? "key:none"
+    }
+
+    /// Appends an event to the room's stream (hooks and the warehouse read it). A failure is logged, never
+    /// fails the change that already happened.
+    func emit(_ room: String, _ type: String, _ data: [String: JSONValue]) async {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: (try? encoder.encode(data)) ?? Data("{}".utf8), as: UTF8.self)
+        do {
+            try await store.appendEvent(room: room, type: type, dataJSON: text, atMs: Int64(Date().timeIntervalSince1970 * 1000))
+        } catch {
+            failures.logger.warning("could not record a room event", metadata: ["room": "\(room)", "type": "\(type)", "error": "\(error)"])
+        }
+    }
+
+    /// `room.settings_changed` with what changed (secrets masked), and `room.rate_changed` when the rate did.
+    func emitChanges(_ room: String, from old: RoomSettings, to new: RoomSettings) async {
+        let before = old.publicJSON
+        var changes: [String: JSONValue] = [:]
+        for (field, value) in new.publicJSON where before[field] != value || (field == "joinPassSecret" && old.joinPassSecret != new.joinPassSecret) {
+            changes[field] = .object(["from": before[field] ?? .null, "to": value])
+        }
+        guard !changes.isEmpty else { return }
+        await emit(room, "room.settings_changed", ["changes": .object(changes), "by": .string(keyID)])
+        if old.rate != new.rate {
+            await emit(room, "room.rate_changed", ["from": .number(old.rate), "to": .number(new.rate), "by": .string(keyID)])
         }
     }
 

@@ -74,6 +74,11 @@ public enum GateApplication {
             serviceKey: configuration.serviceKey, reader: reader, failures: failures, metrics: metrics
         ).add(to: router)
         let gate = Gate(store: store, cache: cache, tickets: tickets, metrics: metrics)
+        // Room events reach hooks and the log through one consumer group: each is handled by one gate.
+        let dispatcher = HookDispatcher(
+            store: RoomStore(redis: redis.lane("events")), cache: cache, consumer: "gate-" + RandomID.make(bytes: 6), logger: logger,
+            logEvents: configuration.logEvents
+        )
 
         let app = Application(
             router: router,
@@ -81,7 +86,7 @@ public enum GateApplication {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.
-            services: [RedisCloser(redis: redis), refresher, committer],
+            services: [RedisCloser(redis: redis), refresher, dispatcher, committer],
             logger: logger
         )
         return (app, gate)

@@ -11,6 +11,9 @@ public struct GateConfiguration: Sendable {
     public var httpPort = 8080
     /// Cookies get `Secure` (set behind TLS).
     public var secureCookies = false
+    /// Write every room event (state and settings changes, per-minute aggregates) to the log, once across
+    /// all gates (`WAITROOM_LOG_EVENTS`).
+    public var logEvents = false
     /// Bodies larger than this answer 413.
     public var maxBodyBytes = 16 * 1024
     public var redisURL = "redis://127.0.0.1:6379"
@@ -91,6 +94,7 @@ public struct GateConfiguration: Sendable {
         if let value = environment["WAITROOM_HTTP_HOST"] { httpHost = value }
         if let value = try int("WAITROOM_HTTP_PORT") { httpPort = value }
         if let value = try bool("WAITROOM_SECURE_COOKIES") { secureCookies = value }
+        if let value = try bool("WAITROOM_LOG_EVENTS") { logEvents = value }
         if let value = try int("WAITROOM_MAX_BODY_BYTES") { maxBodyBytes = value }
         if let value = environment["WAITROOM_REDIS_URL"] { redisURL = value }
         if let value = try int("WAITROOM_REDIS_TIMEOUT_MS") { redisCommandTimeoutMs = value }

@@ -201,7 +201,10 @@ struct PublicRoutes: Sendable {
         defer { metrics.record(metrics.claimLatency, since: started) }
         let result: RoomStore.ClaimResult
         do {
-            result = try await store.claim(room: ticket.room, ticketID: ticket.id, epoch: ticket.epoch, effectivePosition: effectivePosition)
+            result = try await store.claim(
+                room: ticket.room, ticketID: ticket.id, epoch: ticket.epoch, effectivePosition: effectivePosition,
+                waitedMs: Self.nowMs() - ticket.issuedAtMs
+            )
         } catch {
             throw failures.response(for: error)
         }

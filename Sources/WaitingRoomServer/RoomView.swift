@@ -61,6 +61,19 @@ public struct RoomView: Codable, Sendable {
     public var room: String
     public var settings: Settings
     public var live: Live
+    /// The latest hook deliveries, newest first (`GET /admin/v1/rooms/{room}` only).
+    public var hookDeliveries: [HookDeliveryView]?
+
+    public struct HookDeliveryView: Codable, Sendable {
+        public var event: String
+        public var type: String
+        public var url: String
+        public var attempt: Int
+        public var status: Int?
+        public var error: String?
+        public var at: String
+        public var gaveUp: Bool
+    }
 
     init(name: String, entry: RoomCache.Entry) {
         let snapshot = entry.snapshot

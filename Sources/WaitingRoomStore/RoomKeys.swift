@@ -20,6 +20,18 @@ public struct RoomKeys: Sendable {
     /// Sorted set: arrival checkpoints `seq:joinedAtMs` (at most ten a second), for the oldest waiting age.
     public var arrivals: String { prefix + "arrivals" }
 
+    /// Sorted set: one sample of the room's cumulative counters per second (2 h), scored by unix second.
+    public var seriesSeconds: String { prefix + "series:s" }
+    /// Sorted set: one sample per minute (14 days) with the time-in-queue buckets.
+    public var seriesMinutes: String { prefix + "series:m" }
+
+    /// Stream: the room's events (state and settings changes, per-minute aggregates), capped near 10,000.
+    public var events: String { prefix + "events" }
+    /// List: the latest hook deliveries (JSON, newest first, 50 kept).
+    public var hookDeliveries: String { prefix + "hookdeliveries" }
+    /// String: set when hook `index` has accepted event `id` (a retry skips it).
+    public func hookDelivered(eventID: String, index: Int) -> String { prefix + "hookok:\(eventID):\(index)" }
+
     /// String: the admission of one ticket (`jti|iat|exp`), so claiming twice returns the same admission.
     public func admission(ticketID: String) -> String { prefix + "adm:" + ticketID }
     /// String: the place of a join-pass holder (`epoch|seq`), so one customer keeps one place.

@@ -51,7 +51,11 @@ public struct RoomStore: Sendable {
         let keys = RoomKeys(room: room)
         do {
             let replies = try await redis.pipeline([
-                ["DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims), RedisArgument(keys.arrivals)],
+                [
+                    "DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
+                    RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
+                    RedisArgument(keys.hookDeliveries),
+                ],
                 ["SREM", RedisArgument(RoomKeys.registry), RedisArgument(room)],
             ])
             return (replies[0].int ?? 0) > 0
@@ -92,7 +96,11 @@ public struct RoomStore: Sendable {
         let calls = rooms.map { room -> (keys: [RedisArgument], arguments: [RedisArgument]) in
             let keys = RoomKeys(room: room)
             return (
-                [RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims), RedisArgument(keys.arrivals)],
+                [
+                    RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
+                    RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
+                    RedisArgument(keys.events),
+                ],
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )
         }
@@ -168,13 +176,17 @@ public struct RoomStore: Sendable {
 
     /// Claims the admission offered to `ticketID` (idempotent: a second claim returns the first admission).
     public func claim(
-        room: String, ticketID: String, epoch: String, effectivePosition: Int64, jti: String = RandomID.make(), clockMs: Int64? = nil
+        room: String, ticketID: String, epoch: String, effectivePosition: Int64, jti: String = RandomID.make(), waitedMs: Int64? = nil,
+        clockMs: Int64? = nil
     ) async throws(StoreError) -> ClaimResult {
         let keys = RoomKeys(room: room)
         let reply = try await run(
             RoomScripts.claim,
             keys: [keys.state, keys.active, keys.offers, keys.offerClaims, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
-            arguments: [RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch), Self.clock(clockMs)]
+            arguments: [
+                RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch), Self.clock(clockMs),
+                RedisArgument(waitedMs.map { String(max(0, $0)) } ?? ""),
+            ]
         )
         let parsed = try ScriptReply(reply, from: "claim")
         switch (parsed.outcome, parsed.texts.count) {
@@ -227,7 +239,7 @@ public struct RoomStore: Sendable {
     public func consume(room: String, jti: String, ticketID: String, expiresAtMs: Int64) async throws(StoreError) -> ConsumeResult {
         let keys = RoomKeys(room: room)
         let reply = try await run(
-            RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID)],
+            RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID), keys.state],
             arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.ticketLifetimeMs)]
         )
         let parsed = try ScriptReply(reply, from: "consume")
@@ -253,6 +265,28 @@ public struct RoomStore: Sendable {
         guard let record = values[0].string, record.hasPrefix(jti + "|") else { return nil }
         let fields = record.split(separator: "|")
         return fields.count == 4 ? AdmissionEnd(rawValue: String(fields[3])) : nil
+    }
+
+    public enum SeriesResolution: Sendable {
+        case seconds, minutes
+    }
+
+    /// A room's samples in `[from, to)` (unix seconds) and the last one before `from` (the baseline counts
+    /// are measured from; nil when there is none: the room's start).
+    public func series(room: String, _ resolution: SeriesResolution, from: Int64, to: Int64) async throws(StoreError) -> (baseline: SeriesSample?, samples: [SeriesSample]) {
+        let keys = RoomKeys(room: room)
+        let key = RedisArgument(resolution == .seconds ? keys.seriesSeconds : keys.seriesMinutes)
+        let replies: [RedisReply]
+        do {
+            replies = try await redis.pipeline([
+                ["ZREVRANGEBYSCORE", key, RedisArgument("(\(from)"), "-inf", "LIMIT", "0", "1"],
+                ["ZRANGEBYSCORE", key, RedisArgument(from), RedisArgument("(\(to)")],
+            ])
+        } catch {
+            throw .wrap(error)
+        }
+        let lines = replies.map { ($0.array ?? []).compactMap(\.string) }
+        return (lines[0].first.flatMap(SeriesSample.init(line:)), lines[1].compactMap(SeriesSample.init(line:)))
     }
 
     /// The settings as stored (for PATCH, which merges into them).

@@ -118,6 +118,20 @@ struct CLITests {
             #expect(changed.stdout == "\(room): \(state)\n", "\(action): \(changed)")
         }
 
+        // The report: a table with the totals, CSV with its header, and a clear refusal of a bad time.
+        let table = try await run("room", "report", room)
+        #expect(table.status == 0, "\(table)")
+        #expect(table.stdout.contains("arrivals 0"), "\(table)")
+        #expect(table.stdout.contains("TIME"), "\(table)")
+        let csv = try await run("room", "report", room, "--format", "csv", "--step", "60")
+        #expect(csv.stdout.hasPrefix("t,arrivals,offers,"), "\(csv)")
+        let html = try await run("room", "report", room, "--format", "html")
+        #expect(html.stdout.hasPrefix("<!doctype html>"), "\(html)")
+        #expect(html.stdout.contains("<svg") && !html.stdout.contains("<script"), "self-contained, no script")
+        let badTime = try await run("room", "report", room, "--from", "yesterday")
+        #expect(badTime.status == 1, "\(badTime)")
+        #expect(badTime.stderr.contains("from"), "\(badTime)")
+
         let refused = try await run("room", "delete", room)
         #expect(refused.status != 0, "\(refused)")
         #expect(refused.stderr.contains("--yes"), "\(refused)")

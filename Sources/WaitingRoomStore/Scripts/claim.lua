@@ -1,5 +1,6 @@
 -- AdmissionModel.claim, transcribed line by line. Records an admission once per ticket.
--- KEYS: state, active, offers, offerClaims, admission. ARGV: effective position, new jti, epoch, clock.
+-- KEYS: state, active, offers, offerClaims, admission. ARGV: effective position, new jti, epoch, clock, and the
+-- shopper's time in queue (ms, for the analytics' buckets; may be empty).
 -- Returns {'admitted', 'jti|entersAtMs|expiresAtMs', now}, {'done', 'released'|'consumed'} once the admission
 -- ended, or {outcome}: waiting, expired, closed, foreign, missing.
 local now = clock(ARGV[4])
@@ -41,4 +42,6 @@ redis.call('ZADD', KEYS[2], expires, ARGV[2])
 redis.call('HINCRBY', KEYS[4], h1, 1)
 redis.call('HINCRBY', KEYS[1], 'offersLive', -1)
 redis.call('HINCRBY', KEYS[1], 'claims', 1)
+local waited = tonumber(ARGV[5])
+if waited then redis.call('HINCRBY', KEYS[1], 'wait' .. wait_bucket(waited / 1000), 1) end
 return {'admitted', value, fmt(now)}

@@ -41,3 +41,12 @@ local function record_arrival(stateKey, arrivalsKey, first, lastArrivalMs)
     redis.call('HSET', stateKey, 'lastArrivalMs', fmt(now))
   end
 end
+
+-- Time-in-queue buckets (upper bounds in seconds; the last is open): WaitBuckets.bounds in Swift.
+local wait_bounds = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200}
+local function wait_bucket(seconds)
+  for i, bound in ipairs(wait_bounds) do
+    if seconds < bound then return i - 1 end
+  end
+  return #wait_bounds
+end

@@ -1,6 +1,7 @@
 -- AdmissionModel.tick, transcribed line by line (Sources/WaitingRoomCore/AdmissionModel.swift); a Store
 -- test replays randomized scenarios through both and compares the state after every step.
--- KEYS: state, active, offers, offerClaims, arrivals. ARGV: a fresh lottery key (used only at opening), clock.
+-- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series, events.
+-- ARGV: a fresh lottery key (used only at opening), clock.
 -- Returns the room hash's fields plus `now`, `active` and `oldestJoinMs`; false for a missing room.
 local now = clock(ARGV[2])
 local raw = redis.call('HGETALL', KEYS[1])
@@ -8,6 +9,17 @@ if #raw == 0 then return false end
 local r = {}
 for i = 1, #raw, 2 do r[raw[i]] = raw[i + 1] end
 local function num(k, d) local v = tonumber(r[k]); if v == nil then return d end; return v end
+
+-- Events for hooks and the warehouse stream (see RoomEvent): appended here when the tick itself changes
+-- something, so exactly one gate emits each.
+local function event(kind, data)
+  redis.call('XADD', KEYS[8], 'MAXLEN', '~', '10000', '*', 'type', kind, 'at', fmt(now), 'data', cjson.encode(data))
+end
+local hooks = {}
+if r['hooks'] and r['hooks'] ~= '' then
+  local ok, decoded = pcall(cjson.decode, r['hooks'])
+  if ok and type(decoded) == 'table' then hooks = decoded end
+end
 
 local state = r['state']
 local tail = num('tail', 0)
@@ -25,6 +37,22 @@ if state == 'scheduled' and opensAt > 0 and now >= opensAt then
   r['prequeue'] = fmt(tail)
   r['lotteryKey'] = ARGV[1]
   redis.call('HSET', KEYS[1], 'prequeue', r['prequeue'], 'lotteryKey', ARGV[1])
+  event('room.opened', {reason = 'scheduled', prequeue = tail})
+end
+-- The pre-scale signal: each hook's leads before a scheduled opening, once per opening time.
+if state == 'scheduled' and opensAt > now then
+  for _, hook in ipairs(hooks) do
+    if type(hook.leads) == 'table' then
+      for _, lead in ipairs(hook.leads) do
+        local field = 'soon:' .. tostring(lead)
+        if opensAt - now <= lead * 1000 and r[field] ~= fmt(opensAt) then
+          r[field] = fmt(opensAt)
+          redis.call('HSET', KEYS[1], field, r[field])
+          event('room.opening_soon', {opensAt = opensAt, leadSeconds = lead, waiting = tail})
+        end
+      end
+    end
+  end
 end
 
 -- Offers older than the claim window lapse; their outcome feeds the show-up estimate.
@@ -84,6 +112,30 @@ else
   bucket = 0
 end
 
+-- The queue drained (everyone waiting was offered), and crossed a hook's threshold (fires again once it
+-- has fallen to half of it).
+local waiting = tail - head
+if waiting == 0 and r['wasWaiting'] == '1' and state == 'open' then event('room.queue_drained', {tail = tail}) end
+local wasWaiting = waiting > 0 and '1' or '0'
+if r['wasWaiting'] ~= wasWaiting then
+  r['wasWaiting'] = wasWaiting
+  redis.call('HSET', KEYS[1], 'wasWaiting', wasWaiting)
+end
+for _, hook in ipairs(hooks) do
+  local threshold = tonumber(hook.queueAbove)
+  if threshold then
+    local field = 'above:' .. fmt(threshold)
+    if waiting > threshold and r[field] ~= '1' then
+      r[field] = '1'
+      redis.call('HSET', KEYS[1], field, '1')
+      event('room.queue_above', {threshold = threshold, waiting = waiting})
+    elseif waiting <= threshold / 2 and r[field] == '1' then
+      r[field] = '0'
+      redis.call('HSET', KEYS[1], field, '0')
+    end
+  end
+end
+
 local oldest = ''
 if tail > head then
   local e = redis.call('ZREVRANGEBYSCORE', KEYS[5], head + 1, '-inf', 'LIMIT', 0, 1)
@@ -109,6 +161,29 @@ redis.call('HSET', KEYS[1], 'state', state, 'head', r['head'], 'bucket', r['buck
   'lastTickMs', r['lastTickMs'], 'offersLive', r['offersLive'], 'lapsed', r['lapsed'],
   'finOffered', r['finOffered'], 'finClaimed', r['finClaimed'], 'showUp', r['showUp'],
   'offerRate', r['offerRate'], 'openedAtMs', r['openedAtMs'])
+-- Analytics: once a second (whichever gate ticks first; the check is atomic, so gates never double count)
+-- the room's cumulative counters as one sample, and once a minute into the minute series with the
+-- time-in-queue buckets. Bounded by time (2 h of seconds, 14 days of minutes), never by shoppers.
+local sec = math.floor(now / 1000)
+local lastSec = num('seriesSec', 0)
+if sec > lastSec then
+  local line = table.concat({fmt(sec), fmt(tail), fmt(head), fmt(lapsed), fmt(num('claims', 0)), fmt(num('releases', 0)),
+    fmt(num('consumed', 0)), fmt(active), fmt(offers), r['offerRate'], r['showUp'], state}, '|')
+  redis.call('ZADD', KEYS[6], sec, line)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', sec - 7200)
+  if math.floor(sec / 60) > math.floor(lastSec / 60) then
+    local waits = {}
+    for i = 0, 10 do waits[#waits + 1] = fmt(num('wait' .. i, 0)) end
+    redis.call('ZADD', KEYS[7], sec, line .. '|' .. table.concat(waits, ','))
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', sec - 14 * 86400)
+    event('room.minute', {tail = tail, head = head, lapsed = lapsed, claims = num('claims', 0), releases = num('releases', 0),
+      consumed = num('consumed', 0), active = active, waiting = tail - head, offerRate = tonumber(r['offerRate']),
+      showUp = tonumber(r['showUp']), state = state})
+  end
+  r['seriesSec'] = fmt(sec)
+  redis.call('HSET', KEYS[1], 'seriesSec', r['seriesSec'])
+end
+
 local out = {'now', fmt(now), 'active', fmt(active), 'oldestJoinMs', oldest}
 for k, v in pairs(r) do
   table.insert(out, k)

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TestSupport
+import Testing
+import WaitingRoomCore
+import WaitingRoomServer
+import WaitingRoomTokens
+
+@Suite("Hooks")
+struct HookDeliveryTests {
+    struct Received: Sendable {
+        var eventID: String
+        var signature: String
+        var body: String
+        var answered: Int
+    }
+
+    @Test("two gates: each event delivered once, signed; a receiver error is retried; the room view lists deliveries; bad hooks are 400")
+    func deliveries() async throws {
+        let server = try await TestRedisServer.shared()
+        let received = Locked<[Received]>([])
+        let router = Router()
+        router.post("/hook") { request, _ -> Response in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+            let status = received.withLock { all -> Int in
+                let status = all.isEmpty ? 500 : 200  // the very first delivery fails
+                all.append(Received(
+                    eventID: request.headers[HTTPField.Name("Waitroom-Event-Id")!] ?? "", signature: request.headers[HTTPField.Name("Waitroom-Signature")!] ?? "",
+                    body: body, answered: status
+                ))
+                return status
+            }
+            return Response(status: .init(code: status))
+        }
+        let port = try freePort()
+        let receiver = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let receiving = Task { try await receiver.runService() }
+        defer { receiving.cancel() }
+
+        let room = uniqueRoom("hooks")
+        let secret = "hook-secret-0123456789"
+        var hooked = settings(rate: 0)
+        hooked.hooks = [RoomHook(url: "http://127.0.0.1:\(port)/hook", events: ["room.paused", "room.resumed", "room.rate_changed"], secret: secret)]
+        let a = try await RunningGate.start(redisURL: server.url, rooms: [room: hooked])
+        defer { Task { await a.stop() } }
+        let b = try await RunningGate.start(redisURL: server.url)
+        defer { Task { await b.stop() } }
+        try await waitUntil(timeout: .seconds(10)) { (try? await HTTP.shared.call(.GET, "http://127.0.0.1:\(port)/nope").status) == 404 }
+
+        let admin = RunningGate.adminKey
+        #expect(try await HTTP.shared.call(.POST, a.base + "/admin/v1/rooms/\(room)/pause", bearer: admin).status == 200)
+        #expect(try await HTTP.shared.call(.POST, b.base + "/admin/v1/rooms/\(room)/resume", bearer: admin).status == 200)
+        #expect(try await HTTP.shared.call(.PATCH, a.base + "/admin/v1/rooms/\(room)", bearer: admin, body: #"{"rate":7}"#).status == 200)
+
+        try await waitUntil(timeout: .seconds(20)) {
+            Set(received.withLock { $0.filter { $0.answered == 200 }.map(\.eventID) }).count == 3
+        }
+        try await Task.sleep(for: .seconds(2))  // time for a duplicate to show up, if there were one
+        let all = received.withLock { $0 }
+        let accepted = all.filter { $0.answered == 200 }
+        #expect(accepted.count == 3, "each event accepted once: \(all.map(\.eventID))")
+        #expect(Set(all.map(\.eventID)).count == 3)
+        let failed = try #require(all.first)
+        #expect(failed.answered == 500)
+        #expect(accepted.contains { $0.eventID == failed.eventID }, "the failed delivery was retried")
+        var types: [String] = []
+        for delivery in accepted {
+            // Waitroom-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+            let parts = Dictionary(uniqueKeysWithValues: delivery.signature.split(separator: ",").map { part in
+                let pair = part.split(separator: "=", maxSplits: 1)
+                return (String(pair[0]), String(pair[1]))
+            })
+            let t = try #require(parts["t"])
+            #expect(parts["v1"] == HMAC.hex(HMAC.sha256(key: Array(secret.utf8), message: Array("\(t).\(delivery.body)".utf8))))
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(delivery.body.utf8)) as? [String: Any])
+            #expect(json["id"] as? String == delivery.eventID)
+            #expect(json["room"] as? String == room)
+            #expect(json["at"] is String)
+            #expect(json["data"] is [String: Any])
+            types.append(json["type"] as? String ?? "")
+        }
+        #expect(Set(types) == ["room.paused", "room.resumed", "room.rate_changed"])
+
+        let view = try await HTTP.shared.call(.GET, b.base + "/admin/v1/rooms/\(room)", bearer: admin)
+        let deliveries = view.json["hookDeliveries"] as? [[String: Any]] ?? []
+        #expect(deliveries.contains { $0["status"] as? Int == 500 })
+        #expect(deliveries.filter { $0["status"] as? Int == 200 }.count == 3)
+        #expect(!view.body.contains(secret), "the hook secret never shows")
+
+        for body in [
+            #"{"hooks":[{"url":"ftp://x.example/h","events":["room.paused"],"secret":"0123456789abcdef"}]}"#,
+            #"{"hooks":[{"url":"https://x.example/h","events":["room.exploded"],"secret":"0123456789abcdef"}]}"#,
+            #"{"hooks":[{"url":"https://x.example/h","events":["room.paused"],"secret":"short"}]}"#,
+            #"{"hooks":[{"url":"https://x.example/h"}]}"#, #"{"hooks":"https://x.example/h"}"#,
+        ] {
+            let reply = try await HTTP.shared.call(.PATCH, a.base + "/admin/v1/rooms/\(room)", bearer: admin, body: body)
+            #expect(reply.status == 400, "\(body)")
+            #expect(reply.string("error") == "invalid_hooks", "\(body): \(reply.body)")
+        }
+    }
+}

@@ -580,6 +580,13 @@ def dashboard(world, browser, size):
     first.locator("[data-k=capIn]").fill("2.5")
     first.locator("[data-k=capForm] button[type=submit]").click()
     expect_text(page, ".card:first-child [data-k=msg]", "whole number")
+    # History comes from the server: a reload starts with the last minutes drawn, not an empty chart.
+    wait_for("ten seconds of series", lambda: len(world.http("GET", "/admin/v1/rooms/zzz-busy/report?step=1", admin=True)[1]["series"]) >= 10)
+    page.reload()
+    page.wait_for_selector(".card", timeout=TIMEOUT_MS)
+    points = "() => (document.querySelector('.card .c-waiting path.ln').getAttribute('d') || '').split(/[ML]/).length - 1"
+    # Live polls alone add one point a second; five within 1.5 s can only be the server's history.
+    page.wait_for_function(points + " >= 5", timeout=1_500)
     # Paused: Resume, not Open; closed: nobody counted as waiting.
     world.action("aaa-quiet", "pause")
     quiet = page.locator(".card", has=page.locator("h2", has_text="aaa-quiet"))

@@ -203,6 +203,11 @@ def admitted_then_back_to_the_shop(world, browser, size):
     room = world.room(f"main-{size}")
     context = browser.new_context(viewport=SIZES[size])
     page = context.new_page()
+    errors = []
+    # Script errors and CSP refusals; failed loads are checked by URL (the browser asks for a favicon).
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None)
     page.goto(f"{world.shop}/shop/{room}")
     page.click("#enter")
     expect_text(page, "#state", "You're in line")
@@ -217,6 +222,7 @@ def admitted_then_back_to_the_shop(world, browser, size):
     assert f'<span id="qid">{first_id}</span>' in html, html
     shot(page, f"waiting-{size}")
     axe(page, f"waiting ({size})")
+    assert not errors, errors  # no script error, nothing blocked by the page's CSP
     page.reload()
     assert queue_id(page) == first_id, "a reload keeps the place"
     second = context.new_page()

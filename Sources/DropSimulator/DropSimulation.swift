@@ -112,14 +112,18 @@ public final class DropSimulation: Sendable {
         return (outcomes, botOutcome)
     }
 
-    /// `plan.bots` joins from `plan.botClients` addresses, each client joining back to back (solving a
-    /// proof of work when asked, as a bot farm would), never polling.
+    /// `plan.bots` joins from `plan.botClients` addresses, each client joining back to back on four loops
+    /// (solving a proof of work when asked, as a bot farm would), never polling.
     private func bots() async -> BotOutcome {
         guard plan.bots > 0 else { return BotOutcome() }
         let clients = max(1, plan.botClients)
         return await withTaskGroup(of: BotOutcome.self, returning: BotOutcome.self) { group in
-            for client in 0..<clients {
-                let attempts = plan.bots / clients + (client < plan.bots % clients ? 1 : 0)
+            // Each bot client keeps four joins in flight (as fast as the gates answer, but not a flood that
+            // would only measure the simulator).
+            let loops = clients * 4
+            for loop in 0..<loops {
+                let client = loop % clients
+                let attempts = plan.bots / loops + (loop < plan.bots % loops ? 1 : 0)
                 group.addTask {
                     var outcome = BotOutcome()
                     let gate = self.plan.gateURLs[client % self.plan.gateURLs.count]

@@ -11,13 +11,8 @@ struct ServiceAPITests {
         let room = uniqueRoom("svc")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 1)])
         defer { Task { await gate.stop() } }
-        let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
-        var token: String?
-        try await waitUntil(timeout: .seconds(3)) {
-            token = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket).string("token")
-            return token != nil
-        }
-        let body = #"{"token":"\#(token!)"}"#
+        let (_, token) = try await admitted(gate, room)
+        let body = #"{"token":"\#(token)"}"#
         let service = RunningGate.serviceKey
         for key in [nil, RunningGate.adminKey, "nope-nope-nope-nope"] {
             #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/verify", bearer: key, body: body).status == 401)

@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop fuzz idle-connections clean
+.PHONY: test browser-test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop fuzz idle-connections clean
 
 run:
 	@scripts/run-dev.sh
@@ -23,6 +23,13 @@ test: deps
 	# One test at a time: several tests measure rates against the clock, and a 2-core machine running
 	# a 2,000-shopper test beside them would starve their tickers.
 	$(SWIFT) test --skip-build --no-parallel
+
+# The shopper's journeys and the ops dashboard in headless Chromium (Debian's chromium, Playwright for Python,
+# axe-core): desktop and phone sizes; screenshots in .build/browser/.
+browser-test:
+	WITH_BROWSER=1 scripts/install-deps.sh
+	$(SWIFT) build --product waitroom
+	python3 Tests/Browser/journeys.py --bin "$$($(SWIFT) build --show-bin-path)"
 
 # A few thousand shoppers through two gates and the example order service (debug build): CI's smoke test.
 smoke-drop: deps

@@ -23,9 +23,11 @@ if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then
     python3 -m pip install -q 'pyjwt[crypto]' 2>/dev/null || python3 -m pip install -q --break-system-packages 'pyjwt[crypto]'
 fi
 
-# Optional: headless Chromium and Playwright for Python, only to measure the proof-of-work solver in a real
-# browser (scripts/pow-chromium.py). Playwright's own browser download is not used: Debian's chromium is.
+# Optional: headless Chromium, Playwright for Python and axe-core (axe-playwright-python), for the browser
+# journeys (`make browser-test`) and the proof-of-work measurement (scripts/pow-chromium.py). Playwright's own
+# browser download is not used: Debian's chromium is.
 if [ "${WITH_BROWSER:-0}" = 1 ]; then
     command -v chromium >/dev/null || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"; $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null; }
-    python3 -c 'import playwright' 2>/dev/null || python3 -m pip install -q playwright 2>/dev/null || python3 -m pip install -q --break-system-packages playwright
+    python3 -c 'import playwright, axe_playwright_python' 2>/dev/null || python3 -m pip install -q playwright axe-playwright-python 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages playwright axe-playwright-python
 fi

@@ -227,6 +227,19 @@ public struct RoomSetting: Sendable {
         )
     }
 
+    /// An optional text setting: null (or, from Redis, an empty field) when unset.
+    static func text(
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String?> & Sendable, doc: String,
+        check: @escaping @Sendable (String) -> String?
+    ) -> RoomSetting {
+        RoomSetting(
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, secret: false, doc: doc,
+            get: { $0[keyPath: path].map(SettingValue.text) ?? .none },
+            set: { settings, value in settings[keyPath: path] = { if case .text(let t) = value { return t } else { return nil } }() },
+            check: { value in if case .text(let t) = value { return check(t) } else { return "must be a string" } }
+        )
+    }
+
     static func boolean(_ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Bool> & Sendable, doc: String) -> RoomSetting {
         RoomSetting(
             name: name, flag: flag ?? kebab(name), kind: .boolean, nullable: false, required: false, secret: false, doc: doc,
@@ -316,6 +329,12 @@ extension RoomSettings {
         .integer("proofOfWorkBits", flag: "pow-bits", \.proofOfWorkBits, range: 0...ProofOfWorkLimits.maximumBits, doc: "Leading zero bits of SHA-256 a browser must find before it may join (0: off)."),
         .boolean("requireJoinPass", \.requireJoinPass, doc: "Joins need a pass the shop signed ({room, sub, exp}, HS256 with joinPassSecret): one place per shop account."),
         .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set)."),
+        .text("displayName", \.displayName, doc: "The waiting page's heading and title (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
+        .text("shopUrl", \.shopUrl, doc: "The link back to the shop (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
+        .text("logoUrl", \.logoUrl, doc: "The shop's logo on the waiting page (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
+        .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),
+        .text("message", \.message, doc: "A short note from the shop on the waiting page.", check: { PagePresentation.plainText($0, maxLength: 500) }),
+        .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
         .hooks("hooks", \.hooks, doc: "Webhooks: [{url, events, secret, leads?, queueAbove?}], signed Waitroom-Signature deliveries of the room's events."),
     ]
 

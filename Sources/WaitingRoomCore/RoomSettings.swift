@@ -33,6 +33,20 @@ public struct RoomSettings: Sendable, Equatable {
     /// Webhooks for the room's events (pre-scale signals, state changes).
     public var hooks: [RoomHook] = []
 
+    // Presentation: the waiting page is the shop's page. All optional; escaped wherever they are shown.
+    /// The page's heading and title (the room's name when unset).
+    public var displayName: String? = nil
+    /// The link back to the shop (sold out, checkout finished, "leave the line").
+    public var shopUrl: String? = nil
+    /// The shop's logo, shown above the heading.
+    public var logoUrl: String? = nil
+    /// The button and progress colour, `#rgb` or `#rrggbb`.
+    public var accentColor: String? = nil
+    /// A short note from the shop shown on the page ("Limit: one pair per customer").
+    public var message: String? = nil
+    /// The page's language for every shopper (otherwise chosen by `Accept-Language`).
+    public var language: String? = nil
+
     /// Every setting at its default.
     public init() {}
 

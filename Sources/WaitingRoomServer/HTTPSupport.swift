@@ -109,17 +109,17 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// The HTML pages, loaded once from the module's resources.
 struct Pages: Sendable {
-    let wait: String
+    let wait: WaitPage
     let dashboard: String
 
     init() {
-        func load(_ name: String) -> String {
-            guard let url = Bundle.module.url(forResource: name, withExtension: "html", subdirectory: "Resources"),
-                let text = try? String(contentsOf: url, encoding: .utf8)
-            else { return "<!doctype html><title>WaitingRoom</title><p>page missing</p>" }
-            return text
+        do {
+            // Built in: the template and the string table are checked against each other by the tests.
+            wait = try WaitPage.builtIn()
+        } catch {
+            fatalError("the built-in waiting page is broken: \(error)")
         }
-        wait = load("wait")
-        dashboard = load("dashboard")
+        dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
+            .flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "<!doctype html><title>WaitingRoom</title><p>page missing</p>"
     }
 }

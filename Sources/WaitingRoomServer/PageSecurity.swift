@@ -10,11 +10,12 @@ import WaitingRoomTokens
 /// and `X-Frame-Options: DENY`), `nosniff`, and no referrer (the page URL can carry a room name).
 enum PageSecurity {
     /// A page response with the security headers.
-    static func page(status: HTTPResponse.Status, _ html: String) -> Response {
+    /// - Parameter imageOrigins: other origins images may load from (the shop's logo).
+    static func page(status: HTTPResponse.Status, _ html: String, imageOrigins: [String] = []) -> Response {
         var headers = baseHeaders
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        headers[.contentSecurityPolicy] = contentSecurityPolicy(for: html)
+        headers[.contentSecurityPolicy] = contentSecurityPolicy(for: html, imageOrigins: imageOrigins)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
@@ -24,11 +25,21 @@ enum PageSecurity {
         .referrerPolicy: "no-referrer",
     ]
 
-    static func contentSecurityPolicy(for html: String) -> String {
+    static func contentSecurityPolicy(for html: String, imageOrigins: [String] = []) -> String {
         let hashes = inlineScripts(in: html).map { "'sha256-\(Data(Digest.sha256(Array($0.utf8))).base64EncodedString())'" }
         let scripts = (["'self'"] + hashes).joined(separator: " ")
-        return "default-src 'none'; script-src \(scripts); style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        let images = (["'self'", "data:"] + imageOrigins).joined(separator: " ")
+        return "default-src 'none'; script-src \(scripts); style-src 'self' 'unsafe-inline'; img-src \(images); "
             + "connect-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    }
+
+    /// `scheme://host[:port]` of an absolute http(s) URL (nil for a path: 'self' covers it). Settings URLs
+    /// are validated (no spaces, quotes or semicolons), so the origin is safe inside the policy.
+    static func origin(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
+        else { return nil }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 
     /// The text of every `<script>` element without a `src` attribute, exactly as the browser hashes it.

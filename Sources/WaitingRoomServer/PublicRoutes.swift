@@ -39,12 +39,7 @@ struct PublicRoutes: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: self.jwksJSON))
             )
         }
-        router.get("/wait/:room") { _, context in
-            guard let (room, _) = try? await self.room(context) else {
-                return Responses.html(status: .notFound, "<!doctype html><title>Not found</title><p>No such waiting room.</p>")
-            }
-            return Responses.html(status: .ok, self.pages.wait.replacingOccurrences(of: "__ROOM__", with: room))
-        }
+        addPages(to: router)
     }
 
     /// The room (cached, or looked up once when this instance has not seen it yet), or 404.

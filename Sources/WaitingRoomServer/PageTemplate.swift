@@ -1,0 +1,81 @@
+/// A page template with `{{name}}` placeholders, parsed once.
+///
+/// - `{{name}}`: the value, HTML-escaped.
+/// - `{{name?hidden}}`: ` hidden` when the value is empty (the element stays in the page for the script).
+/// - `{{!name}}`: the value as it is (markup the renderer built, or JSON already made safe for a script).
+///
+/// Every placeholder must be one the renderer knows: an unknown name is an error at start-up, not a
+/// blank on the page.
+struct PageTemplate: Sendable {
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case escaped(String)
+        case hidden(String)
+        case raw(String)
+    }
+
+    struct UnknownPlaceholder: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "page template: unknown placeholder {{\(name)}}" }
+    }
+
+    let segments: [Segment]
+
+    /// - Parameter known: whether a placeholder name (without `!` or `?hidden`) is one the renderer fills.
+    init(_ text: String, known: (String) -> Bool) throws(UnknownPlaceholder) {
+        var segments: [Segment] = []
+        var rest = text[...]
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            segments.append(.literal(String(rest[..<open.lowerBound])))
+            let name = String(rest[open.upperBound..<close.lowerBound])
+            let segment: Segment
+            if name.hasPrefix("!") {
+                segment = .raw(String(name.dropFirst()))
+            } else if name.hasSuffix("?hidden") {
+                segment = .hidden(String(name.dropLast(7)))
+            } else {
+                segment = .escaped(name)
+            }
+            switch segment {
+            case .raw(let key), .hidden(let key), .escaped(let key): guard known(key) else { throw UnknownPlaceholder(name: name) }
+            case .literal: break
+            }
+            segments.append(segment)
+            rest = rest[close.upperBound...]
+        }
+        segments.append(.literal(String(rest)))
+        self.segments = segments
+    }
+
+    func render(_ values: [String: String]) -> String {
+        var out = ""
+        for segment in segments {
+            switch segment {
+            case .literal(let text): out += text
+            case .escaped(let key): out += HTML.escape(values[key] ?? "")
+            case .hidden(let key): if (values[key] ?? "").isEmpty { out += " hidden" }
+            case .raw(let key): out += values[key] ?? ""
+            }
+        }
+        return out
+    }
+}
+
+enum HTML {
+    /// Escapes text for an element's content or a quoted attribute value.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,667 @@
+#!/usr/bin/env python3
+"""The shopper's journeys and the ops dashboard in headless Chromium (Debian's `chromium`, driven by
+Playwright for Python; axe-core from `axe-playwright-python`).
+
+    python3 Tests/Browser/journeys.py [--bin .build/debug] [--only NAME ...] [--sizes desktop phone]
+
+Starts its own redis-server (append-only, so a restart keeps the queue), one gate (`waitroom serve`) and a
+tiny shop (a page that links to the waiting room, and a checkout page). Every wait is a wait for a
+condition with a deadline. Screenshots go to .build/browser/. Ends with "N passed, N failed".
+"""
+import argparse, http.server, json, os, shutil, signal, socket, socketserver, subprocess, sys, tempfile, threading, time, traceback
+import urllib.error, urllib.parse, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHOTS = os.path.join(ROOT, ".build", "browser")
+ADMIN_KEY = "browser-admin-key-0123456789"
+SERVICE_KEY = "browser-service-key-0123456789"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+TIMEOUT_MS = 15_000  # every expectation waits at most this long
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, check, timeout=15.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class Redis:
+    def __init__(self, directory):
+        self.directory, self.port, self.process = directory, free_port(), None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory, "--appendonly", "yes",
+             "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("redis", lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout.strip() == b"PONG")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+
+class Shop(http.server.BaseHTTPRequestHandler):
+    """The shop's pages: /shop/<room> links to the waiting room; /checkout shows whether a token came."""
+    gate = ""
+
+    def do_GET(self):
+        if self.path.startswith("/shop/"):
+            room = self.path.split("/")[2]
+            body = f'<!doctype html><html lang="en"><title>Shop</title><main><h1>Shop</h1><a id="enter" href="{self.gate}/wait/{room}">Buy the drop</a></main></html>'
+        elif self.path.startswith("/checkout"):
+            token = "wr_token=" in self.path
+            body = f'<!doctype html><html lang="en"><title>Checkout</title><main><h1>Checkout</h1><p id="token">{"token" if token else "no token"}</p></main></html>'
+        else:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class World:
+    """Redis, a gate, a shop, and the admin API."""
+
+    def __init__(self, binaries):
+        self.tmp = tempfile.mkdtemp(prefix="waitroom-browser-")
+        self.redis = Redis(os.path.join(self.tmp, "redis"))
+        os.makedirs(self.redis.directory)
+        self.redis.start()
+        shop = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Shop)
+        shop.daemon_threads = True
+        threading.Thread(target=shop.serve_forever, daemon=True).start()
+        self.shop_server = shop
+        self.shop = f"http://127.0.0.1:{shop.server_address[1]}"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        Shop.gate = self.base
+        key = os.path.join(self.tmp, "signing.pem")
+        subprocess.run([os.path.join(binaries, "waitroom"), "keys", "generate", "--out", key], check=True, capture_output=True)
+        rooms = os.path.join(self.tmp, "rooms.yaml")
+        with open(rooms, "w") as f:
+            f.write("rooms: {}\n")
+        env = dict(os.environ, WAITROOM_REDIS_URL=self.redis.url, WAITROOM_HTTP_PORT=str(self.port), WAITROOM_HTTP_HOST="127.0.0.1",
+                   WAITROOM_SIGNING_KEY_FILE=key, WAITROOM_TICKET_SECRET="browser-ticket-secret-0123456789",
+                   WAITROOM_ADMIN_KEY=ADMIN_KEY, WAITROOM_SERVICE_KEY=SERVICE_KEY,
+                   WAITROOM_ROOMS_FILE=rooms, WAITROOM_LOG_LEVEL="error", WAITROOM_REDIS_TIMEOUT_MS="300")
+        self.log = open(os.path.join(self.tmp, "gate.log"), "w")
+        self.gate = subprocess.Popen([os.path.join(binaries, "waitroom"), "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for("the gate", lambda: self.http("GET", "/readyz")[0] == 200)
+
+    def close(self):
+        self.gate.terminate()
+        self.gate.wait(10)
+        self.redis.stop()
+        self.shop_server.shutdown()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def http(self, method, path, body=None, admin=False, bearer=None):
+        request = urllib.request.Request(self.base + path, method=method, data=None if body is None else json.dumps(body).encode())
+        request.add_header("Content-Type", "application/json")
+        if admin or bearer:
+            request.add_header("Authorization", "Bearer " + (bearer or ADMIN_KEY))
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                text = response.read().decode()
+                return response.status, json.loads(text) if text.startswith("{") else text
+        except urllib.error.HTTPError as error:
+            text = error.read().decode()
+            return error.code, json.loads(text) if text.startswith("{") else text
+        except OSError:
+            return 0, None
+
+    def room(self, name, **settings):
+        body = {"rate": 0, "checkoutUrl": self.shop + "/checkout", "claimWindowSeconds": 4, "displayName": "Acme Sneakers",
+                "shopUrl": self.shop + "/shop/" + name, "message": "One pair per customer.", **settings}
+        status, reply = self.http("PUT", "/admin/v1/rooms/" + name, body, admin=True)
+        assert status in (200, 201), (status, reply)
+        return name
+
+    def patch(self, name, **settings):
+        status, reply = self.http("PATCH", "/admin/v1/rooms/" + name, settings, admin=True)
+        assert status == 200, (status, reply)
+
+    def action(self, name, action):
+        status, reply = self.http("POST", f"/admin/v1/rooms/{name}/{action}", admin=True)
+        assert status == 200, (status, reply)
+
+    def live(self, name):
+        return self.http("GET", "/admin/v1/rooms/" + name, admin=True)[1]["live"]
+
+
+# MARK: helpers on pages
+
+def text(page, selector):
+    return page.locator(selector).inner_text()
+
+
+def expect_text(page, selector, fragment, timeout=TIMEOUT_MS):
+    """Waits until the element's text contains the fragment."""
+    page.wait_for_function("([s, f]) => { const e = document.querySelector(s); return e && !e.hidden && e.textContent.includes(f); }",
+                           arg=[selector, fragment], timeout=timeout)
+
+
+def queue_id(page):
+    expect_text(page, "#qid", "-")
+    return text(page, "#qid")
+
+
+def shot(page, name, full_page=True):
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, name + ".png")
+    page.screenshot(path=path, full_page=full_page)
+    return path
+
+
+AXE_RESULTS = []
+
+
+def axe(page, label):
+    from axe_playwright_python.sync_playwright import Axe
+    results = Axe().run(page)
+    count = results.violations_count
+    AXE_RESULTS.append((label, count))
+    assert count == 0, f"axe on {label}: {results.generate_report()}"
+
+
+# MARK: journeys
+
+JOURNEYS = []
+
+
+def journey(sizes=("desktop", "phone")):
+    def register(fn):
+        JOURNEYS.append((fn, sizes))
+        return fn
+    return register
+
+
+@journey()
+def admitted_then_back_to_the_shop(world, browser, size):
+    """Shop → waiting room → reload and a second tab keep the place → admitted → checkout → Back is the shop."""
+    room = world.room(f"main-{size}")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    errors = []
+    # Script errors and CSP refusals; failed loads are checked by URL (the browser asks for a favicon).
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None)
+    page.goto(f"{world.shop}/shop/{room}")
+    page.click("#enter")
+    expect_text(page, "#state", "You're in line")
+    expect_text(page, "#eta", "on hold")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert text(page, "h1") == "Acme Sneakers"
+    assert "One pair per customer." in text(page, ".msg")
+    expect_text(page, "#updated", "Last updated")
+    first_id = queue_id(page)
+    # The script and the server derive the same support id from the ticket.
+    html = context.request.get(f"{world.base}/wait/{room}?js=0").text()
+    assert f'<span id="qid">{first_id}</span>' in html, html
+    shot(page, f"waiting-{size}")
+    axe(page, f"waiting ({size})")
+    assert not errors, errors  # no script error, nothing blocked by the page's CSP
+    page.reload()
+    assert queue_id(page) == first_id, "a reload keeps the place"
+    second = context.new_page()
+    second.goto(f"{world.base}/wait/{room}")
+    assert queue_id(second) == first_id, "a second tab keeps the place"
+    second.close()
+    world.patch(room, rate=5)
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=TIMEOUT_MS)
+    assert text(page, "#token") == "token"
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["wr_token"][0]
+    page.go_back()
+    page.wait_for_url(f"{world.shop}/shop/{room}", timeout=TIMEOUT_MS)
+    # The order service ends the checkout: the waiting room now says so, and never opens checkout again.
+    assert world.http("POST", "/v1/admissions/release", {"token": token}, bearer=SERVICE_KEY)[0] in (200, 204)
+    page.click("#enter")
+    expect_text(page, "#state", "Your checkout is finished")
+    assert page.locator("#go").get_attribute("href") == f"{world.shop}/shop/{room}"
+    assert page.url.startswith(world.base), "no forward into checkout"
+    shot(page, f"done-{size}")
+    axe(page, f"checkout finished ({size})")
+    context.close()
+
+
+@journey(sizes=("phone",))
+def between_polls_the_position_counts_down(world, browser, size):
+    """Far back, the page counts down between polls ("about"), from the rate the line moves at."""
+    room = world.room("countdown", rate=1, claimWindowSeconds=60)
+    for _ in range(40):
+        world.http("POST", f"/v1/rooms/{room}/join")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#pos", "people ahead of you")
+    expect_text(page, "#pos", "About ", timeout=20_000)
+    shot(page, f"countdown-{size}")
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def scheduled_then_lottery(world, browser, size):
+    """Before the opening: a countdown and the local opening time; at the opening, a place by lottery."""
+    room = world.room("scheduled", rate=5, opensAt="+4")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#clock", "The drop opens in 00:0")
+    expect_text(page, "#opens", "Opens ")
+    assert "lottery" in text(page, "#state")
+    shot(page, f"scheduled-{size}")
+    axe(page, "scheduled")
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=20_000)  # drawn, admitted, off to checkout
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def paused_keeps_the_place(world, browser, size):
+    room = world.room("paused", rate=0)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    qid = queue_id(page)
+    world.action(room, "pause")
+    expect_text(page, "#state", "The line is paused. You keep your place.")
+    axe(page, "paused")
+    world.action(room, "resume")
+    expect_text(page, "#state", "You're in line")
+    assert queue_id(page) == qid
+    context.close()
+
+
+@journey(sizes=("phone",))
+def sold_out_then_reopened(world, browser, size):
+    """Sold out links to the shop; when ops reopen, the page lets the shopper back in by itself."""
+    room = world.room("soldout", rate=0)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    qid = queue_id(page)
+    world.action(room, "close")
+    expect_text(page, "#state", "Sold out")
+    assert page.locator("#go").get_attribute("href") == f"{world.shop}/shop/{room}"
+    assert "Back to Acme Sneakers" in text(page, "#go")
+    shot(page, f"sold-out-{size}")
+    axe(page, "sold out")
+    # A newcomer while sold out gets no place, the same page, and is let in after the reopening too.
+    late = context.browser.new_context(viewport=SIZES[size]).new_page()
+    late.goto(f"{world.base}/wait/{room}")
+    expect_text(late, "#state", "Sold out")
+    world.action(room, "open")
+    expect_text(page, "#state", "You're in line", timeout=25_000)
+    assert queue_id(page) == qid, "a reopening keeps the places"
+    expect_text(late, "#state", "You're in line", timeout=25_000)
+    late.context.close()
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def expired_then_join_again(world, browser, size):
+    """A turn that lapses while the shopper is away: said plainly, with a way back in at the back."""
+    room = world.room("expired", rate=0, claimWindowSeconds=1)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    old = queue_id(page)
+    page.close()  # away: nobody polls
+    world.patch(room, rate=5)
+    wait_for("the offer to lapse", lambda: world.live(room)["lapsed"] >= 1)
+    world.patch(room, rate=0)
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "Your turn came while you were away")
+    assert "new place at the back" in text(page, "#eta")
+    assert not page.locator("#again").is_hidden()
+    shot(page, f"expired-{size}")
+    axe(page, "expired")
+    page.click("#again button")
+    expect_text(page, "#note", "You have a new place at the back of the line.")
+    expect_text(page, "#state", "You're in line")
+    assert queue_id(page) != old
+    page.reload()
+    expect_text(page, "#state", "You're in line")  # the new place sticks
+    context.close()
+
+
+@journey(sizes=("phone",))
+def offline_near_the_front_promises_nothing(world, browser, size):
+    """Offline with the turn about to come: the offer may lapse meanwhile, so the page stops saying
+    "you keep your place" (on hold, or far back, it may)."""
+    room = world.room("offline", rate=0, claimWindowSeconds=4)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    queue_id(page)
+    context.set_offline(True)
+    expect_text(page, "#note", "Reconnecting… You keep your place.")  # on hold: nobody is being admitted
+    context.set_offline(False)
+    page.wait_for_function("() => document.getElementById('note').hidden", timeout=TIMEOUT_MS)
+    world.patch(room, rate=0.3)
+    expect_text(page, "#eta", "Estimated wait")
+    context.set_offline(True)
+    # Once offline longer than the turn's earliest moment plus half the claim window, no more promises.
+    page.wait_for_function("() => document.getElementById('note').textContent === 'Reconnecting…'", timeout=TIMEOUT_MS)
+    shot(page, f"offline-near-front-{size}")
+    context.set_offline(False)
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def redis_down_and_back(world, browser, size):
+    """Redis down: a shopper in line is told updates are delayed and keeps their place; a newcomer is
+    promised nothing; both carry on when Redis is back."""
+    room = world.room("outage", rate=0)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    qid = queue_id(page)
+    ops = browser.new_context(viewport=SIZES[size]).new_page()
+    sign_in(ops, world)
+    world.redis.stop()
+    try:
+        expect_text(ops, "#stale", "Figures are stale")
+        assert "Live" not in text(ops, "#conn")
+        expect_text(page, "#note", "You keep your place")
+        newcomer = browser.new_context(viewport=SIZES[size]).new_page()
+        newcomer.goto(f"{world.base}/wait/{room}")
+        expect_text(newcomer, "#note", "We can't add you to the line right now")
+        assert "keep your place" not in newcomer.locator("main").inner_text()
+        shot(newcomer, f"redis-down-newcomer-{size}")
+    finally:
+        world.redis.start()
+    expect_text(newcomer, "#state", "You're in line", timeout=40_000)
+    page.wait_for_function("() => document.getElementById('note').hidden", timeout=TIMEOUT_MS)
+    assert queue_id(page) == qid
+    ops.wait_for_function("() => document.getElementById('stale').hidden", timeout=TIMEOUT_MS)
+    ops.context.close()
+    newcomer.context.close()
+    context.close()
+
+
+@journey(sizes=("phone",))
+def german(world, browser, size):
+    room = world.room("german", rate=0)
+    context = browser.new_context(viewport=SIZES[size], locale="de-DE")
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "Sie sind in der Warteschlange")
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.locator(".eyebrow").text_content() == "Warteraum"
+    expect_text(page, "#updated", "Zuletzt aktualisiert")
+    shot(page, f"german-{size}")
+    axe(page, "German")
+    # The room's own language wins over the browser's.
+    world.patch(room, language="ja")
+    page.reload()
+    expect_text(page, "#state", "列に並んでいます")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    context.close()
+
+
+@journey(sizes=("desktop", "phone"))
+def without_javascript(world, browser, size):
+    """No JavaScript: the page joins on the server, refreshes itself, and links to checkout."""
+    room = world.room(f"nojs-{size}", rate=0, claimWindowSeconds=10)
+    context = browser.new_context(viewport=SIZES[size], java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    page.wait_for_url(f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#qid:not([hidden])", timeout=TIMEOUT_MS)
+    assert "You're in line" in text(page, "#state")
+    qid = text(page, "#qid")
+    shot(page, f"no-js-waiting-{size}")
+    world.patch(room, rate=5)
+    page.wait_for_selector("#go:not([hidden])", timeout=TIMEOUT_MS)  # after a refresh or two
+    assert "It's your turn" in text(page, "#state")
+    assert text(page, "#qid") == qid
+    shot(page, f"no-js-admitted-{size}")
+    page.click("#go")
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=TIMEOUT_MS)
+    assert text(page, "#token") == "token"
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def no_javascript_expired_joins_again(world, browser, size):
+    room = world.room("nojs-expired", rate=0, claimWindowSeconds=1)
+    context = browser.new_context(viewport=SIZES[size], java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}?js=0")
+    qid = text(page, "#qid")
+    page.goto("about:blank")
+    world.patch(room, rate=5)
+    wait_for("the offer to lapse", lambda: world.live(room)["lapsed"] >= 1)
+    world.patch(room, rate=0)
+    page.goto(f"{world.base}/wait/{room}?js=0")
+    assert "Your turn came while you were away" in text(page, "#state")
+    page.click("#again button")
+    page.wait_for_url(f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS)
+    assert "You're in line" in text(page, "#state")
+    assert text(page, "#qid") != qid
+    context.close()
+
+
+def record_states(context):
+    """Every text the page's #state shows, in order (the page's own scripts run under the CSP; this one is
+    injected by the browser driver)."""
+    context.add_init_script("""
+      window.__states = [];
+      document.addEventListener("DOMContentLoaded", () => {
+        const node = document.getElementById("state");
+        if (!node) return;
+        const note = () => window.__states.push(node.textContent);
+        new MutationObserver(note).observe(node, { childList: true, characterData: true, subtree: true });
+      });
+    """)
+
+
+@journey(sizes=("desktop",))
+def proof_of_work(world, browser, size):
+    """With proof of work on, the page solves the gate's challenge in a worker and joins with the answer."""
+    room = world.room("pow", rate=0, proofOfWorkBits=14)
+    context = browser.new_context(viewport=SIZES[size])
+    record_states(context)
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "You're in line")
+    states = page.evaluate("window.__states")
+    assert "Checking your browser — a few seconds…" in states, states
+    qid = queue_id(page)
+    page.reload()  # a held ticket needs no new proof
+    assert queue_id(page) == qid
+    # Without JavaScript there is no way through the check: the page says what to do instead.
+    plain = browser.new_context(viewport=SIZES[size], java_script_enabled=False).new_page()
+    plain.goto(f"{world.base}/wait/{room}?js=0")
+    assert "Please turn JavaScript on" in text(plain, "#state")
+    plain.context.close()
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def rate_limited_waits(world, browser, size):
+    """Over the per-client join limit (429 with Retry-After): the page says it will try again, promises no place."""
+    room = world.room("limited", rate=0, joinsPerClientPerMinute=1)
+    assert world.http("POST", f"/v1/rooms/{room}/join")[0] == 200  # this address's one join this minute
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#note", "We can't add you to the line right now. Trying again in")
+    assert "keep your place" not in page.locator("main").inner_text()
+    context.close()
+
+
+@journey(sizes=("phone",))
+def join_pass(world, browser, size):
+    """With join passes required: no pass → sign in at the shop; the shop's link with a pass → in line."""
+    import jwt  # PyJWT, as a shop would sign its passes
+    secret = "a-join-pass-secret-of-at-least-32-characters"
+    room = world.room("pass", rate=0, requireJoinPass=True, joinPassSecret=secret)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "Sign in at the shop to join the line.")
+    assert page.locator("#go").get_attribute("href") == f"{world.shop}/shop/{room}"
+    axe(page, "join pass required")
+    shot(page, f"join-pass-required-{size}")
+    token = jwt.encode({"room": room, "sub": "customer-42", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    page.goto(f"{world.base}/wait/{room}?pass={token}")
+    expect_text(page, "#state", "You're in line")
+    # Without JavaScript, the pass in the shop's link reaches the join too.
+    plain = browser.new_context(viewport=SIZES[size], java_script_enabled=False).new_page()
+    other = jwt.encode({"room": room, "sub": "customer-43", "exp": int(time.time()) + 300}, secret, algorithm="HS256")
+    plain.goto(f"{world.base}/wait/{room}?pass={other}")
+    plain.wait_for_selector("#qid:not([hidden])", timeout=TIMEOUT_MS)
+    assert "You're in line" in text(plain, "#state")
+    plain.context.close()
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def unknown_room(world, browser, size):
+    context = browser.new_context(viewport=SIZES[size], locale="fr-FR")
+    page = context.new_page()
+    response = page.goto(f"{world.base}/wait/no-such-room")
+    assert response.status == 404
+    expect_text(page, "#state", "Cette salle d'attente n'existe pas")
+    axe(page, "unknown room")
+    context.close()
+
+
+def sign_in(page, world):
+    page.goto(f"{world.base}/admin/dashboard")
+    page.fill("#key", ADMIN_KEY)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".card", timeout=TIMEOUT_MS)
+
+
+@journey(sizes=("desktop",))
+def dashboard(world, browser, size):
+    """Cards by activity, target vs actual and what limits, a confirmation before a rate of 0 or a jump."""
+    world.room("aaa-quiet", rate=2)
+    world.room("zzz-busy", rate=0.05, capacity=0)
+    for _ in range(5):
+        world.http("POST", "/v1/rooms/zzz-busy/join")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    sign_in(page, world)
+    assert text(page, "h1").startswith("WaitingRoom")
+    first = page.locator(".card").first
+    first.locator("h2", has_text="zzz-busy").wait_for(timeout=TIMEOUT_MS)  # the busy room leads, though named last
+    expect_text(page, ".card:first-child [data-k=rate]", "0.05 /")
+    expect_text(page, ".card:first-child [data-k=limit]", "Limited by: capacity")
+    dialogs = []
+    def answer(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+    page.on("dialog", answer)
+    first.locator("[data-k=rateIn]").fill("0")
+    first.locator("[data-k=rateForm] button").click()
+    wait_for("the confirmation", lambda: dialogs, timeout=5)
+    assert "to 0" in dialogs[0]
+    assert world.http("GET", "/admin/v1/rooms/zzz-busy", admin=True)[1]["settings"]["rate"] == 0.05, "dismissed: unchanged"
+    first.locator("[data-k=capIn]").fill("2.5")
+    first.locator("[data-k=capForm] button[type=submit]").click()
+    expect_text(page, ".card:first-child [data-k=msg]", "whole number")
+    # History comes from the server: a reload starts with the last minutes drawn, not an empty chart.
+    wait_for("ten seconds of series", lambda: len(world.http("GET", "/admin/v1/rooms/zzz-busy/report?step=1", admin=True)[1]["series"]) >= 10)
+    page.reload()
+    page.wait_for_selector(".card", timeout=TIMEOUT_MS)
+    points = "() => (document.querySelector('.card .c-waiting path.ln').getAttribute('d') || '').split(/[ML]/).length - 1"
+    # Live polls alone add one point a second; five within 1.5 s can only be the server's history.
+    page.wait_for_function(points + " >= 5", timeout=1_500)
+    # Paused: Resume, not Open; closed: nobody counted as waiting.
+    world.action("aaa-quiet", "pause")
+    quiet = page.locator(".card", has=page.locator("h2", has_text="aaa-quiet"))
+    page.wait_for_function("() => [...document.querySelectorAll('.card')].some(c => c.dataset.state === 'paused')", timeout=TIMEOUT_MS)
+    assert quiet.locator("[data-act=resume]").is_enabled() and quiet.locator("[data-act=open]").is_disabled()
+    world.action("zzz-busy", "close")
+    expect_text(page, ".card[data-state=closed] [data-k=waiting]", "0 (closed)")
+    expect_text(page, "#summary", "0 waiting")
+    shot(page, f"dashboard-{size}", full_page=False)  # the sticky header would be drawn mid-page
+    axe(page, "dashboard")
+    context.close()
+
+
+def measure(world, browser):
+    """Page weight and first render of the waiting page (desktop size)."""
+    room = world.room("measure", rate=0)
+    context = browser.new_context(viewport=SIZES["desktop"])
+    page = context.new_page()
+    sizes = []
+    page.on("response", lambda r: sizes.append((r.url, len(r.body()) if r.request.resource_type != "fetch" else 0)))
+    page.goto(f"{world.base}/wait/{room}")
+    queue_id(page)
+    paint = page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime")
+    html = next(n for u, n in sizes if "/wait/" in u)
+    context.close()
+    return html, paint
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", default=os.path.join(ROOT, ".build", "debug"))
+    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES))
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    world = World(args.bin)
+    passed, failed = 0, 0
+    started = time.monotonic()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
+            for fn, sizes in JOURNEYS:
+                if args.only and fn.__name__ not in args.only:
+                    continue
+                for size in sizes:
+                    if size not in args.sizes:
+                        continue
+                    t = time.monotonic()
+                    try:
+                        fn(world, browser, size)
+                        passed += 1
+                        print(f"ok    {fn.__name__} [{size}] {time.monotonic() - t:.1f}s", flush=True)
+                    except Exception:
+                        failed += 1
+                        print(f"FAIL  {fn.__name__} [{size}]", flush=True)
+                        traceback.print_exc()
+            if not args.only:
+                html, paint = measure(world, browser)
+                print(f"waiting page: {html} bytes of HTML (one request; no other assets), first contentful paint {paint:.0f} ms")
+            browser.close()
+    finally:
+        world.close()
+    print("axe: " + ", ".join(f"{label} {count}" for label, count in AXE_RESULTS))
+    print(f"browser journeys took {time.monotonic() - started:.0f}s")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

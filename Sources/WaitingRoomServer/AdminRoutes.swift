@@ -18,7 +18,9 @@ struct AdminRoutes: Sendable {
         let admin = router.group("/admin/v1").add(middleware: BearerKeyMiddleware(key: adminKey))
         admin.get("/rooms") { _, _ in
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
-            return try Responses.encode(RoomList(rooms: rooms))
+            // Gates' health from their heartbeats (absent while Redis is unreachable: the rooms are stale then too).
+            let gates = (try? await self.store.heartbeats()).map { GateHealth.list($0) }
+            return try Responses.encode(RoomList(rooms: rooms, gates: gates))
         }
         addReport(to: admin)
         admin.get("/rooms/:room") { _, context in

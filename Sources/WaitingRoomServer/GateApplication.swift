@@ -57,7 +57,7 @@ public enum GateApplication {
 
         let reader = RequestReader(maxBodyBytes: configuration.maxBodyBytes)
         let failures = StoreFailures(metrics: metrics, logger: logger)
-        let pages = Pages()
+        let pages = try Pages(templatesDirectory: configuration.templatesDirectory)
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())  // ahead of every route: every error is JSON
         AssetRoutes.add(to: router)
@@ -75,10 +75,11 @@ public enum GateApplication {
         ).add(to: router)
         let gate = Gate(store: store, cache: cache, tickets: tickets, metrics: metrics)
         // Room events reach hooks and the log through one consumer group: each is handled by one gate.
+        let gateID = "gate-" + RandomID.make(bytes: 6)
         let dispatcher = HookDispatcher(
-            store: RoomStore(redis: redis.lane("events")), cache: cache, consumer: "gate-" + RandomID.make(bytes: 6), logger: logger,
-            logEvents: configuration.logEvents
+            store: RoomStore(redis: redis.lane("events")), cache: cache, consumer: gateID, logger: logger, logEvents: configuration.logEvents
         )
+        let heartbeat = GateHeartbeat(store: RoomStore(redis: redis.lane("events")), cache: cache, gate: gateID)
 
         let app = Application(
             router: router,
@@ -86,7 +87,7 @@ public enum GateApplication {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.
-            services: [RedisCloser(redis: redis), refresher, dispatcher, committer],
+            services: [RedisCloser(redis: redis), refresher, dispatcher, heartbeat, committer],
             logger: logger
         )
         return (app, gate)

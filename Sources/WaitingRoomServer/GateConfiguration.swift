@@ -44,6 +44,9 @@ public struct GateConfiguration: Sendable {
     public var development = true
     /// Connection limits, trusted proxies, the metrics key, the per-client join limit.
     public var limits = HardeningConfiguration()
+    /// A directory whose `wait.html` (and optionally `strings.json`) replaces the built-in waiting page:
+    /// `Config/templates` when it has a `wait.html`, or `WAITROOM_TEMPLATES_DIR`. Checked at start-up.
+    public var templatesDirectory: String?
 
     public enum LogFormat: String, Sendable, Codable { case text, json }
 
@@ -62,6 +65,14 @@ public struct GateConfiguration: Sendable {
         }
         if let path = try chosen(roomsFile, environment["WAITROOM_ROOMS_FILE"], key: "WAITROOM_ROOMS_FILE", fallback: "Config/rooms.yaml") {
             configuration.rooms = try RoomsFile.load(path)
+        }
+        if let directory = environment["WAITROOM_TEMPLATES_DIR"] {
+            guard FileManager.default.fileExists(atPath: directory + "/wait.html") else {
+                throw ConfigurationError(key: "WAITROOM_TEMPLATES_DIR", reason: "no wait.html in \(directory)")
+            }
+            configuration.templatesDirectory = directory
+        } else if FileManager.default.fileExists(atPath: "Config/templates/wait.html") {
+            configuration.templatesDirectory = "Config/templates"
         }
         try configuration.apply(environment: environment)
         try configuration.validate()

@@ -112,12 +112,22 @@ struct Pages: Sendable {
     let wait: WaitPage
     let dashboard: String
 
-    init() {
+    /// The built-in pages, or the waiting page from `templatesDirectory` (`wait.html`, and `strings.json`
+    /// when present): checked here, at start-up, so an unknown placeholder or a string table missing a
+    /// language stops the gate with a message instead of showing blanks to shoppers.
+    init(templatesDirectory: String? = nil) throws(ConfigurationError) {
         do {
-            // Built in: the template and the string table are checked against each other by the tests.
-            wait = try WaitPage.builtIn()
+            if let directory = templatesDirectory {
+                let template = try String(contentsOfFile: directory + "/wait.html", encoding: .utf8)
+                let strings = FileManager.default.fileExists(atPath: directory + "/strings.json")
+                    ? try Data(contentsOf: URL(fileURLWithPath: directory + "/strings.json")) : try WaitPage.builtInStrings()
+                wait = try WaitPage(template: template, strings: strings)
+            } else {
+                // Built in: the template and the string table are checked against each other by the tests.
+                wait = try WaitPage.builtIn()
+            }
         } catch {
-            fatalError("the built-in waiting page is broken: \(error)")
+            throw ConfigurationError(key: "WAITROOM_TEMPLATES_DIR", reason: "\(templatesDirectory ?? "built-in page"): \(error)")
         }
         dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
             .flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "<!doctype html><title>WaitingRoom</title><p>page missing</p>"

@@ -101,4 +101,6 @@ public struct RoomView: Codable, Sendable {
 /// `GET /admin/v1/rooms`.
 public struct RoomList: Codable, Sendable {
     public var rooms: [RoomView]
+    /// Every gate that wrote a heartbeat in the last ten minutes, and whether it is still alive.
+    public var gates: [GateHealth]?
 }

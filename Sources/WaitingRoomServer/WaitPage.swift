@@ -40,13 +40,19 @@ struct WaitPage: Sendable {
 
     /// The built-in page from the module's resources.
     static func builtIn() throws -> WaitPage {
-        func resource(_ name: String, _ ext: String) throws -> Data {
-            guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources") else {
-                throw ConfigurationError(description: "missing resource \(name).\(ext)")
-            }
-            return try Data(contentsOf: url)
+        try WaitPage(template: String(decoding: try resource("wait", "html"), as: UTF8.self), strings: try builtInStrings())
+    }
+
+    /// The built-in string table (a custom template may bring its own).
+    static func builtInStrings() throws -> Data {
+        try resource("strings", "json")
+    }
+
+    private static func resource(_ name: String, _ ext: String) throws -> Data {
+        guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Resources") else {
+            throw ConfigurationError(description: "missing resource \(name).\(ext)")
         }
-        return try WaitPage(template: String(decoding: try resource("wait", "html"), as: UTF8.self), strings: try resource("strings", "json"))
+        return try Data(contentsOf: url)
     }
 
     // MARK: What the page says

@@ -219,3 +219,25 @@ struct RoomLookupTests {
         #expect(try await HTTP.shared.call(.GET, b.base + "/v1/rooms/\(room)/status", bearer: ticket).status == 200)
     }
 }
+
+@Suite("Gate health")
+struct GateHealthTests {
+    @Test("every gate shows in the room list by its heartbeat; a stopped gate turns unhealthy")
+    func heartbeats() async throws {
+        let server = try await TestRedisServer.start()  // its own Redis: only these two gates write heartbeats
+        let a = try await RunningGate.start(redisURL: server.url)
+        defer { Task { await a.stop() } }
+        let b = try await RunningGate.start(redisURL: server.url)
+        func gates() async throws -> [[String: Any]] {
+            try await HTTP.shared.call(.GET, a.base + "/admin/v1/rooms", bearer: RunningGate.adminKey).json["gates"] as? [[String: Any]] ?? []
+        }
+        try await waitUntil(timeout: .seconds(5)) { try await gates().filter { $0["healthy"] as? Bool == true }.count == 2 }
+        await b.stop()
+        try await waitUntil(timeout: .seconds(12)) {
+            let list = try await gates()
+            return list.count == 2 && list.filter { $0["healthy"] as? Bool == true }.count == 1
+        }
+        let silent = try #require(try await gates().first { $0["healthy"] as? Bool == false })
+        #expect((silent["ageSeconds"] as? Double ?? 0) >= 5)
+    }
+}

@@ -222,7 +222,8 @@ struct GateQueueTests {
         // Commands run inside the tick script are counted too (TIME, HGETALL, ZCARD, ...: one or two per tick).
         // A poll that cost even one command would show up 10,000 times here.
         #expect(refreshes < 600, "the poll phase took \(refreshes) refreshes")
-        #expect(delta.values.allSatisfy { $0 <= 2 * max(evalsha, 1) }, "commands beyond the refresh: \(delta.filter { $0.value > 2 * evalsha })")
+        // (+4: the analytics series are trimmed once a minute, two commands, and the phase may cross two minutes.)
+        #expect(delta.values.allSatisfy { $0 <= 2 * max(evalsha, 1) + 4 }, "commands beyond the refresh: \(delta.filter { $0.value > 2 * evalsha + 4 })")
     }
 
     private func refreshCount(_ gate: RunningGate) -> Int {

@@ -34,7 +34,11 @@ struct JoinProtectionTests {
         let challenge = try #require(asked.string("challenge"))
         #expect(try await tail(gate, room) == before, "a challenge takes no place")
 
-        let wrong = try await HTTP.shared.call(.POST, url, headers: [("X-Waitroom-Pow-Challenge", challenge), ("X-Waitroom-Pow-Nonce", "not-a-solution")])
+        // A nonce that does not solve it (one in 256 random nonces would: pick one that surely does not).
+        let wrongNonce = (0...).lazy.map { "wrong-\($0)" }.first { nonce in
+            ProofOfWork.leadingZeroBits(Digest.sha256(Array((challenge + ":" + nonce).utf8))) < 8
+        }!
+        let wrong = try await HTTP.shared.call(.POST, url, headers: [("X-Waitroom-Pow-Challenge", challenge), ("X-Waitroom-Pow-Nonce", wrongNonce)])
         #expect(wrong.status == 400)
         #expect(wrong.string("error") == "pow_invalid")
         let forged = try await HTTP.shared.call(.POST, url, headers: [("X-Waitroom-Pow-Challenge", challenge + "x"), ("X-Waitroom-Pow-Nonce", "1")])

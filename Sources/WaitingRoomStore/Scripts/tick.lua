@@ -170,8 +170,9 @@ if sec > lastSec then
   local line = table.concat({fmt(sec), fmt(tail), fmt(head), fmt(lapsed), fmt(num('claims', 0)), fmt(num('releases', 0)),
     fmt(num('consumed', 0)), fmt(active), fmt(offers), r['offerRate'], r['showUp'], state}, '|')
   redis.call('ZADD', KEYS[6], sec, line)
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', sec - 7200)
   if math.floor(sec / 60) > math.floor(lastSec / 60) then
+    -- Trimmed once a minute (a tick stays a few commands): at most 2 h and a minute of seconds.
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', sec - 7200)
     local waits = {}
     for i = 0, 10 do waits[#waits + 1] = fmt(num('wait' .. i, 0)) end
     redis.call('ZADD', KEYS[7], sec, line .. '|' .. table.concat(waits, ','))

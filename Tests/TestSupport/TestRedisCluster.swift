@@ -18,8 +18,15 @@ public final class TestRedisCluster: Sendable {
 
     public static func start(primaries: Int = 3) async throws -> TestRedisCluster {
         var nodes: [TestRedisServer] = []
+        var busPorts: [Int] = []
         for _ in 0..<primaries {
-            nodes.append(try await TestRedisServer.start(arguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000"]))
+            busPorts.append(try freePort())
+            // The bus port defaults to port + 10000, past 65535 for a high free port: choose it too.
+            nodes.append(
+                try await TestRedisServer.start(arguments: [
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000",
+                    "--cluster-port", "\(busPorts.last!)",
+                ]))
         }
         var ids: [String] = []
         for (index, node) in nodes.enumerated() {
@@ -29,7 +36,7 @@ public final class TestRedisCluster: Sendable {
             let last = (index + 1) * 16384 / primaries - 1
             try await client.execute(["CLUSTER", "ADDSLOTSRANGE", RedisArgument(first), RedisArgument(last)])
             ids.append(try await client.execute(["CLUSTER", "MYID"]).string ?? "")
-            if index > 0 { try await client.execute(["CLUSTER", "MEET", "127.0.0.1", RedisArgument(nodes[0].port)]) }
+            if index > 0 { try await client.execute(["CLUSTER", "MEET", "127.0.0.1", RedisArgument(nodes[0].port), RedisArgument(busPorts[0])]) }
         }
         for node in nodes {
             let client = RedisClient(configuration: node.configuration)

@@ -22,7 +22,7 @@ struct GateClusterTests {
         let cluster = try await TestRedisCluster.start()
         let rooms = (0..<20).map { _ in uniqueRoom("cl") }
         let perRoom = 25
-        let configured = Dictionary(uniqueKeysWithValues: rooms.map { ($0, settings(rate: 12)) })
+        let configured = Dictionary(uniqueKeysWithValues: rooms.map { ($0, settings(rate: 6)) })
         let a = try await RunningGate.start(redisURL: cluster.url, rooms: configured)
         let b = try await RunningGate.start(redisURL: cluster.url)
         defer { Task { await a.stop(); await b.stop() } }
@@ -36,18 +36,24 @@ struct GateClusterTests {
         let source = try await cluster.owner(of: slot)
         let polls = Locked<[Poll]>([])
         let joined = Locked(0)
+        let refused = Locked(0)  // joins answered 503 (TRYAGAIN while the slot's keys are split), retried
         // The drop: every shopper joins on one gate and polls the other until admitted.
         let shoppers = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<(rooms.count * perRoom) {
                     let room = rooms[index % rooms.count]
                     let (joinGate, pollGate) = index % 2 == 0 ? (a, b) : (b, a)
-                    if index >= 120 { try await group.next() }  // 120 shoppers in flight at a time
+                    if index >= 250 { try await group.next() }  // 250 shoppers in flight at a time
                     group.addTask {
                         var ticket: String?
                         while ticket == nil {
                             let reply = try await HTTP.shared.call(.POST, joinGate.base + "/v1/rooms/\(room)/join")
-                            if reply.status == 200 { ticket = reply.string("ticket") } else { try await Task.sleep(for: .milliseconds(50)) }
+                            if reply.status == 200 {
+                                ticket = reply.string("ticket")
+                            } else {
+                                refused.withLock { $0 += 1 }
+                                try await Task.sleep(for: .milliseconds(50))
+                            }
                         }
                         joined.withLock { $0 += 1 }
                         let seq = QueueTicket(payload: ticket![..<ticket!.lastIndex(of: ".")!])!.seq
@@ -69,11 +75,16 @@ struct GateClusterTests {
         }
         // Mid-drop: the first room's slot moves to the next node, a few keys at a time.
         try await waitUntil(timeout: .seconds(20)) { joined.withLock { $0 } >= rooms.count * perRoom / 3 }
+        let migrationStarted = (ContinuousClock.now, joined.withLock { $0 })
         try await cluster.migrate(slot: slot, to: (source + 1) % 3)
+        let migrationTook = ContinuousClock.now - migrationStarted.0
+        let joinedDuring = joined.withLock { $0 } - migrationStarted.1
         #expect(try await cluster.owner(of: slot) == (source + 1) % 3)
         try await shoppers.value
 
         let all = polls.withLock { $0 }
+        var rates: [Double] = []
+        var totalViolations = 0
         for room in rooms {
             let mine = all.filter { $0.room == room }
             let admitted = Set(mine.filter(\.admitted).map(\.seq))
@@ -91,7 +102,13 @@ struct GateClusterTests {
                 return poll.startedAt > behind + .milliseconds(300)
             }
             #expect(violations.isEmpty, "\(room): \(violations.count) FIFO violations")
+            totalViolations += violations.count
+            let times = firstAdmission.values.sorted()
+            if times.count > 1 { rates.append(Double(times.count - 1) / (times.last! - times.first!).seconds) }
         }
+        print("CLUSTER rooms=\(rooms.count) shoppers=\(rooms.count * perRoom) fifoViolations=\(totalViolations) "
+            + "admittedPerSecondPerRoom(rate 6)=\(String(format: "%.1f", rates.min() ?? 0))…\(String(format: "%.1f", rates.max() ?? 0)) "
+            + "migration=\(migrationTook) joinsDuringMigration=\(joinedDuring) joins503=\(refused.withLock { $0 })")
         let state = try await a.gate.store.redis.hgetall(RoomKeys(room: moved).state)
         #expect(state["tail"] == String(perRoom) && state["claims"] == String(perRoom), "the migrated room kept every place and claim: \(state)")
     }

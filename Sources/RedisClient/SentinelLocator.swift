@@ -19,7 +19,10 @@ final class SentinelLocator: Sendable {
     init(sentinel: RedisConfiguration.Sentinel, configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.sentinel = sentinel
         self.eventLoop = eventLoop
-        self.logger = logger
+        // One-shot connections: their failures reach the log once, in the primary connection's error.
+        var quiet = logger
+        quiet.logLevel = .critical
+        self.logger = quiet
         order = Mutex(sentinel.sentinels)
         // Sentinels take their own credentials and no database; a short leash each, there are others to ask.
         var base = configuration

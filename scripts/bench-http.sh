@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `waitroom bench http` against a release gate with its own Redis: hello vs status vs join, in one run.
+# MIN_REPLICAS=1 scripts/bench-http.sh: the same with a replica and joins promised only after WAIT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -8,6 +9,21 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 swift build -c release --product waitroom
 bin=$(swift build -c release --show-bin-path)
 start_redis "$(mktemp -d /tmp/waitroom-bench-http.XXXXXX)" "$(free_port)" --appendonly no
+# MIN_REPLICAS=n: n replicas of that Redis, and the gate promises a join or claim only once WAIT saw it on n.
+for _ in $(seq "${MIN_REPLICAS:-0}"); do
+    replica_dir=$(mktemp -d /tmp/waitroom-bench-http-replica.XXXXXX)
+    redis-server --port "$(free_port)" --bind 127.0.0.1 --dir "$replica_dir" --save "" --appendonly no --daemonize yes \
+        --pidfile "$replica_dir/redis.pid" --logfile "$replica_dir/redis.log" --replicaof 127.0.0.1 "$redis_port"
+    for _ in $(seq 50); do [ -s "$replica_dir/redis.pid" ] && break; sleep 0.1; done
+    started_pids+=("$(cat "$replica_dir/redis.pid")")
+done
+if [ "${MIN_REPLICAS:-0}" -gt 0 ]; then
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p "$redis_port" info replication | grep -c 'state=online')" -ge "$MIN_REPLICAS" ] && break; sleep 0.1
+    done
+    export WAITROOM_REDIS_MIN_REPLICAS=$MIN_REPLICAS
+    echo "bench-http: $MIN_REPLICAS replica(s), WAITROOM_REDIS_MIN_REPLICAS=$MIN_REPLICAS"
+fi
 port=$(free_port)
 export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port" WAITROOM_HTTP_PORT=$port WAITROOM_LOG_LEVEL=error
 export WAITROOM_ADMIN_KEY="bench-http-admin-key-0123456789" WAITROOM_TICKET_SECRET="bench-http-ticket-secret-0123"

@@ -69,3 +69,14 @@ public struct RedisArgument: Sendable, Hashable, ExpressibleByStringLiteral, Exp
     public init(stringLiteral value: String) { storage = .string(value) }
     public init(integerLiteral value: Int64) { storage = .integer(value) }
 }
+
+extension RedisArgument {
+    /// The argument as Redis receives it (for hashing a key to its Cluster slot, or reading a command name).
+    var bytes: [UInt8] {
+        switch storage {
+        case .string(let text): Array(text.utf8)
+        case .bytes(let bytes): bytes
+        case .integer(let value): Array(String(value).utf8)
+        }
+    }
+}

@@ -25,6 +25,8 @@ public enum RedisClientEvent: Sendable {
 /// ```
 public final class RedisClient: Sendable {
     private let connection: RedisConnection
+    /// Set for a `redis-cluster://` URL: then every command goes through it, never through ``connection``.
+    private let cluster: ClusterRouter?
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let events: (@Sendable (RedisClientEvent) -> Void)?
@@ -58,13 +60,27 @@ public final class RedisClient: Sendable {
         self.events = events
         self.eventLoopGroup = eventLoopGroup
         self.scripts = scripts
+        let eventLoop = eventLoopGroup.next()
+        var locator: (@Sendable () async throws(RedisError) -> RedisConfiguration.Endpoint)?
+        if case .sentinel(let sentinel) = configuration.topology {
+            let sentinels = SentinelLocator(sentinel: sentinel, configuration: configuration, eventLoop: eventLoop, logger: logger)
+            locator = { () throws(RedisError) in try await sentinels.locate() }
+        }
         connection = RedisConnection(
-            configuration: configuration, eventLoop: eventLoopGroup.next(), counters: RedisCounters(), logger: logger, events: events
+            configuration: configuration, eventLoop: eventLoop, counters: RedisCounters(), logger: logger, events: events, locator: locator
         )
+        if case .cluster(let seeds) = configuration.topology {
+            cluster = ClusterRouter(
+                configuration: configuration, seeds: seeds, eventLoop: eventLoop, counters: connection.counters, logger: logger, events: events
+            )
+        } else {
+            cluster = nil
+        }
     }
 
     deinit {
         connection.close()
+        cluster?.close()
     }
 
     /// A client for the same server on a connection of its own, made once per name and closed with this
@@ -86,11 +102,12 @@ public final class RedisClient: Sendable {
     public var statistics: RedisStatistics { connection.counters.snapshot }
 
     /// True while a connection to Redis is up.
-    public var isConnected: Bool { connection.isConnected }
+    public var isConnected: Bool { cluster?.isConnected ?? connection.isConnected }
 
     /// Sends one command and returns its reply. An error reply is returned as `.error`, not thrown, so
     /// callers can tell a Redis error from a failure to reach Redis; use ``execute(_:)`` to throw on it.
     public func send(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
+        if let cluster { return try await cluster.pipeline([command])[0] }
         var encoded: [UInt8] = []
         encoded.reserveCapacity(32)
         RESPEncoder.encode(command, into: &encoded)
@@ -98,9 +115,12 @@ public final class RedisClient: Sendable {
         return replies[0]
     }
 
-    /// Sends several commands in one write and returns their replies in order (an explicit pipeline).
+    /// Sends several commands in one write and returns their replies in order (an explicit pipeline). On a
+    /// Cluster, one write per node: each command goes to its key's node, a keyless one (`WAIT`) with the
+    /// command before it.
     public func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
+        if let cluster { return try await cluster.pipeline(commands) }
         var encoded: [UInt8] = []
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         return try await submit(encoded, count: commands.count)
@@ -117,7 +137,14 @@ public final class RedisClient: Sendable {
     /// Closes the connection and every lane's; commands waiting or in flight fail with ``RedisError/closed``.
     public func close() {
         connection.close()
+        cluster?.close()
         for lane in lanes.withLock({ Array($0.values) }) { lane.close() }
+    }
+
+    /// Sends a keyless command to every Cluster primary (the first error or reply back), else to the server.
+    func broadcastOrSend(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
+        if let cluster { return try await cluster.broadcast(command) }
+        return try await send(command)
     }
 
     private func submit(_ encoded: [UInt8], count: Int) async throws(RedisError) -> [RedisReply] {

@@ -8,7 +8,7 @@
 /// managed.tls?.caFile = "/etc/ssl/redis-ca.pem"   // nil: the system trust store
 /// ```
 public struct RedisConfiguration: Sendable, Equatable {
-    public enum Endpoint: Sendable, Equatable {
+    public enum Endpoint: Sendable, Hashable {
         case tcp(host: String, port: Int)
         case unix(path: String)
     }
@@ -33,7 +33,36 @@ public struct RedisConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Where the primary is found: one fixed server, the one Sentinel names, or a Cluster's slot map.
+    public enum Topology: Sendable, Equatable {
+        /// ``endpoint`` is the server.
+        case single
+        /// Ask these sentinels for the primary of `masterName` before every connection.
+        case sentinel(Sentinel)
+        /// Seed nodes of a Redis Cluster; the slot map says which node serves each key.
+        case cluster(seeds: [Endpoint])
+    }
+
+    /// A Sentinel deployment: the sentinels' addresses, the monitored master's name, and the credentials
+    /// the sentinels want (`nil`: none; a `redis-sentinel://` URL's user and password authenticate to both
+    /// the sentinels and the data nodes until this says otherwise).
+    public struct Sentinel: Sendable, Equatable {
+        public var masterName: String
+        public var sentinels: [Endpoint]
+        public var username: String?
+        public var password: String?
+
+        public init(masterName: String, sentinels: [Endpoint], username: String? = nil, password: String? = nil) {
+            self.masterName = masterName
+            self.sentinels = sentinels
+            self.username = username
+            self.password = password
+        }
+    }
+
+    /// The server for ``Topology/single``; for Sentinel and Cluster, the first sentinel or seed (informative).
     public var endpoint: Endpoint
+    public var topology: Topology = .single
     /// `nil`: plain TCP. Set by a `rediss://` URL.
     public var tls: TLS?
     public var username: String?
@@ -70,7 +99,10 @@ public struct RedisConfiguration: Sendable, Equatable {
     }
 
     /// Parses `redis://[user:password@]host:port[/db]`, `rediss://…` (the same over TLS, trusting the
-    /// system store until ``tls`` says otherwise) or `unix:///path/to.sock[?db=N]`.
+    /// system store until ``tls`` says otherwise), `unix:///path/to.sock[?db=N]`,
+    /// `redis-sentinel://[user:password@]host:port[,host:port…]/master-name[/db]` (sentinel port 26379 by
+    /// default) or `redis-cluster://[user:password@]host:port[,host:port…]` (seed nodes); `rediss-sentinel://`
+    /// and `rediss-cluster://` speak TLS to every node.
     public init(url: String) throws(RedisError) {
         if url.hasPrefix("unix://") {
             var path = String(url.dropFirst("unix://".count))
@@ -91,14 +123,9 @@ public struct RedisConfiguration: Sendable, Equatable {
             self.init(endpoint: .unix(path: path), database: database)
             return
         }
-        let scheme: String
-        if url.hasPrefix("redis://") {
-            scheme = "redis://"
-        } else if url.hasPrefix("rediss://") {
-            scheme = "rediss://"
-        } else {
-            throw .invalidURL(url)
-        }
+        let schemes = ["redis://", "rediss://", "redis-sentinel://", "rediss-sentinel://", "redis-cluster://", "rediss-cluster://"]
+        guard let scheme = schemes.first(where: { url.hasPrefix($0) }) else { throw .invalidURL(url) }
+        let secure = scheme.hasPrefix("rediss")
         var rest = Substring(url.dropFirst(scheme.count))
         var username: String?
         var password: String?
@@ -113,37 +140,62 @@ public struct RedisConfiguration: Sendable, Equatable {
                 password = Self.percentDecoded(String(userinfo))
             }
         }
-        var database = 0
+        var path: [Substring] = []
         if let slash = rest.firstIndex(of: "/") {
-            let db = rest[rest.index(after: slash)...]
+            path = rest[rest.index(after: slash)...].split(separator: "/", omittingEmptySubsequences: false)
             rest = rest[..<slash]
-            if !db.isEmpty {
-                guard let value = Int(db), value >= 0 else { throw .invalidURL(url) }
-                database = value
-            }
         }
-        var host = String(rest)
-        var port = 6379
-        if host.hasPrefix("[") {  // [::1]:6379
-            guard let close = host.firstIndex(of: "]") else { throw .invalidURL(url) }
-            let after = host[host.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let value = Int(after.dropFirst()), (1...65535).contains(value) else { throw .invalidURL(url) }
+        func database(_ text: Substring?) throws(RedisError) -> Int {
+            guard let text, !text.isEmpty else { return 0 }
+            guard let value = Int(text), value >= 0 else { throw .invalidURL(url) }
+            return value
+        }
+        let tls = secure ? TLS() : nil
+        if scheme.hasSuffix("-sentinel://") {
+            // redis-sentinel://[user:pass@]host:port[,host:port…]/master-name[/db]
+            guard let name = path.first, !name.isEmpty, path.count <= 2 else { throw .invalidURL(url) }
+            let sentinels = try Self.endpoints(rest, defaultPort: 26379, url: url)
+            self.init(endpoint: sentinels[0], tls: tls, username: username, password: password, database: try database(path.dropFirst().first))
+            topology = .sentinel(Sentinel(masterName: Self.percentDecoded(String(name)), sentinels: sentinels, username: username, password: password))
+        } else if scheme.hasSuffix("-cluster://") {
+            // redis-cluster://[user:pass@]host:port[,host:port…] (a cluster has database 0 only)
+            guard path.allSatisfy(\.isEmpty) else { throw .invalidURL(url) }
+            let seeds = try Self.endpoints(rest, defaultPort: 6379, url: url)
+            self.init(endpoint: seeds[0], tls: tls, username: username, password: password)
+            topology = .cluster(seeds: seeds)
+        } else {
+            guard path.count <= 1 else { throw .invalidURL(url) }
+            let hosts = try Self.endpoints(rest, defaultPort: 6379, url: url)
+            guard hosts.count == 1 else { throw .invalidURL(url) }
+            self.init(endpoint: hosts[0], tls: tls, username: username, password: password, database: try database(path.first))
+        }
+    }
+
+    /// `host[:port][,host[:port]…]`, IPv6 hosts in brackets.
+    private static func endpoints(_ list: Substring, defaultPort: Int, url: String) throws(RedisError) -> [Endpoint] {
+        var endpoints: [Endpoint] = []
+        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+            var host = String(item)
+            var port = defaultPort
+            if host.hasPrefix("[") {  // [::1]:6379
+                guard let close = host.firstIndex(of: "]") else { throw .invalidURL(url) }
+                let after = host[host.index(after: close)...]
+                if after.hasPrefix(":") {
+                    guard let value = Int(after.dropFirst()), (1...65535).contains(value) else { throw .invalidURL(url) }
+                    port = value
+                } else if !after.isEmpty {
+                    throw .invalidURL(url)
+                }
+                host = String(host[host.index(after: host.startIndex)..<close])
+            } else if let colon = host.lastIndex(of: ":") {
+                guard let value = Int(host[host.index(after: colon)...]), (1...65535).contains(value) else { throw .invalidURL(url) }
                 port = value
+                host = String(host[..<colon])
             }
-            host = String(host[host.index(after: host.startIndex)..<close])
-        } else if let colon = host.lastIndex(of: ":") {
-            guard let value = Int(host[host.index(after: colon)...]), (1...65535).contains(value) else {
-                throw .invalidURL(url)
-            }
-            port = value
-            host = String(host[..<colon])
+            guard !host.isEmpty else { throw .invalidURL(url) }
+            endpoints.append(.tcp(host: host, port: port))
         }
-        guard !host.isEmpty else { throw .invalidURL(url) }
-        self.init(
-            endpoint: .tcp(host: host, port: port), tls: scheme == "rediss://" ? TLS() : nil,
-            username: username, password: password, database: database
-        )
+        return endpoints
     }
 
     private static func percentDecoded(_ text: String) -> String {

@@ -27,6 +27,10 @@ final class RedisConnection: @unchecked Sendable {
     private let tls: Result<RedisTLSContext, RedisError>?
     private let logger: Logger
     private let events: (@Sendable (RedisClientEvent) -> Void)?
+    /// Finds the server before every connection attempt (Sentinel: the current primary); nil: the
+    /// configured endpoint. With a locator, the handshake also checks `ROLE`, so nothing is written to a
+    /// replica, and a `READONLY` reply drops the connection so the next one asks again.
+    private let locator: (@Sendable () async throws(RedisError) -> RedisConfiguration.Endpoint)?
     let counters: RedisCounters
     private let connectedFlag = Atomic<Bool>(false)
 
@@ -44,8 +48,10 @@ final class RedisConnection: @unchecked Sendable {
         eventLoop: any EventLoop,
         counters: RedisCounters,
         logger: Logger,
-        events: (@Sendable (RedisClientEvent) -> Void)?
+        events: (@Sendable (RedisClientEvent) -> Void)?,
+        locator: (@Sendable () async throws(RedisError) -> RedisConfiguration.Endpoint)? = nil
     ) {
+        self.locator = locator
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.counters = counters
@@ -68,7 +74,7 @@ final class RedisConnection: @unchecked Sendable {
     /// Sends encoded commands; the result arrives when Redis answers, the deadline passes or the connection fails.
     func submit(_ encoded: [UInt8], count: Int) async -> Result<[RedisReply], RedisError> {
         let deadline = NIODeadline.now() + TimeAmount(configuration.commandTimeout)
-        return await withUnsafeContinuation { continuation in
+        let result = await withUnsafeContinuation { continuation in
             let request = RedisRequest(encoded: encoded, count: count, deadline: deadline, completion: .continuation(continuation))
             if eventLoop.inEventLoop {
                 accept(request)
@@ -76,6 +82,20 @@ final class RedisConnection: @unchecked Sendable {
                 eventLoop.execute { self.accept(request) }
             }
         }
+        if locator != nil, case .success(let replies) = result, replies.contains(where: Self.isReadOnly) {
+            // The server we write to became a replica (a failover we did not see): find the primary again.
+            eventLoop.execute { self.dropConnection(.connectionLost("the server became a replica (READONLY)")) }
+        }
+        return result
+    }
+
+    private static func isReadOnly(_ reply: RedisReply) -> Bool {
+        if case .error(let message) = reply { message.hasPrefix("READONLY") } else { false }
+    }
+
+    /// Closes the current connection (if any); the usual reconnect follows.
+    private func dropConnection(_ reason: RedisError) {
+        if case .ready(let handler) = state { handler.close(with: reason) }
     }
 
     /// Fails everything waiting or in flight with ``RedisError/closed`` and stops reconnecting.
@@ -143,10 +163,27 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private func startConnecting() {
+        guard let locator else { return startConnecting(to: configuration.endpoint) }
+        let eventLoop = self.eventLoop
+        Task {
+            let result: Result<RedisConfiguration.Endpoint, RedisError>
+            do throws(RedisError) { result = .success(try await locator()) } catch { result = .failure(error) }
+            eventLoop.execute {
+                guard case .connecting = self.state else { return }
+                switch result {
+                case .success(let endpoint): self.startConnecting(to: endpoint)
+                case .failure(let error): self.connectFailed(error)
+                }
+            }
+        }
+    }
+
+    private func startConnecting(to endpoint: RedisConfiguration.Endpoint) {
         let tlsContext: RedisTLSContext?
         switch tls {
         case nil: tlsContext = nil
-        case .success(let context): tlsContext = context
+        case .success(let context):
+            if case .tcp(let host, _) = endpoint, locator != nil { tlsContext = context.forHost(host) } else { tlsContext = context }
         case .failure(let error):
             connectFailed(error)
             return
@@ -164,13 +201,13 @@ final class RedisConnection: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-        if case .tcp = configuration.endpoint {
+        if case .tcp = endpoint {
             bootstrap = bootstrap
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
         let connected: EventLoopFuture<any Channel>
-        switch configuration.endpoint {
+        switch endpoint {
         case .tcp(let host, let port): connected = bootstrap.connect(host: host, port: port)
         case .unix(let path): connected = bootstrap.connect(unixDomainSocketPath: path)
         }
@@ -179,7 +216,7 @@ final class RedisConnection: @unchecked Sendable {
             case .success(let channel):
                 do {
                     let handler = try channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self)
-                    guard tlsContext != nil else { return self.handshake(handler) }
+                    guard tlsContext != nil else { return self.handshake(handler, endpoint) }
                     // Nothing is written (AUTH carries a password) before the certificate's name checked out.
                     let nameCheck = try channel.pipeline.syncOperations.handler(type: RedisTLSNameCheck.self)
                     let timeout = self.configuration.connectTimeout
@@ -192,7 +229,7 @@ final class RedisConnection: @unchecked Sendable {
                         .assumeIsolated().whenComplete { result in
                             timer.cancel()
                             switch result {
-                            case .success: self.handshake(handler)
+                            case .success: self.handshake(handler, endpoint)
                             case .failure(let error):
                                 channel.close(promise: nil)
                                 self.connectFailed(RedisTLSContext.failure(error) ?? .tls("\(error)"))
@@ -210,7 +247,7 @@ final class RedisConnection: @unchecked Sendable {
 
     /// AUTH and SELECT when configured, then PING, in one write; the connection is ready only once Redis
     /// has answered (so a stopped or loading Redis never receives the requests waiting for it).
-    private func handshake(_ handler: RedisChannelHandler) {
+    private func handshake(_ handler: RedisChannelHandler, _ endpoint: RedisConfiguration.Endpoint) {
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
             if let username = configuration.username {
@@ -223,6 +260,8 @@ final class RedisConnection: @unchecked Sendable {
             commands.append(["SELECT", RedisArgument(configuration.database)])
         }
         commands.append(["PING"])
+        // A located server must say it is the primary: a sentinel's answer can be stale during a failover.
+        if locator != nil { commands.append(["ROLE"]) }
         var encoded: [UInt8] = []
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         let timeout = configuration.connectTimeout
@@ -237,6 +276,9 @@ final class RedisConnection: @unchecked Sendable {
                     if let message = replies.lazy.compactMap({ if case .error(let message) = $0 { message } else { nil } }).first {
                         handler.close(with: .connectionFailed(message))
                         self.connectFailed(.connectionFailed(message))
+                    } else if self.locator != nil, let role = replies.last?.array?.first?.string, role != "master" {
+                        handler.close(with: .connectionFailed("not the primary"))
+                        self.connectFailed(.connectionFailed("\(endpoint) is a \(role), not the primary"))
                     } else {
                         self.ready(handler)
                     }

@@ -22,6 +22,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case unexpectedReply(String)
     /// A `redis://`, `rediss://` or `unix://` URL could not be understood.
     case invalidURL(String)
+    /// `WAIT` confirmed the write on fewer replicas than required within its timeout: the write happened on
+    /// the primary but may be lost in a failover, so it must not be promised.
+    case notReplicated(acknowledged: Int, required: Int)
 
     /// Error-reply codes that mean "Redis cannot serve this right now, the same command may work later":
     /// loading its data set, busy in a script, a cluster slot moving, a replica that cannot write or lost
@@ -32,15 +35,17 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isConnectivity: Bool {
         switch self {
         case .connectionFailed, .tls, .connectionLost, .timeout, .notConnected, .closed, .protocolError: return true
-        case .server, .unexpectedReply, .invalidURL: return false
+        case .server, .unexpectedReply, .invalidURL, .notReplicated: return false
         }
     }
 
     /// True when Redis is unavailable for now and the caller should answer "retry later" (HTTP 503 with
     /// `Retry-After`): every connectivity failure, and the retryable error replies
-    /// (``retryableServerCodes``: `LOADING`, `BUSY`, `TRYAGAIN`, `MASTERDOWN`, `READONLY`, `CLUSTERDOWN`).
+    /// (``retryableServerCodes``: `LOADING`, `BUSY`, `TRYAGAIN`, `MASTERDOWN`, `READONLY`, `CLUSTERDOWN`), and a
+    /// write that did not reach enough replicas (``notReplicated(acknowledged:required:)``).
     public var isRetryable: Bool {
         if isConnectivity { return true }
+        if case .notReplicated = self { return true }
         guard let code = serverErrorCode else { return false }
         return Self.retryableServerCodes.contains(code)
     }
@@ -63,6 +68,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .protocolError(let why): return "redis protocol error: \(why)"
         case .unexpectedReply(let what): return "unexpected redis reply: \(what)"
         case .invalidURL(let url): return "invalid redis URL: \(url)"
+        case .notReplicated(let acknowledged, let required):
+            return "redis write reached \(acknowledged) of \(required) required replicas"
         }
     }
 }

@@ -40,17 +40,38 @@ extension RedisClient {
     /// Loads `script` into Redis and remembers its SHA (used by readiness checks at start-up too).
     @discardableResult
     public func load(_ script: RedisScript) async throws(RedisError) -> String {
-        let reply = try await execute(["SCRIPT", "LOAD", RedisArgument(script.source)])
+        let command: [RedisArgument] = ["SCRIPT", "LOAD", RedisArgument(script.source)]
+        // On a Cluster every primary has its own script cache: load it on all of them.
+        let reply = try await broadcastOrSend(command)
+        if case .error(let message) = reply { throw .server(message) }
         guard let sha = reply.string else { throw .unexpectedReply("SCRIPT LOAD returned \(reply)") }
         scripts.remember(sha, for: script)
         return sha
     }
 
-    private func evalsha(_ sha: String, keys: [RedisArgument], arguments: [RedisArgument]) -> [RedisArgument] {
+    func evalsha(_ sha: String, keys: [RedisArgument], arguments: [RedisArgument]) -> [RedisArgument] {
         var command: [RedisArgument] = ["EVALSHA", RedisArgument(sha), RedisArgument(keys.count)]
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
         return command
+    }
+}
+
+/// How many replicas must hold a write before it is promised, and how long Redis may wait for them
+/// (`WAIT replicas timeout`).
+public struct ReplicaWait: Sendable, Equatable {
+    public var replicas: Int
+    /// At least 1 ms (`WAIT n 0` would block for ever); keep it below the command timeout.
+    public var timeout: Duration
+
+    public init(replicas: Int, timeout: Duration) {
+        self.replicas = replicas
+        self.timeout = timeout
+    }
+
+    var command: [RedisArgument] {
+        let ms = max(1, Int64(timeout.seconds * 1000))
+        return ["WAIT", RedisArgument(Int64(replicas)), RedisArgument(ms)]
     }
 }
 
@@ -62,20 +83,63 @@ extension RedisClient {
     /// calls answered `NOSCRIPT` are sent again, after `SCRIPT LOAD`: the others have already run, and
     /// running them twice would, say, hand out a second range of places.
     public func run(_ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])]) async throws(RedisError) -> [RedisReply] {
+        try await run(script, calls: calls, wait: nil)
+    }
+
+    /// Like ``run(_:calls:)``, then `WAIT` in the same write on the same connection, so it covers every call
+    /// of the batch: one replication round trip for the whole batch (a group commit's places, or a claim).
+    ///
+    /// - Throws: ``RedisError/notReplicated(acknowledged:required:)`` when fewer than `wait.replicas`
+    ///   replicas confirmed within `wait.timeout`: the calls ran on the primary but must not be promised.
+    public func run(_ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])], wait: ReplicaWait?) async throws(RedisError) -> [RedisReply] {
         guard !calls.isEmpty else { return [] }
+        let wait = wait.flatMap { $0.replicas > 0 ? $0 : nil }
+        return try await runOnOneConnection(
+            script, calls: calls, wait: wait,
+            send: { commands throws(RedisError) in try await pipeline(commands) },
+            load: { () throws(RedisError) in try await load(script) }
+        )
+    }
+
+    /// One connection's share of a script batch: EVALSHA each call (then WAIT when asked), re-sending only
+    /// the calls answered NOSCRIPT. Returns the replies and the replicas that acknowledged all of them.
+    func runOnOneConnection(
+        _ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])], wait: ReplicaWait?,
+        send: ([[RedisArgument]]) async throws(RedisError) -> [RedisReply],
+        load: () async throws(RedisError) -> String
+    ) async throws(RedisError) -> [RedisReply] {
         var sha = scripts.sha(for: script)
-        if sha == nil { sha = try await load(script) }
-        var replies = try await pipeline(calls.map { evalsha(sha!, keys: $0.keys, arguments: $0.arguments) })
+        if sha == nil { sha = try await load() }
+        var commands = calls.map { evalsha(sha!, keys: $0.keys, arguments: $0.arguments) }
+        if let wait { commands.append(wait.command) }
+        var replies = try await send(commands)
+        var acknowledged: Int?
+        if wait != nil { acknowledged = try Self.acknowledged(replies.removeLast()) }
         let lost = replies.indices.filter { Self.isNoScript(replies[$0]) }
         if !lost.isEmpty {
-            let reloaded = try await load(script)
-            let again = try await pipeline(lost.map { evalsha(reloaded, keys: calls[$0].keys, arguments: calls[$0].arguments) })
-            for (index, reply) in zip(lost, again) { replies[index] = reply }
+            let reloaded = try await load()
+            var again = lost.map { evalsha(reloaded, keys: calls[$0].keys, arguments: calls[$0].arguments) }
+            if let wait { again.append(wait.command) }
+            var answers = try await send(again)
+            // The re-sent calls may have gone over a new connection: the smaller of the two counts holds for all.
+            if let first = acknowledged { acknowledged = min(first, try Self.acknowledged(answers.removeLast())) }
+            for (index, reply) in zip(lost, answers) { replies[index] = reply }
+        }
+        if let wait, let acknowledged, acknowledged < wait.replicas {
+            throw .notReplicated(acknowledged: acknowledged, required: wait.replicas)
         }
         return replies
     }
 
-    private static func isNoScript(_ reply: RedisReply) -> Bool {
+    private static func acknowledged(_ reply: RedisReply) throws(RedisError) -> Int {
+        switch reply {
+        case .integer(let count): return Int(count)
+        case .error(let message): throw .server(message)
+        default: throw .unexpectedReply("WAIT returned \(reply)")
+        }
+    }
+
+    static func isNoScript(_ reply: RedisReply) -> Bool {
         if case .error(let message) = reply { message.hasPrefix("NOSCRIPT") } else { false }
     }
 }

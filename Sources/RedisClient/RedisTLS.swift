@@ -9,6 +9,9 @@ struct RedisTLSContext: Sendable {
     let context: NIOSSLContext
     /// The SNI and the name checked against the certificate; `nil` checks the peer's IP address instead.
     let serverHostname: String?
+    /// ``RedisConfiguration/TLS/serverName``, kept to name the server of another host (a primary found by
+    /// Sentinel, a cluster node).
+    let configuredName: String?
 
     /// Reads the CA bundle, client certificate and key (start-up, off the event loop).
     static func make(_ tls: RedisConfiguration.TLS, host: String) throws(RedisError) -> RedisTLSContext {
@@ -45,8 +48,14 @@ struct RedisTLSContext: Sendable {
         } catch {
             throw .tls("cannot set up TLS: \(error)")
         }
+        return RedisTLSContext(context: context, serverHostname: nil, configuredName: tls.serverName).forHost(host)
+    }
+
+    /// The same context for a connection to `host`: the configured server name, else the host unless it
+    /// is an IP address (then the certificate must carry that address).
+    func forHost(_ host: String) -> RedisTLSContext {
         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        return RedisTLSContext(context: context, serverHostname: tls.serverName ?? (isAddress ? nil : host))
+        return RedisTLSContext(context: context, serverHostname: configuredName ?? (isAddress ? nil : host), configuredName: configuredName)
     }
 
     /// The handlers that go first in a new channel's pipeline: TLS, then the strict name check.

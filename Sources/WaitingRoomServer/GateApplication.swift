@@ -30,7 +30,7 @@ public enum GateApplication {
             case .connected, .connectFailed: break
             }
         }
-        let store = RoomStore(redis: redis)
+        let store = RoomStore(redis: redis, replicaWait: replicaWait(configuration))
         let cache = RoomCache(staleAfter: .milliseconds(configuration.staleAfterMs))
         let committer = JoinCommitter(store: store, logger: logger)
         let keys = try signingKeys(configuration, logger: logger)
@@ -93,10 +93,16 @@ public enum GateApplication {
         return (app, gate)
     }
 
-    /// The Redis URL with the command timeout and, for `rediss://`, the TLS files and server name.
+    /// The Redis URL with the command timeout, the sentinels' own credentials and, for `rediss…://`, the TLS
+    /// files and server name.
     static func redisConfiguration(_ configuration: GateConfiguration) throws -> RedisConfiguration {
         var redis = try RedisConfiguration(url: configuration.redisURL)
         redis.commandTimeout = .milliseconds(configuration.redisCommandTimeoutMs)
+        if case .sentinel(var sentinel) = redis.topology {
+            if let username = configuration.redisSentinelUsername { sentinel.username = username }
+            if let password = configuration.redisSentinelPassword { sentinel.password = password }
+            redis.topology = .sentinel(sentinel)
+        }
         if redis.tls != nil {
             redis.tls = RedisConfiguration.TLS(
                 caFile: configuration.redisTLSCAFile, certificateFile: configuration.redisTLSCertFile,
@@ -104,6 +110,12 @@ public enum GateApplication {
             )
         }
         return redis
+    }
+
+    /// `WAITROOM_REDIS_MIN_REPLICAS` as the store's `WAIT` (nil when 0).
+    static func replicaWait(_ configuration: GateConfiguration) -> ReplicaWait? {
+        guard configuration.redisMinReplicas > 0 else { return nil }
+        return ReplicaWait(replicas: configuration.redisMinReplicas, timeout: .milliseconds(configuration.redisMinReplicasTimeoutMs))
     }
 
     static func jwksJSON(_ keys: SigningKeySet) -> String {

@@ -18,6 +18,14 @@ public struct GateConfiguration: Sendable {
     public var maxBodyBytes = 16 * 1024
     public var redisURL = "redis://127.0.0.1:6379"
     public var redisCommandTimeoutMs = 2_000
+    /// Sentinel credentials when they differ from the URL's (which authenticate to sentinels and data nodes
+    /// alike): `.some(nil)` means the sentinels want none. Environment only.
+    public var redisSentinelUsername: String??
+    public var redisSentinelPassword: String??
+    /// A join or claim is answered only once `WAIT` saw its write on this many replicas (0: no wait).
+    public var redisMinReplicas = 0
+    /// How long that `WAIT` may take before the join or claim answers 503 (below the command timeout).
+    public var redisMinReplicasTimeoutMs = 500
     /// TLS for a `rediss://` URL (all optional): the CA bundle to trust (`nil`: the system store), a client
     /// certificate and its key, and the name the server's certificate must carry (`nil`: the URL's host).
     public var redisTLSCAFile: String?
@@ -109,6 +117,10 @@ public struct GateConfiguration: Sendable {
         if let value = try int("WAITROOM_MAX_BODY_BYTES") { maxBodyBytes = value }
         if let value = environment["WAITROOM_REDIS_URL"] { redisURL = value }
         if let value = try int("WAITROOM_REDIS_TIMEOUT_MS") { redisCommandTimeoutMs = value }
+        if let value = environment["WAITROOM_REDIS_SENTINEL_USERNAME"] { redisSentinelUsername = .some(value.isEmpty ? nil : value) }
+        if let value = environment["WAITROOM_REDIS_SENTINEL_PASSWORD"] { redisSentinelPassword = .some(value.isEmpty ? nil : value) }
+        if let value = try int("WAITROOM_REDIS_MIN_REPLICAS") { redisMinReplicas = value }
+        if let value = try int("WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS") { redisMinReplicasTimeoutMs = value }
         if let value = environment["WAITROOM_REDIS_TLS_CA_FILE"] { redisTLSCAFile = value }
         if let value = environment["WAITROOM_REDIS_TLS_CERT_FILE"] { redisTLSCertFile = value }
         if let value = environment["WAITROOM_REDIS_TLS_KEY_FILE"] { redisTLSKeyFile = value }
@@ -140,6 +152,10 @@ public struct GateConfiguration: Sendable {
         guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
         try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
+        guard (0...16).contains(redisMinReplicas) else { throw ConfigurationError(key: "redis.minReplicas", reason: "must be 0...16") }
+        guard redisMinReplicasTimeoutMs > 0 && redisMinReplicasTimeoutMs < redisCommandTimeoutMs else {
+            throw ConfigurationError(key: "redis.minReplicasTimeoutMs", reason: "must be positive and below redis.commandTimeoutMs")
+        }
         try validateRedisTLS()
         if let ticketSecret, ticketSecret.utf8.count < 16 { throw ConfigurationError(key: "tokens.ticketSecret", reason: "must be at least 16 bytes") }
         if let adminKey, adminKey.utf8.count < 16 { throw ConfigurationError(key: "admin.key", reason: "must be at least 16 bytes") }
@@ -158,8 +174,8 @@ public struct GateConfiguration: Sendable {
     private func validateRedisTLS() throws(ConfigurationError) {
         let files = [("redis.tls.caFile", redisTLSCAFile), ("redis.tls.certFile", redisTLSCertFile), ("redis.tls.keyFile", redisTLSKeyFile)]
         let anySet = files.contains { $0.1 != nil } || redisTLSServerName != nil
-        if anySet && !redisURL.hasPrefix("rediss://") {
-            throw ConfigurationError(key: "redis.tls", reason: "TLS settings need a rediss:// URL (WAITROOM_REDIS_URL)")
+        if anySet && !redisURL.hasPrefix("rediss") {
+            throw ConfigurationError(key: "redis.tls", reason: "TLS settings need a rediss:// (or rediss-sentinel://, rediss-cluster://) URL (WAITROOM_REDIS_URL)")
         }
         if (redisTLSCertFile == nil) != (redisTLSKeyFile == nil) {
             throw ConfigurationError(key: redisTLSCertFile == nil ? "redis.tls.certFile" : "redis.tls.keyFile", reason: "a client certificate needs both certFile and keyFile")
@@ -188,6 +204,8 @@ public struct GateConfiguration: Sendable {
         if let redis = file.redis {
             redisURL = redis.url ?? redisURL
             redisCommandTimeoutMs = redis.commandTimeoutMs ?? redisCommandTimeoutMs
+            redisMinReplicas = redis.minReplicas ?? redisMinReplicas
+            redisMinReplicasTimeoutMs = redis.minReplicasTimeoutMs ?? redisMinReplicasTimeoutMs
             if let tls = redis.tls {
                 redisTLSCAFile = tls.caFile ?? redisTLSCAFile
                 redisTLSCertFile = tls.certFile ?? redisTLSCertFile
@@ -246,6 +264,8 @@ struct ConfigurationFile: Decodable {
 
         var url: String?
         var commandTimeoutMs: Int?
+        var minReplicas: Int?
+        var minReplicasTimeoutMs: Int?
         var tls: TLS?
     }
 

@@ -76,38 +76,30 @@ public final class JoinCommitter: Service, Sendable {
         }
     }
 
-    /// One INCRBY per room in the batch; the rooms' commands share one round trip. Returns the error when
-    /// Redis was unavailable.
+    /// One INCRBY per room in the batch, every room's in one round trip, and (with ``RoomStore/replicaWait``)
+    /// one `WAIT` for the whole batch. Returns the error when Redis was unavailable.
     private func commit(_ batch: [Waiter]) async -> StoreError? {
-        // Nearly always one room is dropping at a time: no grouping, no child tasks.
-        if let room = batch.first?.room, batch.allSatisfy({ $0.room == room }) {
-            return await commit(batch, room: room)
-        }
+        // Rooms in order of first arrival; places within a room in arrival order.
+        var rooms: [String] = []
         var byRoom: [String: [Waiter]] = [:]
-        for waiter in batch { byRoom[waiter.room, default: []].append(waiter) }
-        return await withTaskGroup(of: StoreError?.self) { group in
-            for (room, waiters) in byRoom {
-                group.addTask { await self.commit(waiters, room: room) }
-            }
-            var unavailable: StoreError?
-            for await failure in group { unavailable = unavailable ?? failure }
-            return unavailable
+        for waiter in batch {
+            if byRoom[waiter.room] == nil { rooms.append(waiter.room) }
+            byRoom[waiter.room, default: []].append(waiter)
         }
-    }
-
-    private func commit(_ waiters: [Waiter], room: String) async -> StoreError? {
         do {
-            let result = try await store.join(room: room, count: waiters.count)
-            for (offset, waiter) in waiters.enumerated() {
-                if case .placed(let first, let state, let epoch) = result {
-                    waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
-                } else {
-                    waiter.continuation.resume(returning: result)
+            let results = try await store.join(rooms.map { ($0, byRoom[$0]!.count) })
+            for (room, result) in zip(rooms, results) {
+                for (offset, waiter) in byRoom[room]!.enumerated() {
+                    if case .placed(let first, let state, let epoch) = result {
+                        waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
+                    } else {
+                        waiter.continuation.resume(returning: result)
+                    }
                 }
             }
             return nil
         } catch {
-            for waiter in waiters { waiter.continuation.resume(throwing: error) }
+            for waiter in batch { waiter.continuation.resume(throwing: error) }
             if case .unavailable = error { return error }
             return nil
         }

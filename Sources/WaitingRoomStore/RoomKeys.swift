@@ -39,6 +39,9 @@ public struct RoomKeys: Sendable {
     /// String: set once when an admission token is consumed (single use).
     public func consumed(jti: String) -> String { prefix + "used:" + jti }
 
-    /// Set of every room name (not tagged: it is global).
+    /// Set of every room name. Global, so on a Cluster it lives in one slot of its own: no script touches it
+    /// (a script may touch one slot only). The store adds a name before creating the room and removes it
+    /// after deleting the room, so the list may name a room that is gone (skipped) but never misses one.
+    /// Read once a second per gate; a per-node `SCAN` for room hashes would walk every admission key.
     public static let registry = "wr:rooms"
 }

@@ -6,9 +6,13 @@ import WaitingRoomTokens
 /// The room state in Redis: every read and write of a room goes through here.
 public struct RoomStore: Sendable {
     public let redis: RedisClient
+    /// When set, a join batch or a claim is answered only once `WAIT` saw it reach this many replicas
+    /// (`WAITROOM_REDIS_MIN_REPLICAS`): a failover can then not hand the same place out twice.
+    public let replicaWait: ReplicaWait?
 
-    public init(redis: RedisClient) {
+    public init(redis: RedisClient, replicaWait: ReplicaWait? = nil) {
         self.redis = redis
+        self.replicaWait = replicaWait.flatMap { $0.replicas > 0 ? $0 : nil }
     }
 
     /// Loads every script (start-up and readiness): after this, EVALSHA needs no extra round trip.
@@ -40,7 +44,11 @@ public struct RoomStore: Sendable {
             RedisArgument(room), RedisArgument(mode.rawValue), RedisArgument(Self.newEpoch()), RedisArgument(initial.rawValue), Self.clock(clockMs),
         ]
         for (field, value) in settings.storedFields { arguments += [RedisArgument(field), RedisArgument(value)] }
-        let reply = try await run(RoomScripts.upsert, keys: [keys.state, RoomKeys.registry], arguments: arguments)
+        // Registered before it exists, so a listing never misses a live room (a name without a room is skipped).
+        if mode != .update {
+            do { try await redis.execute(["SADD", RedisArgument(RoomKeys.registry), RedisArgument(room)]) } catch { throw .wrap(error) }
+        }
+        let reply = try await run(RoomScripts.upsert, keys: [keys.state], arguments: arguments)
         guard let result = reply.string.flatMap(WriteResult.init(rawValue:)) else { throw .corrupt("upsert returned \(reply)") }
         return result
     }
@@ -50,15 +58,14 @@ public struct RoomStore: Sendable {
     public func delete(room: String) async throws(StoreError) -> Bool {
         let keys = RoomKeys(room: room)
         do {
-            let replies = try await redis.pipeline([
-                [
-                    "DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
-                    RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
-                    RedisArgument(keys.hookDeliveries),
-                ],
-                ["SREM", RedisArgument(RoomKeys.registry), RedisArgument(room)],
+            // The room goes first, its name last: a listing never misses a room that still exists. The events
+            // stream stays (a warehouse may still read it; it is capped).
+            let removed = try await redis.execute([
+                "DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
+                RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes), RedisArgument(keys.hookDeliveries),
             ])
-            return (replies[0].int ?? 0) > 0
+            try await redis.execute(["SREM", RedisArgument(RoomKeys.registry), RedisArgument(room)])
+            return (removed.int ?? 0) > 0
         } catch {
             throw .wrap(error)
         }
@@ -129,19 +136,35 @@ public struct RoomStore: Sendable {
 
     /// Hands out `count` consecutive places with one command (group commit).
     public func join(room: String, count: Int) async throws(StoreError) -> JoinResult {
-        let keys = RoomKeys(room: room)
-        let reply = try await run(RoomScripts.join, keys: [keys.state, keys.arrivals], arguments: [RedisArgument(count)])
-        return try Self.joinResult(reply, from: "join")
+        try await join([(room, count)])[0]
+    }
+
+    /// One group commit: `count` consecutive places in each room, every room's script in one round trip,
+    /// followed by one `WAIT` for the whole batch when ``replicaWait`` is set.
+    public func join(_ batches: [(room: String, count: Int)]) async throws(StoreError) -> [JoinResult] {
+        let calls = batches.map { batch -> (keys: [RedisArgument], arguments: [RedisArgument]) in
+            let keys = RoomKeys(room: batch.room)
+            return ([RedisArgument(keys.state), RedisArgument(keys.arrivals)], [RedisArgument(batch.count)])
+        }
+        let replies: [RedisReply]
+        do { replies = try await redis.run(RoomScripts.join, calls: calls, wait: replicaWait) } catch { throw .wrap(error) }
+        var results: [JoinResult] = []
+        for reply in replies { results.append(try Self.joinResult(reply, from: "join")) }
+        return results
     }
 
     /// The place of a join-pass holder (`ticketID` is derived from the customer): taken at the back on
     /// the first join, the same one on every later join. One Redis key per holder, kept as long as tickets live.
+    /// Confirmed by `WAIT` like a group commit when ``replicaWait`` is set.
     public func join(room: String, passHolder ticketID: String) async throws(StoreError) -> JoinResult {
         let keys = RoomKeys(room: room)
-        let reply = try await run(
-            RoomScripts.joinPass, keys: [keys.state, keys.arrivals, keys.pass(ticketID: ticketID)],
+        let call = (
+            keys: [RedisArgument(keys.state), RedisArgument(keys.arrivals), RedisArgument(keys.pass(ticketID: ticketID))],
             arguments: [RedisArgument(Self.ticketLifetimeMs)]
         )
+        let replies: [RedisReply]
+        do { replies = try await redis.run(RoomScripts.joinPass, calls: [call], wait: replicaWait) } catch { throw .wrap(error) }
+        guard let reply = replies.first else { throw .corrupt("joinPass returned nothing") }
         return try Self.joinResult(reply, from: "joinPass")
     }
 
@@ -180,14 +203,16 @@ public struct RoomStore: Sendable {
         clockMs: Int64? = nil
     ) async throws(StoreError) -> ClaimResult {
         let keys = RoomKeys(room: room)
-        let reply = try await run(
-            RoomScripts.claim,
+        let call = (
             keys: [keys.state, keys.active, keys.offers, keys.offerClaims, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
             arguments: [
                 RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch), Self.clock(clockMs),
                 RedisArgument(waitedMs.map { String(max(0, $0)) } ?? ""),
             ]
         )
+        // The claim's WAIT covers the recorded admission; a retry after a short WAIT finds it and waits again.
+        let reply: RedisReply
+        do { reply = try await redis.run(RoomScripts.claim, calls: [call], wait: replicaWait)[0] } catch { throw .wrap(error) }
         let parsed = try ScriptReply(reply, from: "claim")
         switch (parsed.outcome, parsed.texts.count) {
         case ("admitted", 2):

@@ -189,7 +189,23 @@ struct RedisURLTests {
         #expect(try RedisConfiguration(url: url) == expected)
     }
 
-    @Test(arguments: ["http://h:1", "redis://", "redis://h:99999", "redis://h:x", "redis://h/-1", "unix://relative", "unix:///s?x=1"])
+    @Test("Sentinel and Cluster URLs: several hosts, default ports, master name, database, TLS")
+    func topologies() throws {
+        let sentinel = try RedisConfiguration(url: "redis-sentinel://u:p@10.0.0.1,10.0.0.2:26380,[::1]:5000/my%20primary/2")
+        let hosts: [RedisConfiguration.Endpoint] = [.tcp(host: "10.0.0.1", port: 26379), .tcp(host: "10.0.0.2", port: 26380), .tcp(host: "::1", port: 5000)]
+        #expect(sentinel.topology == .sentinel(.init(masterName: "my primary", sentinels: hosts, username: "u", password: "p")))
+        #expect(sentinel.database == 2 && sentinel.username == "u" && sentinel.password == "p" && sentinel.tls == nil)
+        #expect(try RedisConfiguration(url: "rediss-sentinel://h/m").tls != nil)
+        let cluster = try RedisConfiguration(url: "rediss-cluster://:pw@a:7000,b")
+        #expect(cluster.topology == .cluster(seeds: [.tcp(host: "a", port: 7000), .tcp(host: "b", port: 6379)]))
+        #expect(cluster.tls != nil && cluster.password == "pw")
+        #expect(try RedisConfiguration(url: "redis://h").topology == .single)
+    }
+
+    @Test(arguments: [
+        "http://h:1", "redis://", "redis://h:99999", "redis://h:x", "redis://h/-1", "unix://relative", "unix:///s?x=1",
+        "redis://a,b", "redis-sentinel://h", "redis-sentinel://h/", "redis-sentinel://h,/m", "redis-sentinel://h/m/x", "redis-cluster://h/1",
+    ])
     func rejects(url: String) {
         #expect(throws: RedisError.invalidURL(url)) { try RedisConfiguration(url: url) }
     }

@@ -15,6 +15,8 @@ public final class TestRedisServer: Sendable {
     public let port: Int
     public let directory: URL
     public let extraArguments: [String]
+    /// Arguments before the others: a config file and `--sentinel` for a sentinel.
+    public let leadingArguments: [String]
     /// The certificates of a TLS-only server; `nil` for plain TCP.
     public let tls: TestCertificates?
     public let requireClientCertificates: Bool
@@ -41,20 +43,55 @@ public final class TestRedisServer: Sendable {
     ///   - tls: serve TLS only, with these certificates.
     ///   - requireClientCertificates: `--tls-auth-clients yes` (clients must present a certificate of the CA).
     public static func start(arguments: [String] = [], tls: TestCertificates? = nil, requireClientCertificates: Bool = false) async throws -> TestRedisServer {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("waitroom-test-redis-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try makeDirectory()
         let server = TestRedisServer(
-            port: try freePort(), directory: directory, extraArguments: arguments, tls: tls, requireClientCertificates: requireClientCertificates
+            port: try freePort(), directory: directory, extraArguments: arguments, leadingArguments: [], tls: tls,
+            requireClientCertificates: requireClientCertificates
         )
         try await server.launch()
         return server
     }
 
-    private init(port: Int, directory: URL, extraArguments: [String], tls: TestCertificates?, requireClientCertificates: Bool) {
+    /// Starts a replica of `primary` (same TLS settings).
+    public static func startReplica(of primary: TestRedisServer, arguments: [String] = []) async throws -> TestRedisServer {
+        var replication = ["--replicaof", "127.0.0.1", "\(primary.port)"]
+        if primary.tls != nil { replication += ["--tls-replication", "yes"] }
+        return try await start(arguments: replication + arguments, tls: primary.tls)
+    }
+
+    /// Starts a sentinel watching `primary` as `masterName`: it declares a server down after `downAfterMs`
+    /// without an answer, and fails over when `quorum` sentinels agree.
+    public static func startSentinel(monitoring primary: TestRedisServer, masterName: String, quorum: Int, downAfterMs: Int = 1_000) async throws -> TestRedisServer {
+        let directory = try makeDirectory()
+        let config = directory.appendingPathComponent("sentinel.conf")
+        let text = """
+            sentinel monitor \(masterName) 127.0.0.1 \(primary.port) \(quorum)
+            sentinel down-after-milliseconds \(masterName) \(downAfterMs)
+            sentinel failover-timeout \(masterName) 10000
+            sentinel parallel-syncs \(masterName) 2
+
+            """
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let server = TestRedisServer(
+            port: try freePort(), directory: directory, extraArguments: [], leadingArguments: [config.path, "--sentinel"], tls: nil,
+            requireClientCertificates: false
+        )
+        try await server.launch()
+        return server
+    }
+
+    private static func makeDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("waitroom-test-redis-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    private init(port: Int, directory: URL, extraArguments: [String], leadingArguments: [String], tls: TestCertificates?, requireClientCertificates: Bool) {
         self.port = port
         self.directory = directory
         self.extraArguments = extraArguments
+        self.leadingArguments = leadingArguments
         self.tls = tls
         self.requireClientCertificates = requireClientCertificates
     }
@@ -63,7 +100,8 @@ public final class TestRedisServer: Sendable {
     public func launch() async throws {
         let pidFile = directory.appendingPathComponent("redis.pid").path
         try? FileManager.default.removeItem(atPath: pidFile)
-        var arguments = tls.map {
+        var arguments = leadingArguments
+        arguments += tls.map {
             [
                 "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", $0.serverCertificateFile, "--tls-key-file", $0.serverKeyFile,
                 "--tls-ca-cert-file", $0.caFile, "--tls-auth-clients", requireClientCertificates ? "yes" : "no",

@@ -50,6 +50,9 @@ struct ConfigurationTests {
         ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
         ("WAITROOM_METRICS_KEY", "short", "WAITROOM_METRICS_KEY"),
         ("WAITROOM_REDIS_TLS_CA_FILE", "/etc/hostname", "redis.tls"),  // TLS settings with a redis:// URL
+        ("WAITROOM_REDIS_MIN_REPLICAS", "one", "WAITROOM_REDIS_MIN_REPLICAS"),
+        ("WAITROOM_REDIS_MIN_REPLICAS", "-1", "redis.minReplicas"),
+        ("WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS", "2000", "redis.minReplicasTimeoutMs"),  // not below the command timeout
     ])
     func badEnvironment(name: String, value: String, key: String) {
         #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [name: value]) } throws: {
@@ -73,6 +76,21 @@ struct ConfigurationTests {
                 ($0 as? ConfigurationError)?.key == key
             }
         }
+    }
+
+    @Test("MIN_REPLICAS and Sentinel credentials: file, environment, and an empty sentinel password meaning none")
+    func redisFailover() throws {
+        let path = try file("redis:\n  url: redis-sentinel://u:p@s1,s2/wr\n  minReplicas: 1\n  minReplicasTimeoutMs: 250\n")
+        let fromFile = try GateConfiguration.load(file: path, roomsFile: try file("rooms: {}"), environment: [:])
+        #expect(fromFile.redisMinReplicas == 1 && fromFile.redisMinReplicasTimeoutMs == 250)
+        #expect(fromFile.redisSentinelPassword == nil, "unset: the URL's password serves the sentinels too")
+        let overridden = try GateConfiguration.load(
+            file: path, roomsFile: try file("rooms: {}"),
+            environment: ["WAITROOM_REDIS_MIN_REPLICAS": "2", "WAITROOM_REDIS_SENTINEL_PASSWORD": "", "WAITROOM_REDIS_SENTINEL_USERNAME": "watcher"]
+        )
+        #expect(overridden.redisMinReplicas == 2)
+        #expect(overridden.redisSentinelPassword == .some(nil), "empty: the sentinels want no password")
+        #expect(overridden.redisSentinelUsername == .some("watcher"))
     }
 
     @Test("a configuration file named explicitly must exist")

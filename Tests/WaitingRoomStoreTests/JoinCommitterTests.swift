@@ -36,4 +36,65 @@ struct JoinCommitterTests {
         #expect(Set(places) == Set(1...Int64(joins)), "every join its own place, none skipped")
         #expect(calls <= joins / 10, "\(joins) joins took \(calls) commits: they were not batched")
     }
+
+    @Test("MIN_REPLICAS: one WAIT per group commit; joins and claims answered once a replica holds them, and unavailable (503) when none does")
+    func durableCommits() async throws {
+        let primary = try await TestRedisServer.start()
+        let replica = try await TestRedisServer.startReplica(of: primary)
+        let redis = RedisClient(configuration: primary.configuration)
+        try await waitUntil(timeout: .seconds(10)) { try await redis.info("replication")["slave0"]?.contains("state=online") == true }
+        let store = RoomStore(redis: redis, replicaWait: ReplicaWait(replicas: 1, timeout: .milliseconds(300)))
+        try await store.write(room: "durable", settings: RoomSettings(rate: 1000, checkoutUrl: "/c"), mode: .createOrReplace)
+        let committer = JoinCommitter(store: store, logger: Logger(label: "test"))
+        let runner = Task { try await committer.run() }
+        defer { runner.cancel() }
+        func calls(_ command: String) async throws -> Int {
+            let stats = try await redis.info("commandstats")
+            return stats["cmdstat_\(command)"]?.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0
+        }
+        let (waitsBefore, scriptsBefore) = (try await calls("wait"), try await calls("evalsha"))
+        let joins = 500
+        let places = try await withThrowingTaskGroup(of: Int64.self) { group in
+            for _ in 0..<joins {
+                group.addTask {
+                    guard case .placed(let seq, _, _) = try await committer.join(room: "durable") else { throw TestSupportError("not placed") }
+                    return seq
+                }
+            }
+            return try await group.reduce(into: [Int64]()) { $0.append($1) }
+        }
+        #expect(Set(places) == Set(1...Int64(joins)))
+        let waits = try await calls("wait") - waitsBefore
+        let commits = try await calls("evalsha") - scriptsBefore
+        #expect(waits == commits, "one WAIT per group commit (\(waits) WAITs, \(commits) commits)")
+        #expect(waits <= joins / 10, "\(joins) joins took \(waits) WAITs: not shared by the batch")
+        // The replica holds every place answered.
+        let copy = RedisClient(configuration: replica.configuration)
+        defer { copy.close() }
+        #expect(try await copy.hgetall(RoomKeys(room: "durable").state)["tail"] == String(joins))
+
+        _ = try await store.tick(rooms: ["durable"])
+        let admitted = try await store.claim(room: "durable", ticketID: "t1", epoch: try await Self.epoch(redis), effectivePosition: 1)
+        guard case .admitted = admitted else { throw TestSupportError("claim: \(admitted)") }
+
+        try await replica.kill()
+        try await waitUntil(timeout: .seconds(10)) { try await redis.info("replication")["connected_slaves"] == "0" }
+        do {
+            _ = try await committer.join(room: "durable")
+            Issue.record("a join was answered with no replica up")
+        } catch let error as StoreError {
+            guard case .unavailable(.notReplicated(acknowledged: 0, required: 1)) = error else { throw error }
+        }
+        let epoch = try await Self.epoch(redis)
+        do {
+            _ = try await store.claim(room: "durable", ticketID: "t2", epoch: epoch, effectivePosition: 2)
+            Issue.record("a claim was answered with no replica up")
+        } catch {
+            guard case .unavailable(.notReplicated(acknowledged: 0, required: 1)) = error else { throw error }
+        }
+    }
+
+    static func epoch(_ redis: RedisClient) async throws -> String {
+        try #require(try await redis.hgetall(RoomKeys(room: "durable").state)["epoch"])
+    }
 }

@@ -1,5 +1,5 @@
 -- Creates, replaces, seeds or updates a room's settings.
--- KEYS: state, registry. ARGV: name, mode ('create': create or replace; 'seed': only if absent;
+-- KEYS: state (the registry is written by the store, outside: a script touches one room's slot only). ARGV: name, mode ('create': create or replace; 'seed': only if absent;
 -- 'update': only if present), epoch, initial state, clock, then field/value pairs (every setting, from
 -- RoomSettings.schema: the scripts need no defaults of their own).
 -- Returns 'created', 'replaced' or 'untouched'.
@@ -16,6 +16,5 @@ if not exists then
     'releases', '0', 'lapsed', '0', 'offersLive', '0')
 end
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('SADD', KEYS[2], ARGV[1])
 if exists then return 'replaced' end
 return 'created'

@@ -65,7 +65,7 @@ public enum GateApplication {
         PublicRoutes(
             rooms: RoomLookup(cache: cache, store: store), committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
             issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
-            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: joinLimiter, proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
+            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: joinLimiter, sharedJoinBudget: configuration.limits.sharedJoinBudget, proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
         ).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)

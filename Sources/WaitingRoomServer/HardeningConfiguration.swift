@@ -18,6 +18,9 @@ public struct HardeningConfiguration: Sendable {
     public var trustedProxies = TrustedProxies.none
     /// When set, `/metrics` requires `Authorization: Bearer <key>` (`WAITROOM_METRICS_KEY`; environment only).
     public var metricsKey: String?
+    /// Also count each client's joins in Redis, so the room's `joinsPerClientPerMinute` holds across all
+    /// gates together instead of per gate (`WAITROOM_SHARED_JOIN_BUDGET`; costs one round trip per new join).
+    public var sharedJoinBudget = false
 
     public init() {}
 
@@ -77,6 +80,13 @@ public struct HardeningConfiguration: Sendable {
         }
         if let text = environment["WAITROOM_TRUSTED_PROXIES"] { trustedProxies = try Self.proxies(text, key: "WAITROOM_TRUSTED_PROXIES") }
         if let value = environment["WAITROOM_METRICS_KEY"] { metricsKey = value.isEmpty ? nil : value }
+        if let text = environment["WAITROOM_SHARED_JOIN_BUDGET"] {
+            switch text {
+            case "1", "true", "yes", "on": sharedJoinBudget = true
+            case "0", "false", "no", "off", "": sharedJoinBudget = false
+            default: throw ConfigurationError(key: "WAITROOM_SHARED_JOIN_BUDGET", reason: "must be true or false, got \(text)")
+            }
+        }
     }
 
     private static func proxies(_ text: String, key: String) throws(ConfigurationError) -> TrustedProxies {

@@ -41,7 +41,9 @@ struct HookDispatcher: Service {
         var lastRetryScan = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let rooms = cache.roomNames
+                // Only rooms with hooks are read (and all rooms when events go to the log): a room without
+                // either costs nothing here; its stream waits, capped, for a warehouse.
+                let rooms = logEvents ? cache.roomNames : cache.roomNames.filter { !(cache.entry($0)?.snapshot.settings.hooks.isEmpty ?? true) }
                 for (room, events) in try await store.readEvents(rooms: rooms, consumer: consumer) {
                     for event in events { try await handle(room: room, event) }
                 }

@@ -24,6 +24,8 @@ struct PublicRoutes: Sendable {
     let jwksJSON: String
     /// Per-client join limits (each room's `joinsPerClientPerMinute`).
     let joinLimiter: JoinLimiter
+    /// Also count joins per client in Redis (the budget shared by all gates).
+    let sharedJoinBudget: Bool
     /// Proof of work before joining (each room's `proofOfWorkBits`).
     let proofOfWork: ProofOfWorkGate
     /// Join passes (each room's `requireJoinPass` and `joinPassSecret`).
@@ -121,6 +123,13 @@ struct PublicRoutes: Sendable {
             solution = (challenge, nonce)
         }
         try joinLimiter.check(request, room: room, perMinute: settings.joinsPerClientPerMinute)
+        if sharedJoinBudget, settings.joinsPerClientPerMinute > 0, let client = joinLimiter.clientKey(request) {
+            // A fixed minute window in Redis on top of this gate's bucket; a Redis error leaves it to the bucket.
+            let minute = nowMs / 60_000
+            if let count = try? await store.countJoin(room: room, client: client, minute: minute), count > settings.joinsPerClientPerMinute {
+                throw JoinLimiter.rateLimited(retryAfterSeconds: Int(max(1, (minute + 1) * 60 - nowMs / 1000)))
+            }
+        }
         if let solution {
             if let problem = proofOfWork.problem(challenge: solution.challenge, nonce: solution.nonce, room: room, requiredBits: bits) {
                 guard problem.code == "pow_expired" else { throw problem }

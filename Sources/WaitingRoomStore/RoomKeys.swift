@@ -32,6 +32,9 @@ public struct RoomKeys: Sendable {
     /// String: set when hook `index` has accepted event `id` (a retry skips it).
     public func hookDelivered(eventID: String, index: Int) -> String { prefix + "hookok:\(eventID):\(index)" }
 
+    /// String: a client's joins in one minute window, shared by every gate (expires after two minutes).
+    public func joinBudget(client: String, minute: Int64) -> String { prefix + "jl:\(minute):" + client }
+
     /// String: the admission of one ticket (`jti|iat|exp`), so claiming twice returns the same admission.
     public func admission(ticketID: String) -> String { prefix + "adm:" + ticketID }
     /// String: the place of a join-pass holder (`epoch|seq`), so one customer keeps one place.

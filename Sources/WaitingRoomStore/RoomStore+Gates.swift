@@ -19,3 +19,14 @@ extension RoomStore {
         do { _ = try await redis.execute(["HDEL", RedisArgument(Self.gatesKey)] + gates.map { RedisArgument($0) }) } catch { throw .wrap(error) }
     }
 }
+
+extension RoomStore {
+    /// Counts one join of `client` in the current minute window across all gates; the count so far.
+    public func countJoin(room: String, client: String, minute: Int64) async throws(StoreError) -> Int64 {
+        let key = RedisArgument(RoomKeys(room: room).joinBudget(client: client, minute: minute))
+        let replies: [RedisReply]
+        do { replies = try await redis.pipeline([["INCR", key], ["EXPIRE", key, "120"]]) } catch { throw .wrap(error) }
+        guard let count = replies.first?.int else { throw .corrupt("INCR returned \(replies)") }
+        return count
+    }
+}

@@ -241,3 +241,32 @@ struct GateHealthTests {
         #expect((silent["ageSeconds"] as? Double ?? 0) >= 5)
     }
 }
+
+@Suite("Shared join budget")
+struct SharedJoinBudgetTests {
+    @Test("with WAITROOM_SHARED_JOIN_BUDGET the per-client limit holds across gates together, not per gate")
+    func sharedAcrossGates() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("budget")
+        var limited = settings(rate: 0)
+        limited.joinsPerClientPerMinute = 3
+        let adjust = { (configuration: inout GateConfiguration) in
+            configuration.limits.trustedProxies = try! TrustedProxies.parse("127.0.0.1").get()
+            configuration.limits.sharedJoinBudget = true
+        }
+        let a = try await RunningGate.start(redisURL: server.url, rooms: [room: limited], adjust: adjust)
+        defer { Task { await a.stop() } }
+        let b = try await RunningGate.start(redisURL: server.url, adjust: adjust)
+        defer { Task { await b.stop() } }
+        try await waitUntil(timeout: .seconds(3)) { b.gate.cache.entry(room) != nil }
+        var statuses: [Int] = []
+        for index in 0..<6 {
+            let gate = index.isMultiple(of: 2) ? a : b
+            statuses.append(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join", headers: [("X-Forwarded-For", "198.51.100.7")]).status)
+        }
+        // Each gate's own bucket would allow 3 (6 in all): shared, the client gets 3 between both gates.
+        #expect(statuses == [200, 200, 200, 429, 429, 429], "\(statuses)")
+        // Another client is not affected.
+        #expect(try await HTTP.shared.call(.POST, b.base + "/v1/rooms/\(room)/join", headers: [("X-Forwarded-For", "198.51.100.8")]).status == 200)
+    }
+}

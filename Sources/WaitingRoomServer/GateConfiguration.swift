@@ -153,7 +153,9 @@ public struct GateConfiguration: Sendable {
         try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
         guard (0...16).contains(redisMinReplicas) else { throw ConfigurationError(key: "redis.minReplicas", reason: "must be 0...16") }
-        guard redisMinReplicasTimeoutMs > 0 && redisMinReplicasTimeoutMs < redisCommandTimeoutMs else {
+        // The WAIT timeout must fit in the command's deadline, when there is a WAIT at all (a gate without
+        // replicas may well run with a short command timeout).
+        guard redisMinReplicasTimeoutMs > 0 && (redisMinReplicas == 0 || redisMinReplicasTimeoutMs < redisCommandTimeoutMs) else {
             throw ConfigurationError(key: "redis.minReplicasTimeoutMs", reason: "must be positive and below redis.commandTimeoutMs")
         }
         try validateRedisTLS()

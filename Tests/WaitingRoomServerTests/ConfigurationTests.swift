@@ -52,7 +52,7 @@ struct ConfigurationTests {
         ("WAITROOM_REDIS_TLS_CA_FILE", "/etc/hostname", "redis.tls"),  // TLS settings with a redis:// URL
         ("WAITROOM_REDIS_MIN_REPLICAS", "one", "WAITROOM_REDIS_MIN_REPLICAS"),
         ("WAITROOM_REDIS_MIN_REPLICAS", "-1", "redis.minReplicas"),
-        ("WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS", "2000", "redis.minReplicasTimeoutMs"),  // not below the command timeout
+        ("WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS", "0", "redis.minReplicasTimeoutMs"),
     ])
     func badEnvironment(name: String, value: String, key: String) {
         #expect { try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [name: value]) } throws: {
@@ -91,6 +91,12 @@ struct ConfigurationTests {
         #expect(overridden.redisMinReplicas == 2)
         #expect(overridden.redisSentinelPassword == .some(nil), "empty: the sentinels want no password")
         #expect(overridden.redisSentinelUsername == .some("watcher"))
+        // With replicas to wait for, the WAIT must fit in the command timeout; without, a short timeout is fine.
+        #expect(throws: ConfigurationError.self) {
+            try GateConfiguration.load(file: path, roomsFile: try file("rooms: {}"), environment: ["WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS": "2000"])
+        }
+        let short = try GateConfiguration.load(file: nil, roomsFile: try file("rooms: {}"), environment: ["WAITROOM_REDIS_TIMEOUT_MS": "300"])
+        #expect(short.redisCommandTimeoutMs == 300 && short.redisMinReplicas == 0)
     }
 
     @Test("a configuration file named explicitly must exist")

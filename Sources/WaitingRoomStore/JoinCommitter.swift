@@ -88,16 +88,24 @@ public final class JoinCommitter: Service, Sendable {
         }
         do {
             let results = try await store.join(rooms.map { ($0, byRoom[$0]!.count) })
-            for (room, result) in zip(rooms, results) {
+            // Redis counts as unavailable (failing the joins queued behind) only when no room got through.
+            var unavailable: StoreError?
+            var anyPlaced = false
+            for (room, outcome) in zip(rooms, results) {
                 for (offset, waiter) in byRoom[room]!.enumerated() {
-                    if case .placed(let first, let state, let epoch) = result {
+                    switch outcome {
+                    case .success(.placed(let first, let state, let epoch)):
+                        anyPlaced = true
                         waiter.continuation.resume(returning: .placed(firstSeq: first + Int64(offset), state: state, epoch: epoch))
-                    } else {
+                    case .success(let result):
                         waiter.continuation.resume(returning: result)
+                    case .failure(let error):
+                        waiter.continuation.resume(throwing: error)
+                        if case .unavailable = error { unavailable = error }
                     }
                 }
             }
-            return nil
+            return anyPlaced ? nil : unavailable
         } catch {
             for waiter in batch { waiter.continuation.resume(throwing: error) }
             if case .unavailable = error { return error }

@@ -136,21 +136,23 @@ public struct RoomStore: Sendable {
 
     /// Hands out `count` consecutive places with one command (group commit).
     public func join(room: String, count: Int) async throws(StoreError) -> JoinResult {
-        try await join([(room, count)])[0]
+        try await join([(room, count)])[0].get()
     }
 
     /// One group commit: `count` consecutive places in each room, every room's script in one round trip,
-    /// followed by one `WAIT` for the whole batch when ``replicaWait`` is set.
-    public func join(_ batches: [(room: String, count: Int)]) async throws(StoreError) -> [JoinResult] {
+    /// followed by one `WAIT` for the whole batch when ``replicaWait`` is set. Each room has its own result:
+    /// one room's error (a slot in migration answering `TRYAGAIN`) must not fail rooms whose places were
+    /// written, or their shoppers would be told 503 for places that exist (phantom places).
+    public func join(_ batches: [(room: String, count: Int)]) async throws(StoreError) -> [Result<JoinResult, StoreError>] {
         let calls = batches.map { batch -> (keys: [RedisArgument], arguments: [RedisArgument]) in
             let keys = RoomKeys(room: batch.room)
             return ([RedisArgument(keys.state), RedisArgument(keys.arrivals)], [RedisArgument(batch.count)])
         }
         let replies: [RedisReply]
         do { replies = try await redis.run(RoomScripts.join, calls: calls, wait: replicaWait) } catch { throw .wrap(error) }
-        var results: [JoinResult] = []
-        for reply in replies { results.append(try Self.joinResult(reply, from: "join")) }
-        return results
+        return replies.map { reply -> Result<JoinResult, StoreError> in
+            do throws(StoreError) { return .success(try Self.joinResult(reply, from: "join")) } catch { return .failure(error) }
+        }
     }
 
     /// The place of a join-pass holder (`ticketID` is derived from the customer): taken at the back on

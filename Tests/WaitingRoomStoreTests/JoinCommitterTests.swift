@@ -43,7 +43,7 @@ struct JoinCommitterTests {
         let replica = try await TestRedisServer.startReplica(of: primary)
         let redis = RedisClient(configuration: primary.configuration)
         try await waitUntil(timeout: .seconds(10)) { try await redis.info("replication")["slave0"]?.contains("state=online") == true }
-        let store = RoomStore(redis: redis, replicaWait: ReplicaWait(replicas: 1, timeout: .milliseconds(300)))
+        let store = RoomStore(redis: redis, replicaWait: ReplicaWait(replicas: 1, timeout: .milliseconds(1_000)))  // generous: a loaded machine
         try await store.write(room: "durable", settings: RoomSettings(rate: 1000, checkoutUrl: "/c"), mode: .createOrReplace)
         let committer = JoinCommitter(store: store, logger: Logger(label: "test"))
         let runner = Task { try await committer.run() }
@@ -96,5 +96,28 @@ struct JoinCommitterTests {
 
     static func epoch(_ redis: RedisClient) async throws -> String {
         try #require(try await redis.hgetall(RoomKeys(room: "durable").state)["epoch"])
+    }
+
+    @Test("one room's error in a group commit fails only that room: the others' places were written and are answered")
+    func oneRoomFailing() async throws {
+        let server = try await TestRedisServer.start()
+        let redis = RedisClient(configuration: server.configuration)
+        let store = RoomStore(redis: redis)
+        try await store.write(room: "good", settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace)
+        // A room whose hash is not a hash: its script answers an error (as a slot in migration answers TRYAGAIN).
+        _ = try await redis.execute(["SET", RedisArgument(RoomKeys(room: "bad").state), "not a hash"])
+        let results = try await store.join([("good", 2), ("bad", 1), ("good", 1)])
+        guard case .success(.placed(1, _, _)) = results[0], case .failure = results[1], case .success(.placed(3, _, _)) = results[2] else {
+            Issue.record("\(results)")
+            return
+        }
+        let committer = JoinCommitter(store: store, logger: Logger(label: "test"))
+        let runner = Task { try await committer.run() }
+        defer { runner.cancel() }
+        async let good = committer.join(room: "good")
+        async let bad: Result<RoomStore.JoinResult, any Error> = { do { return .success(try await committer.join(room: "bad")) } catch { return .failure(error) } }()
+        let epoch = try #require(try await redis.hgetall(RoomKeys(room: "good").state)["epoch"])
+        #expect(try await good == .placed(firstSeq: 4, state: .open, epoch: epoch))
+        if case .success = await bad { Issue.record("the broken room must fail") }
     }
 }

@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test browser-test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop fuzz idle-connections clean
+.PHONY: test browser-test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop topology-check fuzz idle-connections clean
 
 run:
 	@scripts/run-dev.sh
@@ -34,6 +34,10 @@ browser-test:
 # A few thousand shoppers through two gates and the example order service (debug build): CI's smoke test.
 smoke-drop: deps
 	BUILD=debug SHOPPERS=3000 RATE=150 ARRIVALS=spike:0.8:10:10 CLAIM_WINDOW=10 OUT=.build/smoke-drop scripts/bench-drop.sh --check
+
+# `make run` and `bench drop` on Sentinel (redis-sentinel://) and Cluster (redis-cluster://) Redis on loopback.
+topology-check: deps
+	scripts/topology-check.sh
 
 # The full drop: 100,000 shoppers, 80% in the first minute, 20% abandoning (release build).
 bench-drop: deps

@@ -132,7 +132,7 @@ let package = Package(
             name: "DeploymentTests",
             dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")]
         ),
-        .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator"]),
+        .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator", "WaitingRoomCore"]),
         .testTarget(name: "WaitingRoomVerifierTests", dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens"]),
         .testTarget(
             name: "WaitingRoomServerTests",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs a simulated drop end to end on this machine: a private Redis (append-only), two gate instances, the
-# example order service, then `waitroom bench drop` against both gates. Extra arguments go to bench drop.
+# Runs a simulated drop end to end on this machine: a private Redis, gate instances, the example order
+# service, then `waitroom bench drop` against every gate. Extra arguments go to bench drop.
 #   BUILD=release|debug (default release)   SHOPPERS, RATE, ABANDON, ARRIVALS, CLAIM_WINDOW, CONNECTIONS (see defaults)
+#   GATES=n (default 2)   REDIS=single|sentinel|cluster (default single: one append-only redis-server; sentinel:
+#   a primary, a replica and three sentinels; cluster: three primaries) — the gates get that URL form.
 #   CONNECTIONS per gate defaults to 32: on a 2-core machine shared with the gates, more connections cost
 #   more in scheduling than they add (measured: 256 → status p99 119 ms, 64 → 58 ms, 32 → 12 ms).
 set -euo pipefail
@@ -21,11 +23,13 @@ bin=$(swift build -c "$BUILD" --show-bin-path)
 
 source scripts/lib.sh
 dir=$(mktemp -d /tmp/waitroom-drop.XXXXXX)
-start_redis "$dir" "$(free_port)"
-gate1=$(free_port); gate2=$(free_port); orders=$(free_port)
+start_redis_topology "${REDIS:-single}" "$dir"
+gates=(); gate_args=(); pid_args=()
+for _ in $(seq "${GATES:-2}"); do gates+=("$(free_port)"); done
+orders=$(free_port)
 
 "$bin/waitroom" keys generate --out "$dir/signing.pem" >/dev/null
-export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port"
+export WAITROOM_REDIS_URL="$redis_url"
 export WAITROOM_SIGNING_KEY_FILE="$dir/signing.pem"
 export WAITROOM_TICKET_SECRET="drop-bench-ticket-secret-$RANDOM$RANDOM"
 export WAITROOM_ADMIN_KEY="drop-bench-admin-key-0123456789"
@@ -34,16 +38,17 @@ export WAITROOM_LOG_LEVEL=warning
 # The simulator gives each shopper (and each bot client) an address of its own in X-Forwarded-For.
 export WAITROOM_TRUSTED_PROXIES="127.0.0.1/32,::1/128"
 cd "$dir"  # no Config/ here: defaults plus the environment above
-WAITROOM_HTTP_PORT=$gate1 "$bin/waitroom" serve & gate1_pid=$!; started_pids+=($gate1_pid)
-WAITROOM_HTTP_PORT=$gate2 "$bin/waitroom" serve & gate2_pid=$!; started_pids+=($gate2_pid)
-ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:$gate1" "$bin/example-order-service" & started_pids+=($!)
+for port in "${gates[@]}"; do
+    WAITROOM_HTTP_PORT=$port "$bin/waitroom" serve & started_pids+=($!)
+    gate_args+=(--gate "http://127.0.0.1:$port"); pid_args+=(--server-pid "$!")
+done
+ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:${gates[0]}" "$bin/example-order-service" & started_pids+=($!)
 cd - >/dev/null
-wait_http "http://127.0.0.1:$gate1/readyz"
-wait_http "http://127.0.0.1:$gate2/readyz"
+for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"
+echo "bench-drop: ${#gates[@]} gate(s) on $redis_url"
 
-"$bin/waitroom" bench drop --connections "${CONNECTIONS:-32}" \
-    --gate "http://127.0.0.1:$gate1" --gate "http://127.0.0.1:$gate2" \
+"$bin/waitroom" bench drop --connections "${CONNECTIONS:-32}" "${gate_args[@]}" \
     --order-service "http://127.0.0.1:$orders" \
     --shoppers "$SHOPPERS" --rate "$RATE" --abandon "$ABANDON" --arrivals "$ARRIVALS" --claim-window "$CLAIM_WINDOW" \
-    --server-pid "$gate1_pid" --server-pid "$gate2_pid" --out "$OUT" "$@"
+    "${pid_args[@]}" --out "$OUT" "$@"

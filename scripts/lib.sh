@@ -9,6 +9,7 @@ started_pids=()
 cleanup_started() {
     for pid in "${started_pids[@]:-}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    for pidfile in "${redis_pidfiles[@]:-}"; do [ -z "$pidfile" ] || kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true; done
     if [ -n "${redis_dir:-}" ]; then
         kill "$(cat "$redis_dir/redis.pid" 2>/dev/null)" 2>/dev/null || true
         [ "${keep_redis_dir:-}" = 1 ] || rm -rf "$redis_dir"
@@ -43,4 +44,72 @@ make_test_certificates() {
     printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$d/server.ext"
     openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
         -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+}
+
+# start_redis_topology KIND DIR: a Redis of that kind on free loopback ports, data under DIR; sets
+# redis_url (what the gates use) and redis_pidfiles (every server's pid file, stopped on exit).
+#   single    one redis-server (append-only), redis://
+#   sentinel  a primary, one replica and three sentinels (quorum 2), redis-sentinel://…/wr
+#   cluster   three cluster primaries, slots split evenly, redis-cluster://
+redis_pidfiles=()
+start_redis_topology() {
+    local kind=$1 dir=$2
+    case "$kind" in
+    single)
+        start_redis "$dir" "$(free_port)"
+        redis_url="redis://127.0.0.1:$redis_port" ;;
+    sentinel)
+        start_redis "$dir/primary" "$(free_port)"
+        local primary=$redis_port replica sentinels=() port
+        replica=$(free_port)
+        start_node "$dir/replica" "$replica" --replicaof 127.0.0.1 "$primary"
+        wait_until "replica online" 100 "[ \"\$(redis-cli -p $primary info replication | grep -c state=online)\" -ge 1 ]"
+        for n in 1 2 3; do
+            port=$(free_port); sentinels+=("127.0.0.1:$port")
+            mkdir -p "$dir/sentinel$n"
+            printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor wr 127.0.0.1 %s 2\nsentinel down-after-milliseconds wr 2000\nsentinel failover-timeout wr 10000\n' \
+                "$port" "$dir/sentinel$n" "$primary" > "$dir/sentinel$n/sentinel.conf"
+            redis-server "$dir/sentinel$n/sentinel.conf" --sentinel --daemonize yes \
+                --pidfile "$dir/sentinel$n/redis.pid" --logfile "$dir/sentinel$n/redis.log"
+            redis_pidfiles+=("$dir/sentinel$n/redis.pid")
+            wait_until "sentinel $n" 50 "redis-cli -p $port ping >/dev/null 2>&1"
+        done
+        redis_url="redis-sentinel://$(IFS=,; echo "${sentinels[*]}")/wr" ;;
+    cluster)
+        local ports=() n first last
+        for n in 0 1 2; do
+            ports+=("$(free_port)")
+            start_node "$dir/node$n" "${ports[$n]}" --cluster-enabled yes --cluster-config-file nodes.conf \
+                --cluster-node-timeout 3000 --cluster-port "$(free_port)"
+        done
+        for n in 0 1 2; do
+            first=$((n * 16384 / 3)); last=$(((n + 1) * 16384 / 3 - 1))
+            redis-cli -p "${ports[$n]}" cluster addslotsrange "$first" "$last" >/dev/null
+            [ "$n" = 0 ] || redis-cli -p "${ports[$n]}" cluster meet 127.0.0.1 "${ports[0]}" \
+                "$(redis-cli -p "${ports[0]}" config get cluster-port | tail -1)" >/dev/null
+        done
+        for port in "${ports[@]}"; do
+            wait_until "cluster ok on $port" 200 "redis-cli -p $port cluster info | grep -q 'cluster_state:ok' && redis-cli -p $port cluster info | grep -q 'cluster_known_nodes:3'"
+        done
+        redis_port=${ports[0]}
+        redis_url="redis-cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}" ;;
+    *) echo "unknown Redis kind '$kind' (single, sentinel or cluster)" >&2; return 1 ;;
+    esac
+}
+
+# start_node DIR PORT [args]: one more redis-server (no persistence), stopped on exit.
+start_node() {
+    local dir=$1 port=$2; shift 2
+    mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@"
+    redis_pidfiles+=("$dir/redis.pid")
+    wait_until "redis on $port" 50 "redis-cli -p $port ping >/dev/null 2>&1"
+}
+
+# wait_until WHAT TRIES CONDITION: evaluates CONDITION every 0.1 s, TRIES times at most.
+wait_until() {
+    local what=$1 tries=$2 condition=$3
+    for _ in $(seq "$tries"); do eval "$condition" && return; sleep 0.1; done
+    echo "timed out waiting for $what" >&2; return 1
 }

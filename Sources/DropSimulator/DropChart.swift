@@ -1,4 +1,5 @@
 import Foundation
+import WaitingRoomCore
 
 /// An SVG chart of a drop (arrivals, waiting, admitted over time) that opens in any browser.
 public enum DropChart {
@@ -17,7 +18,7 @@ public enum DropChart {
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="system-ui, sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left)" y="24" font-size="15" font-weight="600">\(escape(title))</text>
+            <text x="\(left)" y="24" font-size="15" font-weight="600">\(HTML.escape(title))</text>
             <line x1="\(left)" y1="\(height - bottom)" x2="\(width - right)" y2="\(height - bottom)" stroke="#999"/>
             <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(height - bottom)" stroke="#999"/>
             <text x="\((left + width - right) / 2)" y="\(height - 12)" text-anchor="middle">seconds since the drop started</text>
@@ -39,9 +40,5 @@ public enum DropChart {
             svg += "<rect x=\"\(lx)\" y=\"\(top - 4)\" width=\"12\" height=\"3\" fill=\"\(colour)\"/><text x=\"\(lx + 16)\" y=\"\(top)\">\(name)</text>\n"
         }
         return svg + "</svg>\n"
-    }
-
-    private static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
     }
 }

@@ -9,13 +9,16 @@ public struct DropSample: Codable, Sendable, Equatable {
     /// Joined and not yet offered admission (Redis `tail - head`), when Redis is sampled.
     public var waiting: Int?
     public var redisMemoryBytes: Int?
+    /// Offers made so far (Redis `head`): its slope is the admission rate the capacity model uses.
+    public var offered: Int?
 
-    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?) {
+    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?, offered: Int? = nil) {
         self.t = t
         self.arrived = arrived
         self.admitted = admitted
         self.waiting = waiting
         self.redisMemoryBytes = redisMemoryBytes
+        self.offered = offered
     }
 }
 
@@ -75,6 +78,8 @@ public struct DropReport: Codable, Sendable {
     /// Server-side latency from the gates' own histograms (`/metrics`), without the load generator's queueing.
     public var serverSide: [String: Double] = [:]
     public var serverPeakRSSBytes: [String: Int]
+    /// The README's capacity plan against this drop (when the gates' CPU and Redis were measured).
+    public var capacity: CapacityCheck?
     public var samples: [DropSample]
 
     /// Builds the report from the shoppers' (and bots') outcomes.
@@ -191,6 +196,7 @@ public struct DropReport: Codable, Sendable {
         for (server, rss) in serverPeakRSSBytes.sorted(by: { $0.key < $1.key }) {
             lines.append(String(format: "  server %@ peak RSS: %.1f MiB", server as NSString, Double(rss) / 1_048_576))
         }
+        if let capacity { lines += capacity.summary }
         return lines.joined(separator: "\n")
     }
 }

@@ -138,11 +138,15 @@ final class ClusterRouter: Sendable {
     /// Sends one command to every primary (`SCRIPT LOAD`: each node has its own script cache) and returns
     /// the first reply.
     func broadcast(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
+        let replies = try await everyPrimary(command)
+        return replies.first { if case .error = $0 { true } else { false } } ?? replies.first ?? .null
+    }
+
+    /// Sends one command to every primary; one reply per primary, in the slot map's node order.
+    func everyPrimary(_ command: [RedisArgument]) async throws(RedisError) -> [RedisReply] {
         if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
         let nodes = state.withLock { $0.nodes }
-        let results = try await send(nodes.map { ($0, [command]) })
-        for replies in results { if case .error = replies[0] { return replies[0] } }
-        return results.first?[0] ?? .null
+        return try await send(nodes.map { ($0, [command]) }).map { $0[0] }
     }
 
     /// Each node's batch in one write, all nodes concurrently; replies in the same order.

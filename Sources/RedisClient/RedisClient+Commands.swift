@@ -90,7 +90,22 @@ extension RedisClient {
     public func info(_ section: String? = nil) async throws(RedisError) -> [String: String] {
         var command: [RedisArgument] = ["INFO"]
         if let section { command.append(RedisArgument(section)) }
-        let text = try await expectString(execute(command), "INFO")
+        return Self.infoFields(try await expectString(execute(command), "INFO"))
+    }
+
+    /// `INFO [section]` of every primary (one on a single server or Sentinel, each node's on a Cluster).
+    public func infoOnEveryPrimary(_ section: String? = nil) async throws(RedisError) -> [[String: String]] {
+        var command: [RedisArgument] = ["INFO"]
+        if let section { command.append(RedisArgument(section)) }
+        var result: [[String: String]] = []
+        for reply in try await everyPrimary(command) {
+            if case .error(let message) = reply { throw .server(message) }
+            result.append(Self.infoFields(try expectString(reply, "INFO")))
+        }
+        return result
+    }
+
+    static func infoFields(_ text: String) -> [String: String] {
         var fields: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") {
             if let colon = line.firstIndex(of: ":") {

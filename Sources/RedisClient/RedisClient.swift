@@ -141,6 +141,13 @@ public final class RedisClient: Sendable {
         for lane in lanes.withLock({ Array($0.values) }) { lane.close() }
     }
 
+    /// Sends a keyless command to every primary: each Cluster primary, else the one server (one reply). For
+    /// figures that are per node, such as `INFO commandstats` or `INFO memory`, summed by the caller.
+    public func everyPrimary(_ command: [RedisArgument]) async throws(RedisError) -> [RedisReply] {
+        if let cluster { return try await cluster.everyPrimary(command) }
+        return [try await send(command)]
+    }
+
     /// Sends a keyless command to every Cluster primary (the first error or reply back), else to the server.
     func broadcastOrSend(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
         if let cluster { return try await cluster.broadcast(command) }

@@ -86,7 +86,7 @@ struct BenchDrop: AsyncParsableCommand {
     /// The flag, else $WAITROOM_REDIS_URL.
     var redisURL: String? { redisURLOption ?? ProcessInfo.processInfo.environment["WAITROOM_REDIS_URL"] }
 
-    @Option(name: .customLong("server-pid"), help: "Gate process ids, for peak RSS (repeatable).")
+    @Option(name: .customLong("server-pid"), help: "Gate process ids, for peak RSS and CPU (repeatable).")
     var serverPIDs: [Int32] = []
 
     @Option(help: "HTTP connections per gate instance.")
@@ -120,7 +120,8 @@ struct BenchDrop: AsyncParsableCommand {
         plan.bots = bots
         plan.botClients = botClients
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
-        let commandsBefore: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
+        let redisBefore = try await RedisTotals.read(redis)
+        let gateCPUBefore = Self.cpuSeconds(serverPIDs)
         let simulation = DropSimulation(plan: plan)
         // A scheduled opening counts from the room's creation, a moment before the simulation's clock starts.
         if let opensIn { plan.openingSeconds = opensIn - (simulation.started - roomCreated).seconds }
@@ -134,12 +135,25 @@ struct BenchDrop: AsyncParsableCommand {
         sampler.cancel()
         resumer.cancel()
         let samples = await sampler.value
-        let commandsAfter: Int? = redis == nil ? nil : try await Self.totalCommands(redis!)
+        let redisAfter = try await RedisTotals.read(redis)
+        let gateCPU = Self.cpuSeconds(serverPIDs).flatMap { after in gateCPUBefore.map { after - $0 } }
         var report = DropReport(
             plan: plan, outcomes: outcomes, bots: botOutcome, durationSeconds: simulation.elapsed, samples: samples,
-            redisCommands: commandsBefore.flatMap { before in commandsAfter.map { $0 - before } }, requests: simulation.live.snapshot.requests,
+            redisCommands: redisBefore.flatMap { before in redisAfter.map { $0.commands - before.commands } }, requests: simulation.live.snapshot.requests,
             serverPeakRSSBytes: Dictionary(uniqueKeysWithValues: serverPIDs.compactMap { pid in Self.peakRSS(pid).map { ("pid \(pid)", $0) } })
         )
+        if !serverPIDs.isEmpty, redis != nil {
+            // Joins, the claims (the poll that is admitted), and the order service's consume + release
+            // (or the simulator's own release) are one script each: the model prices them as joins.
+            let checkoutCalls = orderService != nil ? 2 : (serviceKey != nil ? 1 : 0)
+            report.capacity = CapacityCheck(
+                gates: gates.count, samples: samples, claimWindowSeconds: claimWindow,
+                pollTimes: outcomes.flatMap { $0.polls.filter(\.waiting).map(\.startedAt) },
+                otherRequests: report.joined + report.admitted * (1 + checkoutCalls), gateCPUSeconds: gateCPU,
+                redisCPUSeconds: redisBefore.flatMap { before in redisAfter.map { $0.cpuSeconds - before.cpuSeconds } },
+                durationSeconds: simulation.elapsed
+            )
+        }
         report.serverSide = await serverSideLatency(gates)
         print("")
         print(report.summary)
@@ -201,12 +215,19 @@ struct BenchDrop: AsyncParsableCommand {
             let live = simulation.live.snapshot
             var waiting: Int?
             var memory: Int?
-            if let redis, let replies = try? await redis.pipeline([["HMGET", .init(key), "tail", "head"], ["INFO", "memory"]]) {
-                if let pair = replies[0].array, let tail = pair[0].int, let head = pair[1].int { waiting = Int(max(0, tail - head)) }
-                memory = replies[1].string?.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
-                    .flatMap { Int($0.dropFirst("used_memory:".count)) }
+            var offered: Int?
+            if let redis {
+                // The room's counters from its node; memory summed over every primary (a Cluster has several).
+                async let counters = try? redis.send(["HMGET", .init(key), "tail", "head"])
+                async let memoryInfo = try? redis.infoOnEveryPrimary("memory")
+                if let pair = await counters?.array, pair.count == 2, let tail = pair[0].int, let head = pair[1].int {
+                    waiting = Int(max(0, tail - head))
+                    offered = Int(head)
+                }
+                memory = await memoryInfo.map { nodes in nodes.reduce(0) { $0 + (Int($1["used_memory"] ?? "") ?? 0) } }
             }
-            samples.append(DropSample(t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory))
+            samples.append(
+                DropSample(t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory, offered: offered))
             let line = String(
                 format: "\rt=%4.0fs arrived %7d joined %7d admitted %7d waiting %7@ errors %4d req/s %6d   ",
                 simulation.elapsed, live.arrived, live.joined, live.admitted, (waiting.map(String.init) ?? "?") as NSString, live.errors,
@@ -220,10 +241,36 @@ struct BenchDrop: AsyncParsableCommand {
         return samples
     }
 
-    static func totalCommands(_ redis: RedisClient) async throws -> Int {
-        try await redis.info("commandstats").filter { $0.key.hasPrefix("cmdstat_") && $0.key != "cmdstat_info" }.values.reduce(0) { total, value in
-            total + (value.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0)
+    /// Commands run and CPU used, summed over every primary (one server, or each node of a Cluster).
+    struct RedisTotals {
+        var commands: Int
+        var cpuSeconds: Double
+
+        static func read(_ redis: RedisClient?) async throws -> RedisTotals? {
+            guard let redis else { return nil }
+            var totals = RedisTotals(commands: 0, cpuSeconds: 0)
+            for node in try await redis.infoOnEveryPrimary("all") {
+                totals.commands += node.filter { $0.key.hasPrefix("cmdstat_") && $0.key != "cmdstat_info" }.values.reduce(0) { total, value in
+                    total + (value.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0)
+                }
+                totals.cpuSeconds += (Double(node["used_cpu_user"] ?? "") ?? 0) + (Double(node["used_cpu_sys"] ?? "") ?? 0)
+            }
+            return totals
         }
+    }
+
+    /// User + system CPU of these processes (`/proc/<pid>/stat`), nil when one cannot be read.
+    static func cpuSeconds(_ pids: [Int32]) -> Double? {
+        guard !pids.isEmpty else { return nil }
+        var total = 0.0
+        for pid in pids {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+            // After "pid (comm)": state is field 3, utime and stime fields 14 and 15, in clock ticks.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+            total += (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        return total
     }
 
     static func peakRSS(_ pid: Int32) -> Int? {

@@ -26,29 +26,24 @@ enum ReportHTML {
             histogram(title: "Time in queue (ticket → checkout)", counts: report.waitBuckets ?? [], totals: t),
             lineChart(title: "Show-up ratio (offers claimed)", times: times, lines: [("show-up", "#00695c", report.series.map(\.showUp))], maximum: 1),
         ]
-        let rows = summary.map { "<tr><th scope=\"row\">\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined()
+        let rows = summary.map { "<tr><th scope=\"row\">\(HTML.escape($0.0))</th><td>\(HTML.escape($0.1))</td></tr>" }.joined()
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>Drop report: \(escape(room))</title>
+            <title>Drop report: \(HTML.escape(room))</title>
             <style>
             body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:60rem;padding:0 1rem;color:#1b1b1b}
             h1{font-size:1.6rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}table{border-collapse:collapse}
             th,td{text-align:left;padding:.25rem 1rem .25rem 0;border-bottom:1px solid #ddd}svg{width:100%;height:auto}
             .legend span{margin-right:1rem;font-size:.9rem}
             </style></head><body>
-            <h1>Drop report: \(escape(room))</h1>
-            <p>\(escape(date(report.from))) to \(escape(date(report.to))), one point every \(report.step) s.</p>
+            <h1>Drop report: \(HTML.escape(room))</h1>
+            <p>\(HTML.escape(date(report.from))) to \(HTML.escape(date(report.to))), one point every \(report.step) s.</p>
             <table>\(rows)</table>
             \(charts.joined(separator: "\n"))
             </body></html>
 
             """
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     static func date(_ unix: Int64) -> String {
@@ -67,13 +62,13 @@ enum ReportHTML {
             let points = zip(times, values).map { String(format: "%.1f,%.1f", x($0), y($1)) }.joined(separator: " ")
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points)\"/>"
         }
-        let legend = lines.map { "<span style=\"color:\($0.1)\">■ \(escape($0.0))</span>" }.joined()
-        return "<h2>\(escape(title))</h2><div class=\"legend\">\(legend)</div>"
-            + "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\(svg)</svg>"
+        let legend = lines.map { "<span style=\"color:\($0.1)\">■ \(HTML.escape($0.0))</span>" }.joined()
+        return "<h2>\(HTML.escape(title))</h2><div class=\"legend\">\(legend)</div>"
+            + "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\(svg)</svg>"
     }
 
     static func histogram(title: String, counts: [Int64], totals: RoomReport.Totals) -> String {
-        guard !counts.isEmpty else { return "<h2>\(escape(title))</h2><p>No minute samples in this range yet.</p>" }
+        guard !counts.isEmpty else { return "<h2>\(HTML.escape(title))</h2><p>No minute samples in this range yet.</p>" }
         let labels = WaitBuckets.bounds.map { "< \(label($0))" } + ["≥ \(label(WaitBuckets.bounds.last!))"]
         let top = Double(max(1, counts.max() ?? 1))
         let slot = (width - left - right) / Double(counts.count)
@@ -82,11 +77,11 @@ enum ReportHTML {
             let h = Double(count) / top * (height - Self.top - bottom)
             let x = left + Double(index) * slot
             svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#1f5fbf\"/>", x + 4, height - bottom - h, slot - 8, h)
-            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", x + slot / 2, height - 10, escape(labels[index]))
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", x + slot / 2, height - 10, HTML.escape(labels[index]))
         }
         let percentiles = "median ≤ \(totals.waitP50Seconds.map { label($0) } ?? "–"), p90 ≤ \(totals.waitP90Seconds.map { label($0) } ?? "–"), p99 ≤ \(totals.waitP99Seconds.map { label($0) } ?? "–")"
-        return "<h2>\(escape(title))</h2><p>\(escape(percentiles))</p>"
-            + "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(title))\">\(svg)</svg>"
+        return "<h2>\(HTML.escape(title))</h2><p>\(HTML.escape(percentiles))</p>"
+            + "<svg viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">\(svg)</svg>"
     }
 
     private static func axes(maxLabel: String, from: Int64?, to: Int64?) -> String {
@@ -95,8 +90,8 @@ enum ReportHTML {
         svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">%@</text>", left - 4, top + 10, maxLabel)
         svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">0</text>", left - 4, height - bottom)
         if let from, let to {
-            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%@</text>", left, height - 10, escape(clock(from)))
-            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">%@</text>", width - right, height - 10, escape(clock(to)))
+            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%@</text>", left, height - 10, HTML.escape(clock(from)))
+            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"end\">%@</text>", width - right, height - 10, HTML.escape(clock(to)))
         }
         return svg
     }

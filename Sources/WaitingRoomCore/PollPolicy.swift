@@ -1,3 +1,5 @@
+import Foundation
+
 /// How long a browser should wait before polling again.
 ///
 /// Far back in the queue it polls rarely; near the front, often. The interval is never more than half the
@@ -50,5 +52,26 @@ public struct PollPolicy: Sendable, Equatable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in ticketID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
+    }
+}
+
+extension PollPolicy {
+    /// Polls a second that a queue makes when every shopper follows this policy (the capacity plan's poll
+    /// model): `waiting` shoppers, offered at `admissionRate` a second, so the shopper at position `p` has
+    /// its turn `T = p / rate` away. The last `pollsBeforeTurn × minimum` seconds of the queue poll at the
+    /// minimum, the middle every `T / pollsBeforeTurn`, the far back at the ceiling. Jitter (±10 %) averages
+    /// out and is ignored. With nothing admitted everyone polls at the on-hold interval.
+    public func expectedPollsPerSecond(waiting: Double, admissionRate: Double, claimWindowSeconds: Int) -> Double {
+        guard waiting > 0 else { return 0 }
+        let ceiling = Double(min(maximumMs, max(minimumMs, claimWindowSeconds * 1000 * 10 / 22))) / 1000
+        let minimum = Double(minimumMs) / 1000
+        guard admissionRate > 0 else { return waiting / min(ceiling, 5) }
+        let k = pollsBeforeTurn
+        let lastTurn = waiting / admissionRate
+        // Density: `rate` shoppers per second of T; each polls once per interval(T).
+        var polls = admissionRate * min(lastTurn, k * minimum) / minimum
+        if lastTurn > k * minimum { polls += admissionRate * k * log(min(lastTurn, k * ceiling) / (k * minimum)) }
+        if lastTurn > k * ceiling { polls += admissionRate * (lastTurn - k * ceiling) / ceiling }
+        return polls
     }
 }

@@ -1,3 +1,5 @@
+import WaitingRoomCore
+
 /// A page template with `{{name}}` placeholders, parsed once.
 ///
 /// - `{{name}}`: the value, HTML-escaped.
@@ -55,25 +57,6 @@ struct PageTemplate: Sendable {
             case .escaped(let key): out += HTML.escape(values[key] ?? "")
             case .hidden(let key): if (values[key] ?? "").isEmpty { out += " hidden" }
             case .raw(let key): out += values[key] ?? ""
-            }
-        }
-        return out
-    }
-}
-
-enum HTML {
-    /// Escapes text for an element's content or a quoted attribute value.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(character)
             }
         }
         return out

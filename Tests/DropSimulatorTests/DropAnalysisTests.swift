@@ -1,5 +1,6 @@
 import DropSimulator
 import Testing
+import WaitingRoomCore
 
 @Suite("Drop analysis on crafted inputs")
 struct DropAnalysisTests {
@@ -140,5 +141,29 @@ struct HonestyTests {
         #expect(DropAnalysis.etaCoverage(shown) == ETAShare(covered: 2, total: 3))
         #expect(DropAnalysis.etaCoverage(shown, from: 0, to: 10) == ETAShare(covered: 1, total: 2))
         #expect(DropAnalysis.etaCoverage(shown, from: 0, to: 10).percent == 50)
+    }
+
+    @Test("the capacity check prices the queue it was given with the poll model")
+    func capacityCheck() {
+        // 60 s of a steady queue: 6,000 waiting, offers at 100/s (head grows 100 a second).
+        let samples = (0...60).map { t in DropSample(t: Double(t), arrived: 0, admitted: 0, waiting: 6_000, redisMemoryBytes: nil, offered: 100 * t) }
+        let perSecond = PollPolicy().expectedPollsPerSecond(waiting: 6_000, admissionRate: 100, claimWindowSeconds: 60)
+        let polls = (0..<Int(perSecond * 60)).map { Double($0) / perSecond }
+        let check = CapacityCheck(
+            gates: 4, samples: samples, claimWindowSeconds: 60, pollTimes: polls, otherRequests: 1_000,
+            gateCPUSeconds: 2 * Double(polls.count) * 33e-6 + 1_000 * 43e-6, redisCPUSeconds: 3, durationSeconds: 60
+        )
+        #expect(abs(check.predictedPolls - perSecond * 60) < 1)
+        #expect(abs(check.pollRatio - 1) < 0.01)
+        #expect(abs(check.predictedPeakPollsPerSecond - perSecond) < 0.01)
+        #expect(abs(check.measuredPeakPollsPerSecond - perSecond.rounded()) <= 1)
+        #expect(check.gateCPURatio! > 1.9 && check.gateCPURatio! < 2)  // the polls cost twice the model's figure
+        #expect(check.redisCoreShare == 0.05)
+        // A sample without Redis figures adds nothing to the prediction.
+        let blind = CapacityCheck(
+            gates: 1, samples: samples.map { DropSample(t: $0.t, arrived: 0, admitted: 0, waiting: nil, redisMemoryBytes: nil) },
+            claimWindowSeconds: 60, pollTimes: [], otherRequests: 0, gateCPUSeconds: nil, redisCPUSeconds: nil, durationSeconds: 60
+        )
+        #expect(blind.predictedPolls == 0 && blind.gateCPURatio == nil)
     }
 }

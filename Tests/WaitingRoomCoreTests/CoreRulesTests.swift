@@ -88,6 +88,25 @@ struct CoreRulesTests {
         #expect(policy.interval(secondsToTurn: seconds * 2 + 10, claimWindowSeconds: 30, jitterSeed: 1_000) >= interval, "further back polls less often")
     }
 
+    @Test("the capacity plan's poll rate is the policy summed over a queue", arguments: [(100_000.0, 200.0, 60), (2_000, 100, 60), (50_000, 1_000, 30), (300, 100, 60), (5_000, 0, 60)])
+    func expectedPollRate(waiting: Double, rate: Double, claimWindow: Int) {
+        let policy = PollPolicy()
+        let modelled = policy.expectedPollsPerSecond(waiting: waiting, admissionRate: rate, claimWindowSeconds: claimWindow)
+        // Every shopper in line, position p, polls once per interval(p / rate); seed 1000 has no jitter.
+        let summed = (1...Int(waiting)).reduce(0.0) { polls, position in
+            let turn: Double? = rate > 0 ? Double(position) / rate : nil
+            return polls + 1000 / Double(policy.interval(secondsToTurn: turn, claimWindowSeconds: claimWindow, jitterSeed: 1_000))
+        }
+        #expect(abs(modelled - summed) / summed < 0.01, "model \(modelled) vs summed \(summed)")
+    }
+
+    @Test("the README's poll formula: P ≈ 12.9·R + (N − 82·R) / 27.3 for a 60 s claim window")
+    func readmePollFormula() {
+        let modelled = PollPolicy().expectedPollsPerSecond(waiting: 100_000, admissionRate: 200, claimWindowSeconds: 60)
+        #expect(abs(modelled - (12.9 * 200 + (100_000 - 82 * 200) / 27.3)) < 10)
+        #expect(PollPolicy().expectedPollsPerSecond(waiting: 0, admissionRate: 200, claimWindowSeconds: 60) == 0)
+    }
+
     @Test("far-off or absurd waits never overflow", arguments: [Double.infinity, .nan, 1e300, -5, Double(Int64.max)])
     func pollPolicyExtremes(seconds: Double) {
         let interval = PollPolicy().interval(secondsToTurn: seconds, claimWindowSeconds: 600, jitterSeed: 7)

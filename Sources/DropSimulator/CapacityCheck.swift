@@ -1,0 +1,80 @@
+import Foundation
+import WaitingRoomCore
+
+/// The README's capacity plan held against a measured drop. The plan is a model: polls from the poll
+/// policy at each moment's queue (``PollPolicy/expectedPollsPerSecond(waiting:admissionRate:claimWindowSeconds:)``),
+/// gate CPU from per-request costs measured on one release gate with `wrk`. The drop measures what really
+/// happened with several gates on one Redis; the ratios say how close the model came.
+public struct CapacityCheck: Codable, Sendable, Equatable {
+    /// The plan's per-request costs (README, from `make bench-http` on one release gate).
+    public static let gateMicrosecondsPerPoll = 33.0
+    public static let gateMicrosecondsPerJoin = 43.0
+
+    public var gates: Int
+    public var predictedPolls: Double
+    public var measuredPolls: Int
+    /// Status polls a second, at the busiest second: the model's and the drop's.
+    public var predictedPeakPollsPerSecond: Double
+    public var measuredPeakPollsPerSecond: Double
+    /// Joins, claims and the order service's calls: each costs one script, priced as a join.
+    public var measuredOtherRequests: Int
+    public var predictedGateCPUSeconds: Double
+    public var measuredGateCPUSeconds: Double?
+    /// Redis's own CPU over the drop (every primary's `used_cpu_user + used_cpu_sys`), and what share of one
+    /// core that was on average.
+    public var redisCPUSeconds: Double?
+    public var redisCoreShare: Double?
+
+    public var pollRatio: Double { measuredPolls > 0 ? Double(measuredPolls) / predictedPolls : 0 }
+    public var gateCPURatio: Double? { measuredGateCPUSeconds.map { predictedGateCPUSeconds > 0 ? $0 / predictedGateCPUSeconds : 0 } }
+
+    /// - Parameters:
+    ///   - samples: the drop's once-a-second samples with `waiting` and `offered` (Redis `tail − head`, `head`).
+    ///   - pollTimes: when each status poll was sent (seconds since the start).
+    ///   - rateWindow: seconds over which the offer rate is measured from `offered`.
+    public init(
+        gates: Int, samples: [DropSample], claimWindowSeconds: Int, pollTimes: [Double], otherRequests: Int,
+        gateCPUSeconds: Double?, redisCPUSeconds: Double?, durationSeconds: Double, policy: PollPolicy = PollPolicy(), rateWindow: Int = 5
+    ) {
+        self.gates = gates
+        var predicted = 0.0
+        var peak = 0.0
+        for index in samples.indices.dropFirst() {
+            let sample = samples[index]
+            let earlier = samples[max(0, index - rateWindow)]
+            guard let waiting = sample.waiting, let offered = sample.offered, let offeredBefore = earlier.offered, sample.t > earlier.t else { continue }
+            let rate = Double(offered - offeredBefore) / (sample.t - earlier.t)
+            let polls = policy.expectedPollsPerSecond(waiting: Double(waiting), admissionRate: rate, claimWindowSeconds: claimWindowSeconds)
+            predicted += polls * (sample.t - samples[index - 1].t)
+            peak = max(peak, polls)
+        }
+        predictedPolls = predicted
+        predictedPeakPollsPerSecond = peak
+        measuredPolls = pollTimes.count
+        var perSecond: [Int: Int] = [:]
+        for time in pollTimes { perSecond[Int(time), default: 0] += 1 }
+        measuredPeakPollsPerSecond = Double(perSecond.values.max() ?? 0)
+        measuredOtherRequests = otherRequests
+        predictedGateCPUSeconds =
+            (Double(pollTimes.count) * Self.gateMicrosecondsPerPoll + Double(otherRequests) * Self.gateMicrosecondsPerJoin) / 1_000_000
+        measuredGateCPUSeconds = gateCPUSeconds
+        self.redisCPUSeconds = redisCPUSeconds
+        redisCoreShare = redisCPUSeconds.map { durationSeconds > 0 ? $0 / durationSeconds : 0 }
+    }
+
+    var summary: [String] {
+        var lines = [
+            "  capacity plan vs this drop (\(gates) gate\(gates == 1 ? "" : "s") on one Redis):",
+            String(format: "    status polls: model %.0f, measured %d (%.2f×); busiest second: model %.0f/s, measured %.0f/s",
+                   predictedPolls, measuredPolls, pollRatio, predictedPeakPollsPerSecond, measuredPeakPollsPerSecond),
+        ]
+        if let measured = measuredGateCPUSeconds, let ratio = gateCPURatio {
+            lines.append(String(format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request), measured %.1f s over all gates (%.2f×)",
+                                predictedGateCPUSeconds, Self.gateMicrosecondsPerPoll, Self.gateMicrosecondsPerJoin, measured, ratio))
+        }
+        if let redis = redisCPUSeconds, let share = redisCoreShare {
+            lines.append(String(format: "    Redis CPU: %.1f s, %.1f%% of one core on average", redis, share * 100))
+        }
+        return lines
+    }
+}

@@ -18,7 +18,10 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     public var measuredPeakPollsPerSecond: Double
     /// Joins, claims and the order service's calls: each costs one script, priced as a join.
     public var measuredOtherRequests: Int
+    /// Per-request CPU (the plan's costs) plus the gates' own background work (refresh ticks, heartbeats),
+    /// measured on the idle gates before the drop and scaled to its duration. The plan counts only the first.
     public var predictedGateCPUSeconds: Double
+    public var gateIdleCPUSeconds: Double
     public var measuredGateCPUSeconds: Double?
     /// Redis's own CPU over the drop (every primary's `used_cpu_user + used_cpu_sys`), and what share of one
     /// core that was on average.
@@ -34,7 +37,8 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     ///   - rateWindow: seconds over which the offer rate is measured from `offered`.
     public init(
         gates: Int, samples: [DropSample], claimWindowSeconds: Int, pollTimes: [Double], otherRequests: Int,
-        gateCPUSeconds: Double?, redisCPUSeconds: Double?, durationSeconds: Double, policy: PollPolicy = PollPolicy(), rateWindow: Int = 5
+        gateCPUSeconds: Double?, gateIdleCoreShare: Double = 0, redisCPUSeconds: Double?, durationSeconds: Double,
+        policy: PollPolicy = PollPolicy(), rateWindow: Int = 5
     ) {
         self.gates = gates
         var predicted = 0.0
@@ -55,8 +59,10 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
         for time in pollTimes { perSecond[Int(time), default: 0] += 1 }
         measuredPeakPollsPerSecond = Double(perSecond.values.max() ?? 0)
         measuredOtherRequests = otherRequests
+        gateIdleCPUSeconds = gateIdleCoreShare * durationSeconds
         predictedGateCPUSeconds =
             (Double(pollTimes.count) * Self.gateMicrosecondsPerPoll + Double(otherRequests) * Self.gateMicrosecondsPerJoin) / 1_000_000
+            + gateIdleCPUSeconds
         measuredGateCPUSeconds = gateCPUSeconds
         self.redisCPUSeconds = redisCPUSeconds
         redisCoreShare = redisCPUSeconds.map { durationSeconds > 0 ? $0 / durationSeconds : 0 }
@@ -69,8 +75,9 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
                    predictedPolls, measuredPolls, pollRatio, predictedPeakPollsPerSecond, measuredPeakPollsPerSecond),
         ]
         if let measured = measuredGateCPUSeconds, let ratio = gateCPURatio {
-            lines.append(String(format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request), measured %.1f s over all gates (%.2f×)",
-                                predictedGateCPUSeconds, Self.gateMicrosecondsPerPoll, Self.gateMicrosecondsPerJoin, measured, ratio))
+            lines.append(String(
+                format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request, + %.1f s idle work), measured %.1f s over all gates (%.2f×)",
+                predictedGateCPUSeconds, Self.gateMicrosecondsPerPoll, Self.gateMicrosecondsPerJoin, gateIdleCPUSeconds, measured, ratio))
         }
         if let redis = redisCPUSeconds, let share = redisCoreShare {
             lines.append(String(format: "    Redis CPU: %.1f s, %.1f%% of one core on average", redis, share * 100))

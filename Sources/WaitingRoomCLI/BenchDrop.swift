@@ -120,6 +120,12 @@ struct BenchDrop: AsyncParsableCommand {
         plan.bots = bots
         plan.botClients = botClients
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
+        // The gates' background work (refresh ticks, heartbeats) while nobody is there yet, for the capacity check.
+        var gateIdleCoreShare = 0.0
+        if let idleStart = Self.cpuSeconds(serverPIDs) {
+            try await Task.sleep(for: .seconds(3))
+            gateIdleCoreShare = ((Self.cpuSeconds(serverPIDs) ?? idleStart) - idleStart) / 3
+        }
         let redisBefore = try await RedisTotals.read(redis)
         let gateCPUBefore = Self.cpuSeconds(serverPIDs)
         let simulation = DropSimulation(plan: plan)
@@ -149,7 +155,7 @@ struct BenchDrop: AsyncParsableCommand {
             report.capacity = CapacityCheck(
                 gates: gates.count, samples: samples, claimWindowSeconds: claimWindow,
                 pollTimes: outcomes.flatMap { $0.polls.filter(\.waiting).map(\.startedAt) },
-                otherRequests: report.joined + report.admitted * (1 + checkoutCalls), gateCPUSeconds: gateCPU,
+                otherRequests: report.joined + report.admitted * (1 + checkoutCalls), gateCPUSeconds: gateCPU, gateIdleCoreShare: gateIdleCoreShare,
                 redisCPUSeconds: redisBefore.flatMap { before in redisAfter.map { $0.cpuSeconds - before.cpuSeconds } },
                 durationSeconds: simulation.elapsed
             )

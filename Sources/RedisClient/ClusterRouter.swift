@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// A pipeline is split by node, in order, each node's share in one write, all nodes at once: a refresh
 /// tick of many rooms costs one round trip per node. A command that names no key (`WAIT`, `ASKING`) goes
-/// with the command before it; a `WAIT` that ends a pipeline is sent to every node the pipeline wrote to,
-/// and the reply is the smallest count (the replicas that hold all of it).
+/// with the command before it; a `WAIT` that ends a pipeline is sent to every node the pipeline wrote to:
+/// each command's promise rests on its own node's answer (``pipeline(_:wait:)``), or the whole pipeline's
+/// on the smallest count (``pipeline(_:)``).
 final class ClusterRouter: Sendable {
     private struct State {
         /// Slot → index into `nodes`; -1 while unknown.
@@ -63,13 +64,25 @@ final class ClusterRouter: Sendable {
     }
 
     func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
-        if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
-        var body = commands
-        var wait: [RedisArgument]?
-        if commands.count > 1, let last = commands.last, Self.name(last) == "WAIT" {
-            wait = last
-            body.removeLast()
+        guard commands.count > 1, let last = commands.last, Self.name(last) == "WAIT" else {
+            return try await pipeline(commands, wait: nil).replies
         }
+        let (replies, waits) = try await pipeline(Array(commands.dropLast()), wait: last)
+        // The replicas that hold all of it: the smallest count (an error reply from a WAIT: the caller reports it).
+        var acknowledged = Int64.max
+        for answer in waits {
+            guard case .integer(let count) = answer else { return replies + [answer] }
+            acknowledged = min(acknowledged, count)
+        }
+        return replies + [.integer(acknowledged == .max ? 0 : acknowledged)]
+    }
+
+    /// Sends each command to its key's node (a keyless one with the command before it), each node's share in
+    /// one write, all nodes at once; with `wait`, each node's write ends with it. Returns the replies in order
+    /// and, with `wait`, for each command the `WAIT` answer of the node that ran it: a node whose replica is
+    /// cut fails only its own commands' promise, not the other nodes'.
+    func pipeline(_ body: [[RedisArgument]], wait: [RedisArgument]?) async throws(RedisError) -> (replies: [RedisReply], waits: [RedisReply]) {
+        if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
         var units: [Unit] = []
         for (index, command) in body.enumerated() {
             if let key = ClusterSlot.key(of: command) {
@@ -81,7 +94,7 @@ final class ClusterRouter: Sendable {
             }
         }
         var replies = [RedisReply](repeating: .null, count: body.count)
-        var acknowledged = Int64.max
+        var waits = [RedisReply](repeating: .null, count: wait == nil ? 0 : body.count)
         // First round by the slot map, then the redirected units, each to the node that was named.
         var pending: [(unit: Unit, endpoint: RedisConfiguration.Endpoint, asking: Bool)] = try units.map { unit throws(RedisError) in
             (unit, try endpoint(for: unit.slot), false)
@@ -118,21 +131,17 @@ final class ClusterRouter: Sendable {
                         }
                         pending.append((unit, redirect.endpoint, redirect.ask))
                     } else {
-                        for (offset, index) in unit.indices.enumerated() { replies[index] = nodeReplies[cursor + offset] }
+                        for (offset, index) in unit.indices.enumerated() {
+                            replies[index] = nodeReplies[cursor + offset]
+                            if wait != nil { waits[index] = nodeReplies[nodeReplies.count - 1] }
+                        }
                     }
                     cursor += unit.indices.count
-                }
-                if wait != nil {
-                    switch nodeReplies[cursor] {
-                    case .integer(let count): acknowledged = min(acknowledged, count)
-                    case let other: return replies + [other]  // an error reply from WAIT: the caller reports it
-                    }
                 }
             }
             if moved { refreshInBackground() }
         }
-        if wait != nil { replies.append(.integer(acknowledged == .max ? 0 : acknowledged)) }
-        return replies
+        return (replies, waits)
     }
 
     /// Sends one command to every primary (`SCRIPT LOAD`: each node has its own script cache) and returns

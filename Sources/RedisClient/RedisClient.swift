@@ -126,6 +126,16 @@ public final class RedisClient: Sendable {
         return try await submit(encoded, count: commands.count)
     }
 
+    /// `commands` and then `wait` (a `WAIT`) in the same write, on the same connection: each command's reply,
+    /// and the `WAIT` answer that covers it. On a Cluster each node's write ends with its own `WAIT`, and each
+    /// command is covered by its node's answer.
+    func pipeline(_ commands: [[RedisArgument]], wait: [RedisArgument]) async throws(RedisError) -> (replies: [RedisReply], waits: [RedisReply]) {
+        if let cluster { return try await cluster.pipeline(commands, wait: wait) }
+        var replies = try await pipeline(commands + [wait])
+        let answer = replies.removeLast()
+        return (replies, Array(repeating: answer, count: replies.count))
+    }
+
     /// Like ``send(_:)`` but an error reply throws ``RedisError/server(_:)``.
     @discardableResult
     public func execute(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {

@@ -65,9 +65,10 @@ final class ClusterRouter: Sendable {
 
     func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
         guard commands.count > 1, let last = commands.last, Self.name(last) == "WAIT" else {
-            return try await pipeline(commands, wait: nil).replies
+            return try await pipeline(commands, wait: nil).replies.map { result throws(RedisError) in try result.get() }
         }
-        let (replies, waits) = try await pipeline(Array(commands.dropLast()), wait: last)
+        let (results, waits) = try await pipeline(Array(commands.dropLast()), wait: last)
+        let replies = try results.map { result throws(RedisError) in try result.get() }
         // The replicas that hold all of it: the smallest count (an error reply from a WAIT: the caller reports it).
         var acknowledged = Int64.max
         for answer in waits {
@@ -80,8 +81,9 @@ final class ClusterRouter: Sendable {
     /// Sends each command to its key's node (a keyless one with the command before it), each node's share in
     /// one write, all nodes at once; with `wait`, each node's write ends with it. Returns the replies in order
     /// and, with `wait`, for each command the `WAIT` answer of the node that ran it: a node whose replica is
-    /// cut fails only its own commands' promise, not the other nodes'.
-    func pipeline(_ body: [[RedisArgument]], wait: [RedisArgument]?) async throws(RedisError) -> (replies: [RedisReply], waits: [RedisReply]) {
+    /// cut fails only its own commands' promise, not the other nodes'. A node that cannot be reached (or
+    /// times out) fails its own commands only: the others' were written and are answered.
+    func pipeline(_ body: [[RedisArgument]], wait: [RedisArgument]?) async throws(RedisError) -> (replies: [Result<RedisReply, RedisError>], waits: [RedisReply]) {
         if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
         var units: [Unit] = []
         for (index, command) in body.enumerated() {
@@ -93,7 +95,7 @@ final class ClusterRouter: Sendable {
                 units[units.count - 1].indices.append(index)
             }
         }
-        var replies = [RedisReply](repeating: .null, count: body.count)
+        var replies = [Result<RedisReply, RedisError>](repeating: .success(.null), count: body.count)
         var waits = [RedisReply](repeating: .null, count: wait == nil ? 0 : body.count)
         // First round by the slot map, then the redirected units, each to the node that was named.
         var pending: [(unit: Unit, endpoint: RedisConfiguration.Endpoint, asking: Bool)] = try units.map { unit throws(RedisError) in
@@ -108,7 +110,7 @@ final class ClusterRouter: Sendable {
                 if byNode[item.endpoint] == nil { order.append(item.endpoint) }
                 byNode[item.endpoint, default: []].append((item.unit, item.asking))
             }
-            let results = try await send(order.map { endpoint in
+            let results = await sendEach(order.map { endpoint in
                 var batch: [[RedisArgument]] = []
                 for (unit, asking) in byNode[endpoint]! {
                     if asking { batch.append(["ASKING"]) }
@@ -119,7 +121,14 @@ final class ClusterRouter: Sendable {
             })
             pending = []
             var moved = false
-            for (endpoint, nodeReplies) in zip(order, results) {
+            for (endpoint, result) in zip(order, results) {
+                let nodeReplies: [RedisReply]
+                switch result {
+                case .success(let answered): nodeReplies = answered
+                case .failure(let error):
+                    for (unit, _) in byNode[endpoint]! { for index in unit.indices { replies[index] = .failure(error) } }
+                    continue
+                }
                 var cursor = 0
                 for (unit, asking) in byNode[endpoint]! {
                     if asking { cursor += 1 }
@@ -132,7 +141,7 @@ final class ClusterRouter: Sendable {
                         pending.append((unit, redirect.endpoint, redirect.ask))
                     } else {
                         for (offset, index) in unit.indices.enumerated() {
-                            replies[index] = nodeReplies[cursor + offset]
+                            replies[index] = .success(nodeReplies[cursor + offset])
                             if wait != nil { waits[index] = nodeReplies[nodeReplies.count - 1] }
                         }
                     }
@@ -154,10 +163,17 @@ final class ClusterRouter: Sendable {
         return results.first?[0] ?? .null
     }
 
-    /// Each node's batch in one write, all nodes concurrently; replies in the same order.
+    /// Each node's batch in one write, all nodes concurrently; replies in the same order (the first failure thrown).
     private func send(_ batches: [(RedisConfiguration.Endpoint, [[RedisArgument]])]) async throws(RedisError) -> [[RedisReply]] {
-        if batches.count == 1 { return [try await send(batches[0].1, to: batches[0].0)] }
-        let results = await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
+        try await sendEach(batches).map { result throws(RedisError) in try result.get() }
+    }
+
+    /// Each node's batch in one write, all nodes concurrently; each node's replies or failure, in the same order.
+    private func sendEach(_ batches: [(RedisConfiguration.Endpoint, [[RedisArgument]])]) async -> [Result<[RedisReply], RedisError>] {
+        if batches.count == 1 {
+            do throws(RedisError) { return [.success(try await send(batches[0].1, to: batches[0].0))] } catch { return [.failure(error)] }
+        }
+        return await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
             for (index, (endpoint, commands)) in batches.enumerated() {
                 group.addTask {
                     do throws(RedisError) { return (index, .success(try await self.send(commands, to: endpoint))) } catch { return (index, .failure(error)) }
@@ -167,7 +183,6 @@ final class ClusterRouter: Sendable {
             for await (index, result) in group { results[index] = result }
             return results
         }
-        return try results.map { result throws(RedisError) in try result.get() }
     }
 
     private func send(_ commands: [[RedisArgument]], to endpoint: RedisConfiguration.Endpoint) async throws(RedisError) -> [RedisReply] {

@@ -98,7 +98,8 @@ extension RedisClient {
     /// Like ``run(_:calls:wait:)``, but each call has its own outcome: a call whose `WAIT` fell short fails
     /// alone with ``RedisError/notReplicated(acknowledged:required:)``. On a Cluster each node's write has its
     /// own `WAIT`, so a node whose replicas are cut off fails the promise of its own calls, not of calls that
-    /// other nodes ran and replicated. An error reply from a call is `.success(.error)`, as in ``run(_:calls:)``.
+    /// other nodes ran and replicated; a node that cannot be reached fails its own calls only. An error reply
+    /// from a call is `.success(.error)`, as in ``run(_:calls:)``.
     ///
     /// When Redis lost the script part-way through, only the calls answered `NOSCRIPT` are sent again (after
     /// `SCRIPT LOAD`), with their own `WAIT`: it covers them, the first one covers the others.
@@ -107,15 +108,13 @@ extension RedisClient {
     ) async throws(RedisError) -> [Result<RedisReply, RedisError>] {
         guard !calls.isEmpty else { return [] }
         let wait = wait.flatMap { $0.replicas > 0 ? $0 : nil }
-        func send(_ indices: [Int], sha: String) async throws(RedisError) -> (replies: [RedisReply], waits: [RedisReply]) {
-            let commands = indices.map { evalsha(sha, keys: calls[$0].keys, arguments: calls[$0].arguments) }
-            guard let wait else { return (try await pipeline(commands), []) }
-            return try await pipeline(commands, wait: wait.command)
+        func send(_ indices: [Int], sha: String) async throws(RedisError) -> (replies: [Result<RedisReply, RedisError>], waits: [RedisReply]) {
+            try await pipeline(indices.map { evalsha(sha, keys: calls[$0].keys, arguments: calls[$0].arguments) }, wait: wait?.command)
         }
         var sha = scripts.sha(for: script)
         if sha == nil { sha = try await load(script) }
         var (replies, waits) = try await send(Array(calls.indices), sha: sha!)
-        let lost = replies.indices.filter { Self.isNoScript(replies[$0]) }
+        let lost = replies.indices.filter { if case .success(let reply) = replies[$0] { Self.isNoScript(reply) } else { false } }
         if !lost.isEmpty {
             let again = try await send(lost, sha: try await load(script))
             for (position, index) in lost.enumerated() {
@@ -124,10 +123,11 @@ extension RedisClient {
             }
         }
         return replies.indices.map { index -> Result<RedisReply, RedisError> in
-            guard let wait else { return .success(replies[index]) }
-            if case .error = replies[index] { return .success(replies[index]) }  // the call's own error comes first
+            // A failure, or the call's own error reply, comes before what the WAIT says.
+            guard let wait, case .success(let reply) = replies[index] else { return replies[index] }
+            if case .error = reply { return .success(reply) }
             switch waits[index] {
-            case .integer(let count) where Int(count) >= wait.replicas: return .success(replies[index])
+            case .integer(let count) where Int(count) >= wait.replicas: return .success(reply)
             case .integer(let count): return .failure(.notReplicated(acknowledged: Int(count), required: wait.replicas))
             case .error(let message): return .failure(.server(message))
             case let other: return .failure(.unexpectedReply("WAIT returned \(other)"))

@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// A pipeline is split by node, in order, each node's share in one write, all nodes at once: a refresh
 /// tick of many rooms costs one round trip per node. A command that names no key (`WAIT`, `ASKING`) goes
-/// with the command before it; a `WAIT` that ends a pipeline is sent to every node the pipeline wrote to,
-/// and the reply is the smallest count (the replicas that hold all of it).
+/// with the command before it; a `WAIT` that ends a pipeline is sent to every node the pipeline wrote to:
+/// each command's promise rests on its own node's answer (``pipeline(_:wait:)``), or the whole pipeline's
+/// on the smallest count (``pipeline(_:)``).
 final class ClusterRouter: Sendable {
     private struct State {
         /// Slot → index into `nodes`; -1 while unknown.
@@ -63,13 +64,27 @@ final class ClusterRouter: Sendable {
     }
 
     func pipeline(_ commands: [[RedisArgument]]) async throws(RedisError) -> [RedisReply] {
-        if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
-        var body = commands
-        var wait: [RedisArgument]?
-        if commands.count > 1, let last = commands.last, Self.name(last) == "WAIT" {
-            wait = last
-            body.removeLast()
+        guard commands.count > 1, let last = commands.last, Self.name(last) == "WAIT" else {
+            return try await pipeline(commands, wait: nil).replies.map { result throws(RedisError) in try result.get() }
         }
+        let (results, waits) = try await pipeline(Array(commands.dropLast()), wait: last)
+        let replies = try results.map { result throws(RedisError) in try result.get() }
+        // The replicas that hold all of it: the smallest count (an error reply from a WAIT: the caller reports it).
+        var acknowledged = Int64.max
+        for answer in waits {
+            guard case .integer(let count) = answer else { return replies + [answer] }
+            acknowledged = min(acknowledged, count)
+        }
+        return replies + [.integer(acknowledged == .max ? 0 : acknowledged)]
+    }
+
+    /// Sends each command to its key's node (a keyless one with the command before it), each node's share in
+    /// one write, all nodes at once; with `wait`, each node's write ends with it. Returns the replies in order
+    /// and, with `wait`, for each command the `WAIT` answer of the node that ran it: a node whose replica is
+    /// cut fails only its own commands' promise, not the other nodes'. A node that cannot be reached (or
+    /// times out) fails its own commands only: the others' were written and are answered.
+    func pipeline(_ body: [[RedisArgument]], wait: [RedisArgument]?) async throws(RedisError) -> (replies: [Result<RedisReply, RedisError>], waits: [RedisReply]) {
+        if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }
         var units: [Unit] = []
         for (index, command) in body.enumerated() {
             if let key = ClusterSlot.key(of: command) {
@@ -80,8 +95,8 @@ final class ClusterRouter: Sendable {
                 units[units.count - 1].indices.append(index)
             }
         }
-        var replies = [RedisReply](repeating: .null, count: body.count)
-        var acknowledged = Int64.max
+        var replies = [Result<RedisReply, RedisError>](repeating: .success(.null), count: body.count)
+        var waits = [RedisReply](repeating: .null, count: wait == nil ? 0 : body.count)
         // First round by the slot map, then the redirected units, each to the node that was named.
         var pending: [(unit: Unit, endpoint: RedisConfiguration.Endpoint, asking: Bool)] = try units.map { unit throws(RedisError) in
             (unit, try endpoint(for: unit.slot), false)
@@ -95,7 +110,7 @@ final class ClusterRouter: Sendable {
                 if byNode[item.endpoint] == nil { order.append(item.endpoint) }
                 byNode[item.endpoint, default: []].append((item.unit, item.asking))
             }
-            let results = try await send(order.map { endpoint in
+            let results = await sendEach(order.map { endpoint in
                 var batch: [[RedisArgument]] = []
                 for (unit, asking) in byNode[endpoint]! {
                     if asking { batch.append(["ASKING"]) }
@@ -106,7 +121,14 @@ final class ClusterRouter: Sendable {
             })
             pending = []
             var moved = false
-            for (endpoint, nodeReplies) in zip(order, results) {
+            for (endpoint, result) in zip(order, results) {
+                let nodeReplies: [RedisReply]
+                switch result {
+                case .success(let answered): nodeReplies = answered
+                case .failure(let error):
+                    for (unit, _) in byNode[endpoint]! { for index in unit.indices { replies[index] = .failure(error) } }
+                    continue
+                }
                 var cursor = 0
                 for (unit, asking) in byNode[endpoint]! {
                     if asking { cursor += 1 }
@@ -118,21 +140,17 @@ final class ClusterRouter: Sendable {
                         }
                         pending.append((unit, redirect.endpoint, redirect.ask))
                     } else {
-                        for (offset, index) in unit.indices.enumerated() { replies[index] = nodeReplies[cursor + offset] }
+                        for (offset, index) in unit.indices.enumerated() {
+                            replies[index] = .success(nodeReplies[cursor + offset])
+                            if wait != nil { waits[index] = nodeReplies[nodeReplies.count - 1] }
+                        }
                     }
                     cursor += unit.indices.count
-                }
-                if wait != nil {
-                    switch nodeReplies[cursor] {
-                    case .integer(let count): acknowledged = min(acknowledged, count)
-                    case let other: return replies + [other]  // an error reply from WAIT: the caller reports it
-                    }
                 }
             }
             if moved { refreshInBackground() }
         }
-        if wait != nil { replies.append(.integer(acknowledged == .max ? 0 : acknowledged)) }
-        return replies
+        return (replies, waits)
     }
 
     /// Sends one command to every primary (`SCRIPT LOAD`: each node has its own script cache) and returns
@@ -149,10 +167,17 @@ final class ClusterRouter: Sendable {
         return try await send(nodes.map { ($0, [command]) }).map { $0[0] }
     }
 
-    /// Each node's batch in one write, all nodes concurrently; replies in the same order.
+    /// Each node's batch in one write, all nodes concurrently; replies in the same order (the first failure thrown).
     private func send(_ batches: [(RedisConfiguration.Endpoint, [[RedisArgument]])]) async throws(RedisError) -> [[RedisReply]] {
-        if batches.count == 1 { return [try await send(batches[0].1, to: batches[0].0)] }
-        let results = await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
+        try await sendEach(batches).map { result throws(RedisError) in try result.get() }
+    }
+
+    /// Each node's batch in one write, all nodes concurrently; each node's replies or failure, in the same order.
+    private func sendEach(_ batches: [(RedisConfiguration.Endpoint, [[RedisArgument]])]) async -> [Result<[RedisReply], RedisError>] {
+        if batches.count == 1 {
+            do throws(RedisError) { return [.success(try await send(batches[0].1, to: batches[0].0))] } catch { return [.failure(error)] }
+        }
+        return await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
             for (index, (endpoint, commands)) in batches.enumerated() {
                 group.addTask {
                     do throws(RedisError) { return (index, .success(try await self.send(commands, to: endpoint))) } catch { return (index, .failure(error)) }
@@ -162,7 +187,6 @@ final class ClusterRouter: Sendable {
             for await (index, result) in group { results[index] = result }
             return results
         }
-        return try results.map { result throws(RedisError) in try result.get() }
     }
 
     private func send(_ commands: [[RedisArgument]], to endpoint: RedisConfiguration.Endpoint) async throws(RedisError) -> [RedisReply] {

@@ -101,6 +101,10 @@ public final class RedisClient: Sendable {
     /// What this client's own connection has written so far (lanes count separately).
     public var statistics: RedisStatistics { connection.counters.snapshot }
 
+    /// True for a `redis-cluster://` client: rooms live on several nodes, and one node failing says nothing
+    /// of the others.
+    public var isCluster: Bool { cluster != nil }
+
     /// True while a connection to Redis is up.
     public var isConnected: Bool { cluster?.isConnected ?? connection.isConnected }
 
@@ -124,6 +128,18 @@ public final class RedisClient: Sendable {
         var encoded: [UInt8] = []
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         return try await submit(encoded, count: commands.count)
+    }
+
+    /// `commands`, then `wait` (a `WAIT`, when given) in the same write on the same connection: each command's
+    /// reply, and the `WAIT` answer that covers it (none without `wait`). On a Cluster each node's write ends
+    /// with its own `WAIT` and each command is covered by its node's answer; a node that fails fails its own
+    /// commands only.
+    func pipeline(_ commands: [[RedisArgument]], wait: [RedisArgument]?) async throws(RedisError) -> (replies: [Result<RedisReply, RedisError>], waits: [RedisReply]) {
+        if let cluster { return try await cluster.pipeline(commands, wait: wait) }
+        guard let wait else { return (try await pipeline(commands).map { .success($0) }, []) }
+        var replies = try await pipeline(commands + [wait])
+        let answer = replies.removeLast()
+        return (replies.map { .success($0) }, Array(repeating: answer, count: replies.count))
     }
 
     /// Like ``send(_:)`` but an error reply throws ``RedisError/server(_:)``.

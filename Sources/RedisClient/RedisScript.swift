@@ -92,50 +92,46 @@ extension RedisClient {
     /// - Throws: ``RedisError/notReplicated(acknowledged:required:)`` when fewer than `wait.replicas`
     ///   replicas confirmed within `wait.timeout`: the calls ran on the primary but must not be promised.
     public func run(_ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])], wait: ReplicaWait?) async throws(RedisError) -> [RedisReply] {
+        try await runEach(script, calls: calls, wait: wait).map { result throws(RedisError) in try result.get() }
+    }
+
+    /// Like ``run(_:calls:wait:)``, but each call has its own outcome: a call whose `WAIT` fell short fails
+    /// alone with ``RedisError/notReplicated(acknowledged:required:)``. On a Cluster each node's write has its
+    /// own `WAIT`, so a node whose replicas are cut off fails the promise of its own calls, not of calls that
+    /// other nodes ran and replicated; a node that cannot be reached fails its own calls only. An error reply
+    /// from a call is `.success(.error)`, as in ``run(_:calls:)``.
+    ///
+    /// When Redis lost the script part-way through, only the calls answered `NOSCRIPT` are sent again (after
+    /// `SCRIPT LOAD`), with their own `WAIT`: it covers them, the first one covers the others.
+    public func runEach(
+        _ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])], wait: ReplicaWait?
+    ) async throws(RedisError) -> [Result<RedisReply, RedisError>] {
         guard !calls.isEmpty else { return [] }
         let wait = wait.flatMap { $0.replicas > 0 ? $0 : nil }
-        return try await runOnOneConnection(
-            script, calls: calls, wait: wait,
-            send: { commands throws(RedisError) in try await pipeline(commands) },
-            load: { () throws(RedisError) in try await load(script) }
-        )
-    }
-
-    /// One connection's share of a script batch: EVALSHA each call (then WAIT when asked), re-sending only
-    /// the calls answered NOSCRIPT. Returns the replies and the replicas that acknowledged all of them.
-    func runOnOneConnection(
-        _ script: RedisScript, calls: [(keys: [RedisArgument], arguments: [RedisArgument])], wait: ReplicaWait?,
-        send: ([[RedisArgument]]) async throws(RedisError) -> [RedisReply],
-        load: () async throws(RedisError) -> String
-    ) async throws(RedisError) -> [RedisReply] {
+        func send(_ indices: [Int], sha: String) async throws(RedisError) -> (replies: [Result<RedisReply, RedisError>], waits: [RedisReply]) {
+            try await pipeline(indices.map { evalsha(sha, keys: calls[$0].keys, arguments: calls[$0].arguments) }, wait: wait?.command)
+        }
         var sha = scripts.sha(for: script)
-        if sha == nil { sha = try await load() }
-        var commands = calls.map { evalsha(sha!, keys: $0.keys, arguments: $0.arguments) }
-        if let wait { commands.append(wait.command) }
-        var replies = try await send(commands)
-        var acknowledged: Int?
-        if wait != nil { acknowledged = try Self.acknowledged(replies.removeLast()) }
-        let lost = replies.indices.filter { Self.isNoScript(replies[$0]) }
+        if sha == nil { sha = try await load(script) }
+        var (replies, waits) = try await send(Array(calls.indices), sha: sha!)
+        let lost = replies.indices.filter { if case .success(let reply) = replies[$0] { Self.isNoScript(reply) } else { false } }
         if !lost.isEmpty {
-            let reloaded = try await load()
-            var again = lost.map { evalsha(reloaded, keys: calls[$0].keys, arguments: calls[$0].arguments) }
-            if let wait { again.append(wait.command) }
-            var answers = try await send(again)
-            // The re-sent calls may have gone over a new connection: the smaller of the two counts holds for all.
-            if let first = acknowledged { acknowledged = min(first, try Self.acknowledged(answers.removeLast())) }
-            for (index, reply) in zip(lost, answers) { replies[index] = reply }
+            let again = try await send(lost, sha: try await load(script))
+            for (position, index) in lost.enumerated() {
+                replies[index] = again.replies[position]
+                if wait != nil { waits[index] = again.waits[position] }
+            }
         }
-        if let wait, let acknowledged, acknowledged < wait.replicas {
-            throw .notReplicated(acknowledged: acknowledged, required: wait.replicas)
-        }
-        return replies
-    }
-
-    private static func acknowledged(_ reply: RedisReply) throws(RedisError) -> Int {
-        switch reply {
-        case .integer(let count): return Int(count)
-        case .error(let message): throw .server(message)
-        default: throw .unexpectedReply("WAIT returned \(reply)")
+        return replies.indices.map { index -> Result<RedisReply, RedisError> in
+            // A failure, or the call's own error reply, comes before what the WAIT says.
+            guard let wait, case .success(let reply) = replies[index] else { return replies[index] }
+            if case .error = reply { return .success(reply) }
+            switch waits[index] {
+            case .integer(let count) where Int(count) >= wait.replicas: return .success(reply)
+            case .integer(let count): return .failure(.notReplicated(acknowledged: Int(count), required: wait.replicas))
+            case .error(let message): return .failure(.server(message))
+            case let other: return .failure(.unexpectedReply("WAIT returned \(other)"))
+            }
         }
     }
 

@@ -149,6 +149,12 @@ final class RedisTLSNameCheck: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// A channel that never connected (refused: the server is gone) is torn down without `channelInactive`:
+    /// the check must still be settled, or its promise leaks (a crash in debug builds).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        settle(.failure(.connectionLost("connection closed before the TLS handshake completed")))
+    }
+
     /// Fails the check (the handshake took too long); the caller closes the channel.
     func give(up error: RedisError) {
         settle(.failure(error))

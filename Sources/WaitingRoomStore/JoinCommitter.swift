@@ -64,21 +64,25 @@ public final class JoinCommitter: Service, Sendable {
                 return state.pending
             }
             if batch.isEmpty { return }
-            if let unavailable = await commit(batch) {
+            if let failure = await commit(batch) {
                 // Redis just proved unavailable: the joins that queued behind this batch fail now with the
-                // same error instead of starting a second wait, so a join answers 503 within one timeout.
+                // same error instead of starting a second wait, so a join answers 503 within one timeout. On
+                // one Redis that is every join, when no room got through; on a Cluster, the joins for the rooms
+                // that failed (their node did): other rooms may live on healthy nodes.
+                let failsNow: (Waiter) -> Bool = store.redis.isCluster ? { failure.rooms.contains($0.room) } : { _ in !failure.anyPlaced }
                 let behind = state.withLock { state -> [Waiter] in
-                    defer { state.pending.removeAll(keepingCapacity: true) }
-                    return state.pending
+                    let failing = state.pending.filter(failsNow)
+                    state.pending.removeAll(where: failsNow)
+                    return failing
                 }
-                for waiter in behind { waiter.continuation.resume(throwing: unavailable) }
+                for waiter in behind { waiter.continuation.resume(throwing: failure.error) }
             }
         }
     }
 
     /// One INCRBY per room in the batch, every room's in one round trip, and (with ``RoomStore/replicaWait``)
-    /// one `WAIT` for the whole batch. Returns the error when Redis was unavailable.
-    private func commit(_ batch: [Waiter]) async -> StoreError? {
+    /// one `WAIT` for the whole batch. Returns the rooms that found Redis unavailable, if any.
+    private func commit(_ batch: [Waiter]) async -> Failure? {
         // Rooms in order of first arrival; places within a room in arrival order.
         var rooms: [String] = []
         var byRoom: [String: [Waiter]] = [:]
@@ -88,8 +92,7 @@ public final class JoinCommitter: Service, Sendable {
         }
         do {
             let results = try await store.join(rooms.map { ($0, byRoom[$0]!.count) })
-            // Redis counts as unavailable (failing the joins queued behind) only when no room got through.
-            var unavailable: StoreError?
+            var unavailable: Failure?
             var anyPlaced = false
             for (room, outcome) in zip(rooms, results) {
                 for (offset, waiter) in byRoom[room]!.enumerated() {
@@ -101,16 +104,28 @@ public final class JoinCommitter: Service, Sendable {
                         waiter.continuation.resume(returning: result)
                     case .failure(let error):
                         waiter.continuation.resume(throwing: error)
-                        if case .unavailable = error { unavailable = error }
+                        if case .unavailable = error {
+                            unavailable = Failure(error: error, rooms: (unavailable?.rooms ?? []).union([room]), anyPlaced: false)
+                        }
                     }
                 }
             }
-            return anyPlaced ? nil : unavailable
+            unavailable?.anyPlaced = anyPlaced
+            return unavailable
         } catch {
             for waiter in batch { waiter.continuation.resume(throwing: error) }
-            if case .unavailable = error { return error }
+            if case .unavailable = error { return Failure(error: error, rooms: Set(rooms), anyPlaced: false) }
             return nil
         }
+    }
+
+    /// What a commit that found Redis unavailable tells the joins queued behind it.
+    private struct Failure {
+        var error: StoreError
+        /// The rooms whose share failed.
+        var rooms: Set<String>
+        /// Whether another room of the batch got through (then one Redis is up).
+        var anyPlaced: Bool
     }
 }
 

@@ -6,8 +6,9 @@ import WaitingRoomTokens
 /// The room state in Redis: every read and write of a room goes through here.
 public struct RoomStore: Sendable {
     public let redis: RedisClient
-    /// When set, a join batch or a claim is answered only once `WAIT` saw it reach this many replicas
-    /// (`WAITROOM_REDIS_MIN_REPLICAS`): a failover can then not hand the same place out twice.
+    /// When set, a join batch, a claim, a consume or a release is answered only once `WAIT` saw it reach this
+    /// many replicas (`WAITROOM_REDIS_MIN_REPLICAS`): a failover can then not hand the same place out twice,
+    /// nor make a consumed token usable again.
     public let replicaWait: ReplicaWait?
 
     public init(redis: RedisClient, replicaWait: ReplicaWait? = nil) {
@@ -140,18 +141,24 @@ public struct RoomStore: Sendable {
     }
 
     /// One group commit: `count` consecutive places in each room, every room's script in one round trip,
-    /// followed by one `WAIT` for the whole batch when ``replicaWait`` is set. Each room has its own result:
-    /// one room's error (a slot in migration answering `TRYAGAIN`) must not fail rooms whose places were
-    /// written, or their shoppers would be told 503 for places that exist (phantom places).
+    /// followed by one `WAIT` for the whole batch when ``replicaWait`` is set (on a Cluster, one per node).
+    /// Each room has its own result: one room's error (a slot in migration answering `TRYAGAIN`, a node whose
+    /// replica is cut off) must not fail rooms whose places were written and replicated, or their shoppers
+    /// would be told 503 for places that exist (phantom places).
     public func join(_ batches: [(room: String, count: Int)]) async throws(StoreError) -> [Result<JoinResult, StoreError>] {
         let calls = batches.map { batch -> (keys: [RedisArgument], arguments: [RedisArgument]) in
             let keys = RoomKeys(room: batch.room)
             return ([RedisArgument(keys.state), RedisArgument(keys.arrivals)], [RedisArgument(batch.count)])
         }
-        let replies: [RedisReply]
-        do { replies = try await redis.run(RoomScripts.join, calls: calls, wait: replicaWait) } catch { throw .wrap(error) }
-        return replies.map { reply -> Result<JoinResult, StoreError> in
-            do throws(StoreError) { return .success(try Self.joinResult(reply, from: "join")) } catch { return .failure(error) }
+        let results: [Result<RedisReply, RedisError>]
+        do { results = try await redis.runEach(RoomScripts.join, calls: calls, wait: replicaWait) } catch { throw .wrap(error) }
+        return results.map { result -> Result<JoinResult, StoreError> in
+            switch result {
+            case .success(let reply):
+                do throws(StoreError) { return .success(try Self.joinResult(reply, from: "join")) } catch { return .failure(error) }
+            case .failure(let error):
+                return .failure(.wrap(error))
+            }
         }
     }
 
@@ -164,10 +171,7 @@ public struct RoomStore: Sendable {
             keys: [RedisArgument(keys.state), RedisArgument(keys.arrivals), RedisArgument(keys.pass(ticketID: ticketID))],
             arguments: [RedisArgument(Self.ticketLifetimeMs)]
         )
-        let replies: [RedisReply]
-        do { replies = try await redis.run(RoomScripts.joinPass, calls: [call], wait: replicaWait) } catch { throw .wrap(error) }
-        guard let reply = replies.first else { throw .corrupt("joinPass returned nothing") }
-        return try Self.joinResult(reply, from: "joinPass")
+        return try Self.joinResult(try await runReplicated(RoomScripts.joinPass, keys: call.keys, arguments: call.arguments), from: "joinPass")
     }
 
     private static func joinResult(_ reply: RedisReply, from script: String) throws(StoreError) -> JoinResult {
@@ -213,8 +217,7 @@ public struct RoomStore: Sendable {
             ]
         )
         // The claim's WAIT covers the recorded admission; a retry after a short WAIT finds it and waits again.
-        let reply: RedisReply
-        do { reply = try await redis.run(RoomScripts.claim, calls: [call], wait: replicaWait)[0] } catch { throw .wrap(error) }
+        let reply = try await runReplicated(RoomScripts.claim, keys: call.keys, arguments: call.arguments)
         let parsed = try ScriptReply(reply, from: "claim")
         switch (parsed.outcome, parsed.texts.count) {
         case ("admitted", 2):
@@ -239,11 +242,12 @@ public struct RoomStore: Sendable {
     public static let ticketLifetimeMs: Int64 = TicketRules().maximumAgeMs
 
     /// Frees the checkout slot of `jti` and marks the admission of `ticketID` ended; true the first time.
+    /// Confirmed by `WAIT` when ``replicaWait`` is set (a retry after a short `WAIT` answers false and waits again).
     @discardableResult
     public func release(room: String, jti: String, ticketID: String) async throws(StoreError) -> Bool {
         let keys = RoomKeys(room: room)
-        let reply = try await run(
-            RoomScripts.release, keys: [keys.state, keys.active, keys.admission(ticketID: ticketID)],
+        let reply = try await runReplicated(
+            RoomScripts.release, keys: [keys.state, keys.active, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
             arguments: [RedisArgument(jti), RedisArgument(Self.ticketLifetimeMs)]
         )
         switch reply.int {
@@ -262,11 +266,13 @@ public struct RoomStore: Sendable {
         case released
     }
 
-    /// Marks `jti` used until it expires (single use) and the admission of `ticketID` ended.
+    /// Marks `jti` used until it expires (single use) and the admission of `ticketID` ended. Confirmed by
+    /// `WAIT` when ``replicaWait`` is set, so a failover cannot make a consumed token usable again. A consume
+    /// whose `WAIT` fell short (503) did run on the primary: its retry answers ``ConsumeResult/alreadyUsed``.
     public func consume(room: String, jti: String, ticketID: String, expiresAtMs: Int64) async throws(StoreError) -> ConsumeResult {
         let keys = RoomKeys(room: room)
-        let reply = try await run(
-            RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID), keys.state],
+        let reply = try await runReplicated(
+            RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID), keys.state].map { RedisArgument($0) },
             arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.ticketLifetimeMs)]
         )
         let parsed = try ScriptReply(reply, from: "consume")
@@ -359,6 +365,15 @@ public struct RoomStore: Sendable {
 
     private func run(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(StoreError) -> RedisReply {
         do { return try await redis.run(script, keys: keys, arguments: arguments) } catch { throw .wrap(error) }
+    }
+
+    /// One script call followed by ``replicaWait``'s `WAIT` in the same write: its reply once enough replicas
+    /// hold it, else ``StoreError/unavailable(_:)`` with ``RedisError/notReplicated(acknowledged:required:)``.
+    private func runReplicated(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(StoreError) -> RedisReply {
+        let reply: RedisReply
+        do { reply = try await redis.run(script, calls: [(keys, arguments)], wait: replicaWait)[0] } catch { throw .wrap(error) }
+        if case .error(let message) = reply { throw .wrap(.server(message)) }  // LOADING, READONLY…: unavailable
+        return reply
     }
 
     static func clock(_ ms: Int64?) -> RedisArgument { RedisArgument(ms.map(String.init) ?? "") }

@@ -94,6 +94,18 @@ struct RedisTLSTests {
         #expect(why.contains("no TLS handshake"))
     }
 
+    @Test("a TLS server that is gone (connection refused, as after a failover's SIGKILL) fails as retryable, not a crash")
+    func serverGone() async throws {
+        var configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(try freePort())")
+        configuration.tls?.caFile = try TestCertificates.shared().caFile
+        let redis = RedisClient(configuration: configuration)
+        defer { redis.close() }
+        for _ in 0..<3 {
+            let error = await #expect(throws: RedisError.self) { try await redis.ping() }
+            #expect(error?.isRetryable == true, "\(String(describing: error))")
+        }
+    }
+
     @Test("unreadable TLS files fail every command with a TLS error, not a crash")
     func unreadableFiles() async throws {
         var configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(try freePort())")

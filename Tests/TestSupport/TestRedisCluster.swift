@@ -4,29 +4,56 @@ import RedisClient
 /// A Redis Cluster of primaries on loopback ports, slots split evenly, ready (`cluster_state:ok` on every
 /// node) when `start` returns. Can move a slot from one node to another while clients use it, the way
 /// `redis-cli --cluster reshard` does: IMPORTING / MIGRATING, `MIGRATE` the keys, then `SETSLOT … NODE`.
+/// Optionally with one replica per primary, and TLS only (clients, cluster bus, replication).
+///
+/// ```swift
+/// let cluster = try await TestRedisCluster.start()
+/// let secure = try await TestRedisCluster.start(withReplicas: true, tls: try TestCertificates.shared())  // rediss-cluster://
+/// ```
 public final class TestRedisCluster: Sendable {
+    /// The primaries, in slot order.
     public let nodes: [TestRedisServer]
     public let ids: [String]
+    /// `replicas[i]` replicates `nodes[i]`; empty for a cluster without replicas.
+    public let replicas: [TestRedisServer]
 
-    /// `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…`
-    public var url: String { "redis-cluster://" + nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") }
-
-    private init(nodes: [TestRedisServer], ids: [String]) {
-        self.nodes = nodes
-        self.ids = ids
+    /// `redis-cluster://127.0.0.1:p1,127.0.0.1:p2,…`, or `rediss-cluster://` for a TLS cluster (pair it with its CA).
+    public var url: String {
+        (nodes[0].tls == nil ? "redis-cluster://" : "rediss-cluster://") + nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
     }
 
-    public static func start(primaries: Int = 3) async throws -> TestRedisCluster {
+    private init(nodes: [TestRedisServer], ids: [String], replicas: [TestRedisServer]) {
+        self.nodes = nodes
+        self.ids = ids
+        self.replicas = replicas
+    }
+
+    /// - Parameters:
+    ///   - withReplicas: one replica per primary (`CLUSTER REPLICATE`), in sync when this returns.
+    ///   - tls: serve TLS only with these certificates, the cluster bus (`tls-cluster yes`) and replication
+    ///     (`tls-replication yes`) too; `CLUSTER SLOTS` then names the TLS ports.
+    public static func start(primaries: Int = 3, withReplicas: Bool = false, tls: TestCertificates? = nil) async throws -> TestRedisCluster {
+        func startNode() async throws -> (node: TestRedisServer, busPort: Int) {
+            // The bus port defaults to port + 10000, past 65535 for a high free port: choose it too.
+            let busPort = try freePort()
+            var arguments = [
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000", "--cluster-port", "\(busPort)",
+            ]
+            if let tls {
+                // The bus checks the connecting node's certificate: it must be one for client use.
+                arguments += [
+                    "--tls-cluster", "yes", "--tls-replication", "yes", "--tls-client-cert-file", tls.clientCertificateFile,
+                    "--tls-client-key-file", tls.clientKeyFile,
+                ]
+            }
+            return (try await TestRedisServer.start(arguments: arguments, tls: tls), busPort)
+        }
         var nodes: [TestRedisServer] = []
         var busPorts: [Int] = []
         for _ in 0..<primaries {
-            busPorts.append(try freePort())
-            // The bus port defaults to port + 10000, past 65535 for a high free port: choose it too.
-            nodes.append(
-                try await TestRedisServer.start(arguments: [
-                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "3000",
-                    "--cluster-port", "\(busPorts.last!)",
-                ]))
+            let started = try await startNode()
+            nodes.append(started.node)
+            busPorts.append(started.busPort)
         }
         var ids: [String] = []
         for (index, node) in nodes.enumerated() {
@@ -38,15 +65,38 @@ public final class TestRedisCluster: Sendable {
             ids.append(try await client.execute(["CLUSTER", "MYID"]).string ?? "")
             if index > 0 { try await client.execute(["CLUSTER", "MEET", "127.0.0.1", RedisArgument(nodes[0].port), RedisArgument(busPorts[0])]) }
         }
-        for node in nodes {
+        var replicas: [TestRedisServer] = []
+        if withReplicas {
+            for id in ids {
+                let replica = try await startNode().node
+                let client = RedisClient(configuration: replica.configuration)
+                defer { client.close() }
+                try await client.execute(["CLUSTER", "MEET", "127.0.0.1", RedisArgument(nodes[0].port), RedisArgument(busPorts[0])])
+                // REPLICATE names a node this one must know already: wait for the gossip to bring it.
+                try await waitUntil(timeout: .seconds(20), every: .milliseconds(100)) {
+                    (try await client.execute(["CLUSTER", "NODES"]).string ?? "").contains(id)
+                }
+                try await client.execute(["CLUSTER", "REPLICATE", RedisArgument(id)])
+                replicas.append(replica)
+            }
+        }
+        let known = nodes.count + replicas.count
+        for node in nodes + replicas {
             let client = RedisClient(configuration: node.configuration)
             defer { client.close() }
             try await waitUntil(timeout: .seconds(20), every: .milliseconds(100)) {
                 let info = try await client.execute(["CLUSTER", "INFO"]).string ?? ""
-                return info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:\(primaries)")
+                return info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:\(known)")
             }
         }
-        return TestRedisCluster(nodes: nodes, ids: ids)
+        for node in nodes where withReplicas {
+            let client = RedisClient(configuration: node.configuration)
+            defer { client.close() }
+            try await waitUntil(timeout: .seconds(20), every: .milliseconds(100)) {
+                try await client.info("replication")["slave0"]?.contains("state=online") ?? false
+            }
+        }
+        return TestRedisCluster(nodes: nodes, ids: ids, replicas: replicas)
     }
 
     /// The slot of `key` (Redis's own answer).

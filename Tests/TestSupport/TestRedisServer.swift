@@ -5,7 +5,8 @@ import RedisClient
 ///
 /// A small watchdog shell kills the server when the test process exits, so no test leaves a Redis behind.
 /// With `tls`, the port speaks TLS only (`--port 0 --tls-port N`); the unix socket stays plain, for checks.
-/// `DEBUG` is enabled for local connections (tests use `DEBUG SLEEP` and `DEBUG RELOAD`).
+/// `DEBUG` is enabled for local connections (tests use `DEBUG SLEEP` and `DEBUG RELOAD`). The server binary is
+/// `redis-server`, or the one `WAITROOM_TEST_REDIS_SERVER` names (a Valkey build: `…/src/valkey-server`).
 /// ```swift
 /// let server = try await TestRedisServer.start()
 /// let redis = RedisClient(configuration: server.configuration)
@@ -60,7 +61,8 @@ public final class TestRedisServer: Sendable {
     }
 
     /// Starts a sentinel watching `primary` as `masterName`: it declares a server down after `downAfterMs`
-    /// without an answer, and fails over when `quorum` sentinels agree.
+    /// without an answer, and fails over when `quorum` sentinels agree. For a TLS primary the sentinel speaks
+    /// TLS only too, to clients and to the servers and sentinels it watches (`tls-replication yes`).
     public static func startSentinel(monitoring primary: TestRedisServer, masterName: String, quorum: Int, downAfterMs: Int = 1_000) async throws -> TestRedisServer {
         let directory = try makeDirectory()
         let config = directory.appendingPathComponent("sentinel.conf")
@@ -73,8 +75,8 @@ public final class TestRedisServer: Sendable {
             """
         try text.write(to: config, atomically: true, encoding: .utf8)
         let server = TestRedisServer(
-            port: try freePort(), directory: directory, extraArguments: [], leadingArguments: [config.path, "--sentinel"], tls: nil,
-            requireClientCertificates: false
+            port: try freePort(), directory: directory, extraArguments: primary.tls == nil ? [] : ["--tls-replication", "yes"],
+            leadingArguments: [config.path, "--sentinel"], tls: primary.tls, requireClientCertificates: false
         )
         try await server.launch()
         return server
@@ -116,8 +118,9 @@ public final class TestRedisServer: Sendable {
         arguments += extraArguments
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
         let parent = ProcessInfo.processInfo.processIdentifier
+        let binary = ProcessInfo.processInfo.environment["WAITROOM_TEST_REDIS_SERVER"] ?? "redis-server"
         let script = """
-            redis-server \(quoted) &
+            '\(binary)' \(quoted) &
             child=$!
             while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
             kill -9 $child 2>/dev/null

@@ -10,6 +10,7 @@ import RedisClient
 /// let gate = … redisURL: group.url …      // redis-sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/wr
 /// try await group.primary.kill()
 /// let promoted = try await group.waitForNewPrimary()
+/// let secure = try await TestSentinelGroup.start(tls: try TestCertificates.shared())   // rediss-sentinel://
 /// ```
 public final class TestSentinelGroup: Sendable {
     public let masterName: String
@@ -17,8 +18,12 @@ public final class TestSentinelGroup: Sendable {
     public let replicas: [TestRedisServer]
     public let sentinels: [TestRedisServer]
 
+    /// The certificates every server and sentinel serves TLS with (TLS only); `nil` for plain TCP.
+    public var tls: TestCertificates? { primary.tls }
+
+    /// `redis-sentinel://…/wr`, or `rediss-sentinel://` with ``tls`` (pair it with its CA).
     public var url: String {
-        "redis-sentinel://" + sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") + "/" + masterName
+        (tls == nil ? "redis-sentinel://" : "rediss-sentinel://") + sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") + "/" + masterName
     }
 
     private init(masterName: String, primary: TestRedisServer, replicas: [TestRedisServer], sentinels: [TestRedisServer]) {
@@ -28,8 +33,11 @@ public final class TestSentinelGroup: Sendable {
         self.sentinels = sentinels
     }
 
-    public static func start(replicas replicaCount: Int = 2, sentinels sentinelCount: Int = 3, masterName: String = "wr", downAfterMs: Int = 1_000) async throws -> TestSentinelGroup {
-        let primary = try await TestRedisServer.start()
+    /// - Parameter tls: serve TLS only everywhere (data nodes, replication, sentinels) with these certificates.
+    public static func start(
+        replicas replicaCount: Int = 2, sentinels sentinelCount: Int = 3, masterName: String = "wr", downAfterMs: Int = 1_000, tls: TestCertificates? = nil
+    ) async throws -> TestSentinelGroup {
+        let primary = try await TestRedisServer.start(tls: tls)
         var replicas: [TestRedisServer] = []
         for _ in 0..<replicaCount { replicas.append(try await TestRedisServer.startReplica(of: primary)) }
         let primaryClient = RedisClient(configuration: primary.configuration)

@@ -1,4 +1,5 @@
 import Foundation
+import RedisClient
 import TestSupport
 import Testing
 import WaitingRoomCore
@@ -113,5 +114,66 @@ struct GateClusterTests {
             + "migration=\(migrationTook) joinsDuringMigration=\(joinedDuring) joins503=\(refused.withLock { $0 })")
         let state = try await a.gate.store.redis.hgetall(RoomKeys(room: moved).state)
         #expect(state["tail"] == String(perRoom) && state["claims"] == String(perRoom), "the migrated room kept every place and claim: \(state)")
+    }
+    @Test(
+        "over TLS with a replica per primary and MIN_REPLICAS=1: each node's WAIT covers its own rooms; a node whose replica is cut off fails only its own rooms' joins (503)",
+        .timeLimit(.minutes(1))
+    )
+    func perNodeWaitOverTLS() async throws {
+        let certificates = try TestCertificates.shared()
+        let cluster = try await TestRedisCluster.start(withReplicas: true, tls: certificates)
+        #expect(cluster.url.hasPrefix("rediss-cluster://"))
+        // One room on each primary: rooms[i] lives on nodes[i].
+        var roomOn: [Int: String] = [:]
+        while roomOn.count < cluster.nodes.count {
+            let room = uniqueRoom("wait")
+            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
+            if roomOn[owner] == nil { roomOn[owner] = room }
+        }
+        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
+        let gate = try await RunningGate.start(redisURL: cluster.url, rooms: Dictionary(uniqueKeysWithValues: rooms.map { ($0, settings(rate: 1)) })) {
+            $0.redisTLSCAFile = certificates.caFile
+            $0.redisMinReplicas = 1
+            $0.redisMinReplicasTimeoutMs = 300
+            $0.redisCommandTimeoutMs = 2_000
+        }
+        defer { Task { await gate.stop() } }
+        /// Three joins in every room at once (group commits that span the nodes); the statuses by room.
+        func joinEverywhere() async throws -> [String: [Int]] {
+            try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                for room in rooms {
+                    for _ in 0..<3 { group.addTask { (room, try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").status) } }
+                }
+                var statuses: [String: [Int]] = [:]
+                for try await (room, status) in group { statuses[room, default: []].append(status) }
+                return statuses
+            }
+        }
+        let started = ContinuousClock.now
+        let healthy = try await joinEverywhere()
+        let healthyTook = ContinuousClock.now - started
+        #expect(rooms.allSatisfy { healthy[$0] == [200, 200, 200] }, "\(healthy)")
+        // Promised means on the room's own node's replica (read there, READONLY).
+        for (index, room) in rooms.enumerated() {
+            let replica = RedisClient(configuration: cluster.replicas[index].configuration)
+            defer { replica.close() }
+            let replies = try await replica.pipeline([["READONLY"], ["HGET", RedisArgument(RoomKeys(room: room).state), "tail"]])
+            #expect(replies[1].string == "3", "replica of node \(index) holds \(room)'s places: \(replies)")
+        }
+
+        // The first node's replica frozen: its WAIT falls short, the other nodes' do not.
+        try cluster.replicas[0].pause()
+        defer { try? cluster.replicas[0].resume() }
+        let cutStarted = ContinuousClock.now
+        let cut = try await joinEverywhere()
+        let cutTook = ContinuousClock.now - cutStarted
+        #expect(cut[rooms[0]] == [503, 503, 503], "\(cut)")
+        #expect(rooms.dropFirst().allSatisfy { cut[$0] == [200, 200, 200] }, "\(cut)")
+        // One group commit over all three rooms: only the cut node's room is refused.
+        let results = try await gate.gate.store.join(rooms.map { ($0, 1) })
+        let refused = if case .failure(.unavailable(.notReplicated(acknowledged: 0, required: 1))) = results[0] { true } else { false }
+        let placed = results.dropFirst().filter { if case .success(.placed) = $0 { true } else { false } }.count
+        #expect(refused && placed == rooms.count - 1, "\(results)")
+        print("CLUSTER TLS WAIT: 9 joins over 3 nodes \(healthyTook); with one replica cut \(cutTook) (WAIT timeout 300 ms)")
     }
 }

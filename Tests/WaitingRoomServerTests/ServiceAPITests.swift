@@ -1,7 +1,9 @@
 import Foundation
+import RedisClient
 import TestSupport
 import Testing
 import WaitingRoomServer
+import WaitingRoomStore
 
 @Suite("Order service API")
 struct ServiceAPITests {
@@ -28,6 +30,52 @@ struct ServiceAPITests {
         #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/release", bearer: service, body: body).status == 204)
         try await waitUntil(timeout: .seconds(3)) { gate.gate.cache.entry(room)?.snapshot.releases == 1 }
         #expect(gate.gate.cache.entry(room)?.snapshot.active == 0)
+    }
+
+    @Test(
+        "with MIN_REPLICAS=1, consume and release wait for a replica: 503 with Retry-After while it is cut off; then 200, 409 on reuse, and the replica holds the consumed marker",
+        .timeLimit(.minutes(1))
+    )
+    func consumeAndReleaseWaitForReplica() async throws {
+        let primary = try await TestRedisServer.start()
+        let replica = try await TestRedisServer.startReplica(of: primary)
+        let primaryClient = RedisClient(configuration: primary.configuration)
+        let replicaClient = RedisClient(configuration: replica.configuration)
+        defer {
+            primaryClient.close()
+            replicaClient.close()
+        }
+        func inSync() async throws -> Bool { try await primaryClient.execute(["WAIT", "1", "100"]).int == 1 }
+        try await waitUntil(timeout: .seconds(10)) { try await inSync() }
+        let room = uniqueRoom("svcwait")
+        let gate = try await RunningGate.start(redisURL: primary.url, rooms: [room: settings(rate: 100)]) {
+            $0.redisMinReplicas = 1
+            $0.redisMinReplicasTimeoutMs = 300
+            $0.redisCommandTimeoutMs = 1_000
+        }
+        defer { Task { await gate.stop() } }
+        let (_, unpromised) = try await admitted(gate, room)
+        let (_, token) = try await admitted(gate, room)
+        func call(_ action: String, _ token: String) async throws -> HTTP.Reply {
+            try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/\(action)", bearer: RunningGate.serviceKey, body: #"{"token":"\#(token)"}"#)
+        }
+
+        try replica.pause()
+        let consumeCut = try await call("consume", unpromised)
+        let releaseCut = try await call("release", unpromised)
+        try replica.resume()
+        #expect(consumeCut.status == 503 && consumeCut.headers.first(name: "Retry-After") != nil, "\(consumeCut.status) \(consumeCut.body)")
+        #expect(releaseCut.status == 503 && releaseCut.headers.first(name: "Retry-After") != nil, "\(releaseCut.status) \(releaseCut.body)")
+
+        try await waitUntil(timeout: .seconds(10)) { try await inSync() }
+        let consumed = try await call("consume", token)
+        #expect(consumed.status == 200)
+        #expect(try await call("consume", token).status == 409)
+        let jti = try #require(consumed.string("jti"))
+        #expect(try await replicaClient.send(["EXISTS", RedisArgument(RoomKeys(room: room).consumed(jti: jti))]) == .integer(1))
+        #expect(try await call("release", token).status == 204)
+        // The unpromised consume did run on the primary: its retry finds the token used (README).
+        #expect(try await call("consume", unpromised).status == 409)
     }
 
     /// Claims a token for a fresh shopper in `room`; returns (ticket, token).

@@ -120,4 +120,33 @@ struct JoinCommitterTests {
         #expect(try await good == .placed(firstSeq: 4, state: .open, epoch: epoch))
         if case .success = await bad { Issue.record("the broken room must fail") }
     }
+    @Test("on a Cluster, a frozen node fails only its own room in a group commit: the other nodes' places were written and are answered", .timeLimit(.minutes(1)))
+    func frozenClusterNode() async throws {
+        let cluster = try await TestRedisCluster.start()
+        var configuration = try RedisConfiguration(url: cluster.url)
+        configuration.commandTimeout = .milliseconds(500)
+        let redis = RedisClient(configuration: configuration)
+        defer { redis.close() }
+        let store = RoomStore(redis: redis)
+        // One room on each node: rooms[i] lives on nodes[i].
+        var roomOn: [Int: String] = [:]
+        while roomOn.count < cluster.nodes.count {
+            let room = "frozen-\(UUID().uuidString.prefix(8).lowercased())"
+            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
+            if roomOn[owner] == nil { roomOn[owner] = room }
+        }
+        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
+        for room in rooms { try await store.write(room: room, settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace) }
+        try await store.loadScripts()  // as a gate does at start-up: on every node, while all answer
+
+        try cluster.nodes[0].pause()
+        defer { try? cluster.nodes[0].resume() }
+        let started = ContinuousClock.now
+        let results = try await store.join(rooms.map { ($0, 2) })
+        let took = ContinuousClock.now - started
+        let frozenFailed = if case .failure(.unavailable) = results[0] { true } else { false }
+        let placed = results.dropFirst().filter { if case .success(.placed(1, _, _)) = $0 { true } else { false } }.count
+        #expect(frozenFailed && placed == rooms.count - 1, "\(results)")
+        #expect(took < .seconds(2), "the frozen node's share fails within its command timeout, not later: \(took)")
+    }
 }

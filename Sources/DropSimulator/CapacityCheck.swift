@@ -6,11 +6,15 @@ import WaitingRoomCore
 /// gate CPU from per-request costs measured on one release gate with `wrk`. The drop measures what really
 /// happened with several gates on one Redis; the ratios say how close the model came.
 public struct CapacityCheck: Codable, Sendable, Equatable {
-    /// The plan's per-request costs (README, from `make bench-http` on one release gate).
-    public static let gateMicrosecondsPerPoll = 33.0
-    public static let gateMicrosecondsPerJoin = 43.0
+    /// The plan's per-request costs: a gate's own CPU for a status poll and for a join (claims, consume and
+    /// release are priced as joins: one script each), from `scripts/gate-cpu.sh` paced on this repository's
+    /// 2-core machine. Machine-specific: measure yours and pass them to `bench drop --model-poll-us/-request-us`.
+    public static let planMicrosecondsPerPoll = 200.0
+    public static let planMicrosecondsPerRequest = 235.0
 
     public var gates: Int
+    public var microsecondsPerPoll: Double
+    public var microsecondsPerRequest: Double
     public var predictedPolls: Double
     public var measuredPolls: Int
     /// Status polls a second, at the busiest second: the model's and the drop's.
@@ -27,6 +31,9 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     /// core that was on average.
     public var redisCPUSeconds: Double?
     public var redisCoreShare: Double?
+    /// Redis CPU above what it used while the gates idled before the drop, per shopper admitted: what grows
+    /// with a drop's size (scripts for joins, claims, consume, release; the idle share is ticks and sampling).
+    public var redisBusyMicrosecondsPerAdmission: Double?
 
     public var pollRatio: Double { measuredPolls > 0 ? Double(measuredPolls) / predictedPolls : 0 }
     public var gateCPURatio: Double? { measuredGateCPUSeconds.map { predictedGateCPUSeconds > 0 ? $0 / predictedGateCPUSeconds : 0 } }
@@ -37,10 +44,13 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     ///   - rateWindow: seconds over which the offer rate is measured from `offered`.
     public init(
         gates: Int, samples: [DropSample], claimWindowSeconds: Int, pollTimes: [Double], otherRequests: Int,
-        gateCPUSeconds: Double?, gateIdleCoreShare: Double = 0, redisCPUSeconds: Double?, durationSeconds: Double,
-        policy: PollPolicy = PollPolicy(), rateWindow: Int = 5
+        gateCPUSeconds: Double?, gateIdleCoreShare: Double = 0, redisCPUSeconds: Double?, redisIdleCoreShare: Double = 0,
+        admitted: Int = 0, durationSeconds: Double, microsecondsPerPoll: Double = planMicrosecondsPerPoll,
+        microsecondsPerRequest: Double = planMicrosecondsPerRequest, policy: PollPolicy = PollPolicy(), rateWindow: Int = 5
     ) {
         self.gates = gates
+        self.microsecondsPerPoll = microsecondsPerPoll
+        self.microsecondsPerRequest = microsecondsPerRequest
         var predicted = 0.0
         var peak = 0.0
         for index in samples.indices.dropFirst() {
@@ -61,11 +71,14 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
         measuredOtherRequests = otherRequests
         gateIdleCPUSeconds = gateIdleCoreShare * durationSeconds
         predictedGateCPUSeconds =
-            (Double(pollTimes.count) * Self.gateMicrosecondsPerPoll + Double(otherRequests) * Self.gateMicrosecondsPerJoin) / 1_000_000
+            (Double(pollTimes.count) * microsecondsPerPoll + Double(otherRequests) * microsecondsPerRequest) / 1_000_000
             + gateIdleCPUSeconds
         measuredGateCPUSeconds = gateCPUSeconds
         self.redisCPUSeconds = redisCPUSeconds
         redisCoreShare = redisCPUSeconds.map { durationSeconds > 0 ? $0 / durationSeconds : 0 }
+        redisBusyMicrosecondsPerAdmission = redisCPUSeconds.flatMap { cpu in
+            admitted > 0 ? max(0, cpu - redisIdleCoreShare * durationSeconds) / Double(admitted) * 1_000_000 : nil
+        }
     }
 
     var summary: [String] {
@@ -77,10 +90,11 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
         if let measured = measuredGateCPUSeconds, let ratio = gateCPURatio {
             lines.append(String(
                 format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request, + %.1f s idle work), measured %.1f s over all gates (%.2f×)",
-                predictedGateCPUSeconds, Self.gateMicrosecondsPerPoll, Self.gateMicrosecondsPerJoin, gateIdleCPUSeconds, measured, ratio))
+                predictedGateCPUSeconds, microsecondsPerPoll, microsecondsPerRequest, gateIdleCPUSeconds, measured, ratio))
         }
         if let redis = redisCPUSeconds, let share = redisCoreShare {
-            lines.append(String(format: "    Redis CPU: %.1f s, %.1f%% of one core on average", redis, share * 100))
+            lines.append(String(format: "    Redis CPU: %.1f s, %.1f%% of one core on average", redis, share * 100)
+                + (redisBusyMicrosecondsPerAdmission.map { String(format: "; %.0f µs per admitted shopper above idle", $0) } ?? ""))
         }
         return lines
     }

@@ -80,6 +80,8 @@ public struct DropReport: Codable, Sendable {
     public var serverPeakRSSBytes: [String: Int]
     /// The README's capacity plan against this drop (when the gates' CPU and Redis were measured).
     public var capacity: CapacityCheck?
+    /// Where Redis spent its time during the drop: `INFO commandstats` usec per command, summed over primaries.
+    public var redisMicrosecondsByCommand: [String: Int]?
     public var samples: [DropSample]
 
     /// Builds the report from the shoppers' (and bots') outcomes.
@@ -197,6 +199,10 @@ public struct DropReport: Codable, Sendable {
             lines.append(String(format: "  server %@ peak RSS: %.1f MiB", server as NSString, Double(rss) / 1_048_576))
         }
         if let capacity { lines += capacity.summary }
+        if let spent = redisMicrosecondsByCommand, !spent.isEmpty {
+            let top = spent.sorted { $0.value > $1.value }.prefix(4).map { String(format: "%@ %.2f s", $0.key as NSString, Double($0.value) / 1e6) }
+            lines.append("    Redis time by command: " + top.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -98,6 +98,12 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(help: "Directory for drop.json and drop.svg.")
     var out = "bench-results"
 
+    @Option(name: .customLong("model-poll-us"), help: "The capacity model's gate CPU per status poll, µs (measure yours with scripts/gate-cpu.sh).")
+    var modelPollMicroseconds = CapacityCheck.planMicrosecondsPerPoll
+
+    @Option(name: .customLong("model-request-us"), help: "The capacity model's gate CPU per join, claim, consume or release, µs.")
+    var modelRequestMicroseconds = CapacityCheck.planMicrosecondsPerRequest
+
     @Flag(help: "Exit non-zero on any error or FIFO violation (for CI).")
     var check = false
 
@@ -121,10 +127,14 @@ struct BenchDrop: AsyncParsableCommand {
         plan.botClients = botClients
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         // The gates' background work (refresh ticks, heartbeats) while nobody is there yet, for the capacity check.
-        var gateIdleCoreShare = 0.0
+        var gateIdleCoreShare = 0.0, redisIdleCoreShare = 0.0
         if let idleStart = Self.cpuSeconds(serverPIDs) {
+            let redisIdleStart = try await RedisTotals.read(redis)
             try await Task.sleep(for: .seconds(3))
             gateIdleCoreShare = ((Self.cpuSeconds(serverPIDs) ?? idleStart) - idleStart) / 3
+            if let redisIdleStart, let redisIdleEnd = try await RedisTotals.read(redis) {
+                redisIdleCoreShare = (redisIdleEnd.cpuSeconds - redisIdleStart.cpuSeconds) / 3
+            }
         }
         let redisBefore = try await RedisTotals.read(redis)
         let gateCPUBefore = Self.cpuSeconds(serverPIDs)
@@ -157,8 +167,10 @@ struct BenchDrop: AsyncParsableCommand {
                 pollTimes: outcomes.flatMap { $0.polls.filter(\.waiting).map(\.startedAt) },
                 otherRequests: report.joined + report.admitted * (1 + checkoutCalls), gateCPUSeconds: gateCPU, gateIdleCoreShare: gateIdleCoreShare,
                 redisCPUSeconds: redisBefore.flatMap { before in redisAfter.map { $0.cpuSeconds - before.cpuSeconds } },
-                durationSeconds: simulation.elapsed
+                redisIdleCoreShare: redisIdleCoreShare, admitted: report.admitted, durationSeconds: simulation.elapsed,
+                microsecondsPerPoll: modelPollMicroseconds, microsecondsPerRequest: modelRequestMicroseconds
             )
+            report.redisMicrosecondsByCommand = redisBefore.flatMap { before in redisAfter.map { $0.microseconds(since: before) } }
         }
         report.serverSide = await serverSideLatency(gates)
         print("")
@@ -249,19 +261,35 @@ struct BenchDrop: AsyncParsableCommand {
 
     /// Commands run and CPU used, summed over every primary (one server, or each node of a Cluster).
     struct RedisTotals {
-        var commands: Int
-        var cpuSeconds: Double
+        var commands = 0
+        var cpuSeconds = 0.0
+        /// `usec` of each command in `INFO commandstats` (scripts run as EVALSHA; their inner calls are counted too).
+        var microsecondsByCommand: [String: Int] = [:]
 
         static func read(_ redis: RedisClient?) async throws -> RedisTotals? {
             guard let redis else { return nil }
-            var totals = RedisTotals(commands: 0, cpuSeconds: 0)
+            var totals = RedisTotals()
             for node in try await redis.infoOnEveryPrimary("all") {
-                totals.commands += node.filter { $0.key.hasPrefix("cmdstat_") && $0.key != "cmdstat_info" }.values.reduce(0) { total, value in
-                    total + (value.split(separator: ",").first?.split(separator: "=").last.flatMap { Int($0) } ?? 0)
+                for (key, value) in node where key.hasPrefix("cmdstat_") && key != "cmdstat_info" {
+                    // calls=N,usec=N,usec_per_call=…
+                    let fields = Dictionary(value.split(separator: ",").compactMap { pair -> (String, Int)? in
+                        let parts = pair.split(separator: "=")
+                        return parts.count == 2 ? (String(parts[0]), Int(parts[1]) ?? 0) : nil
+                    }, uniquingKeysWith: { first, _ in first })
+                    totals.commands += fields["calls"] ?? 0
+                    totals.microsecondsByCommand[String(key.dropFirst("cmdstat_".count)), default: 0] += fields["usec"] ?? 0
                 }
                 totals.cpuSeconds += (Double(node["used_cpu_user"] ?? "") ?? 0) + (Double(node["used_cpu_sys"] ?? "") ?? 0)
             }
             return totals
+        }
+
+        /// Microseconds per command since `earlier`, the commands that took any time.
+        func microseconds(since earlier: RedisTotals) -> [String: Int] {
+            microsecondsByCommand.compactMapValues { $0 }.reduce(into: [:]) { result, entry in
+                let spent = entry.value - (earlier.microsecondsByCommand[entry.key] ?? 0)
+                if spent > 0 { result[entry.key] = spent }
+            }
         }
     }
 

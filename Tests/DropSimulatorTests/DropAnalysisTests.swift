@@ -151,14 +151,17 @@ struct HonestyTests {
         let polls = (0..<Int(perSecond * 60)).map { Double($0) / perSecond }
         let check = CapacityCheck(
             gates: 4, samples: samples, claimWindowSeconds: 60, pollTimes: polls, otherRequests: 1_000,
-            gateCPUSeconds: 2 * Double(polls.count) * 33e-6 + 1_000 * 43e-6, redisCPUSeconds: 3, durationSeconds: 60
+            gateCPUSeconds: 2 * Double(polls.count) * 200e-6 + 1_000 * 235e-6, redisCPUSeconds: 3, redisIdleCoreShare: 0.01, admitted: 1_000,
+            durationSeconds: 60
         )
+        #expect(check.microsecondsPerPoll == 200 && check.microsecondsPerRequest == 235)  // the plan's figures by default
         #expect(abs(check.predictedPolls - perSecond * 60) < 1)
         #expect(abs(check.pollRatio - 1) < 0.01)
         #expect(abs(check.predictedPeakPollsPerSecond - perSecond) < 0.01)
         #expect(abs(check.measuredPeakPollsPerSecond - perSecond.rounded()) <= 1)
         #expect(check.gateCPURatio! > 1.9 && check.gateCPURatio! < 2)  // the polls cost twice the model's figure
         #expect(check.redisCoreShare == 0.05)
+        #expect(abs(check.redisBusyMicrosecondsPerAdmission! - 2_400) < 0.01)  // (3 s − 0.6 s idle) / 1,000 admitted
         // A sample without Redis figures adds nothing to the prediction.
         let blind = CapacityCheck(
             gates: 1, samples: samples.map { DropSample(t: $0.t, arrived: 0, admitted: 0, waiting: nil, redisMemoryBytes: nil) },

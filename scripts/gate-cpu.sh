@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The gate's own CPU per request (from /proc/<pid>/stat, so the load generator's share is not counted), for
+# the capacity plan: hello, a waiting shopper's status poll and a join, each driven by wrk two ways —
+#   saturating: 64 connections sending back to back (what `make bench-http` measures);
+#   paced:      256 connections, each sending one request every PACED_MS (default 100 ms) — what a drop
+#               looks like to a gate: many browsers, each polling now and then, so nothing is batched.
+# Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+scripts/install-deps.sh
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+swift build -c release --product waitroom
+bin=$(swift build -c release --show-bin-path)
+start_redis "$(mktemp -d /tmp/waitroom-gate-cpu.XXXXXX)" "$(free_port)" --appendonly no
+port=$(free_port)
+export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port" WAITROOM_HTTP_PORT=$port WAITROOM_LOG_LEVEL=error
+export WAITROOM_ADMIN_KEY="gate-cpu-admin-key-0123456789" WAITROOM_TICKET_SECRET="gate-cpu-ticket-secret-0123"
+export WAITROOM_TRUSTED_PROXIES="127.0.0.1/32"  # each join from an address of its own
+(cd "$redis_dir" && exec "$bin/waitroom" serve) & gate=$!; started_pids+=($gate)
+wait_http "http://127.0.0.1:$port/readyz"
+base=http://127.0.0.1:$port
+# rate 0: polls stay on the waiting path; the join limit off, so every join is a new place.
+curl -fs -X PUT -H "Authorization: Bearer $WAITROOM_ADMIN_KEY" \
+    -d '{"rate":0,"checkoutUrl":"https://shop.example/checkout","joinsPerClientPerMinute":0}' "$base/admin/v1/rooms/gate-cpu" >/dev/null
+sleep 0.5
+ticket=$(curl -fs -X POST "$base/v1/rooms/gate-cpu/join" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticket"])')
+scripts=$(mktemp -d /tmp/waitroom-gate-cpu-wrk.XXXXXX)
+paced_ms=${PACED_MS:-100}
+for mode in saturating paced; do
+    delay=""; [ "$mode" = paced ] && delay="function delay() return $paced_ms end"
+    printf '%s\n' "$delay" > "$scripts/hello-$mode.lua"
+    printf 'wrk.headers["Authorization"] = "Bearer %s"\n%s\n' "$ticket" "$delay" > "$scripts/status-$mode.lua"
+    cat > "$scripts/join-$mode.lua" <<LUA
+wrk.method = "POST"
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format()
+end
+$delay
+LUA
+done
+
+ticks() { awk '{print $14 + $15}' "/proc/$gate/stat"; }
+hz=$(getconf CLK_TCK)
+printf '%-8s %-11s %10s %10s %16s\n' route mode requests "req/s" "gate CPU µs/req"
+for route in hello status join; do
+    case $route in hello) path=/healthz ;; status) path=/v1/rooms/gate-cpu/status ;; join) path=/v1/rooms/gate-cpu/join ;; esac
+    for mode in saturating paced; do
+        connections=64; [ "$mode" = paced ] && connections=256
+        before=$(ticks)
+        out=$(wrk -t1 -c"$connections" -d"${SECONDS_PER:-8}s" -s "$scripts/$route-$mode.lua" "$base$path")
+        after=$(ticks)
+        requests=$(echo "$out" | awk '/requests in/ {print $1}')
+        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+        non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+        [ -z "$non2xx" ] || echo "  ($route $mode: $non2xx answers were not 2xx)"
+        printf '%-8s %-11s %10s %10s %16.0f\n' "$route" "$mode" "$requests" "$rps" "$(python3 -c "print(($after - $before) / $hz * 1e6 / $requests)")"
+    done
+done
+rm -rf "$scripts"

@@ -12,17 +12,11 @@ swift build -c release --product waitroom
 bin=$(swift build -c release --show-bin-path)
 start_redis "$(mktemp -d /tmp/waitroom-bench-http.XXXXXX)" "$(free_port)" --appendonly no
 # MIN_REPLICAS=n: n replicas of that Redis, and the gate promises a join or claim only once WAIT saw it on n.
-for _ in $(seq "${MIN_REPLICAS:-0}"); do
-    replica_dir=$(mktemp -d /tmp/waitroom-bench-http-replica.XXXXXX)
-    redis-server --port "$(free_port)" --bind 127.0.0.1 --dir "$replica_dir" --save "" --appendonly no --daemonize yes \
-        --pidfile "$replica_dir/redis.pid" --logfile "$replica_dir/redis.log" --replicaof 127.0.0.1 "$redis_port"
-    for _ in $(seq 50); do [ -s "$replica_dir/redis.pid" ] && break; sleep 0.1; done
-    started_pids+=("$(cat "$replica_dir/redis.pid")")
+for n in $(seq "${MIN_REPLICAS:-0}"); do
+    start_node "$redis_dir/replica$n" "$(free_port)" --replicaof 127.0.0.1 "$redis_port"
 done
 if [ "${MIN_REPLICAS:-0}" -gt 0 ]; then
-    for _ in $(seq 100); do
-        [ "$(redis-cli -p "$redis_port" info replication | grep -c 'state=online')" -ge "$MIN_REPLICAS" ] && break; sleep 0.1
-    done
+    wait_until "replicas online" 100 "[ \"\$(redis-cli -p $redis_port info replication | grep -c state=online)\" -ge $MIN_REPLICAS ]"
     echo "bench-http: $MIN_REPLICAS replica(s); gates with WAITROOM_REDIS_MIN_REPLICAS=0 and =$MIN_REPLICAS"
 fi
 export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port" WAITROOM_LOG_LEVEL=error

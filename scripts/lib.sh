@@ -1,6 +1,10 @@
 # Shared by the scripts: free ports, a private redis-server, and cleanup of everything started.
 # shellcheck shell=bash
 
+# The server binary: Debian's redis-server, or another build of it (WAITROOM_TEST_REDIS_SERVER, as the Swift
+# tests take it: e.g. a valkey-server).
+redis_server=${WAITROOM_TEST_REDIS_SERVER:-redis-server}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -21,7 +25,7 @@ trap cleanup_started EXIT INT TERM
 start_redis() {
     redis_dir=$1; redis_port=$2; shift 2
     mkdir -p "$redis_dir"
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$redis_dir" --appendonly yes --save "" \
+    "$redis_server" --port "$redis_port" --bind 127.0.0.1 --dir "$redis_dir" --appendonly yes --save "" \
         --daemonize yes --pidfile "$redis_dir/redis.pid" --logfile "$redis_dir/redis.log" "$@"
     for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return; sleep 0.1; done
     echo "redis did not start on port $redis_port" >&2; return 1
@@ -69,7 +73,7 @@ start_redis_topology() {
             mkdir -p "$dir/sentinel$n"
             printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor wr 127.0.0.1 %s 2\nsentinel down-after-milliseconds wr 2000\nsentinel failover-timeout wr 10000\n' \
                 "$port" "$dir/sentinel$n" "$primary" > "$dir/sentinel$n/sentinel.conf"
-            redis-server "$dir/sentinel$n/sentinel.conf" --sentinel --daemonize yes \
+            "$redis_server" "$dir/sentinel$n/sentinel.conf" --sentinel --daemonize yes \
                 --pidfile "$dir/sentinel$n/redis.pid" --logfile "$dir/sentinel$n/redis.log"
             redis_pidfiles+=("$dir/sentinel$n/redis.pid")
             wait_until "sentinel $n" 50 "redis-cli -p $port ping >/dev/null 2>&1"
@@ -101,7 +105,7 @@ start_redis_topology() {
 start_node() {
     local dir=$1 port=$2; shift 2
     mkdir -p "$dir"
-    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
+    "$redis_server" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@"
     redis_pidfiles+=("$dir/redis.pid")
     wait_until "redis on $port" 50 "redis-cli -p $port ping >/dev/null 2>&1"

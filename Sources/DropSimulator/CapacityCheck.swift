@@ -25,6 +25,8 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     /// Per-request CPU (the plan's costs) plus the gates' own background work (refresh ticks, heartbeats),
     /// measured on the idle gates before the drop and scaled to its duration. The plan counts only the first.
     public var predictedGateCPUSeconds: Double
+    /// The same with the model's polls instead of the measured ones: the plan's whole chain, as its table uses it.
+    public var modelledGateCPUSeconds: Double
     public var gateIdleCPUSeconds: Double
     public var measuredGateCPUSeconds: Double?
     /// Redis's own CPU over the drop (every primary's `used_cpu_user + used_cpu_sys`), and what share of one
@@ -37,6 +39,7 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
 
     public var pollRatio: Double { measuredPolls > 0 ? Double(measuredPolls) / predictedPolls : 0 }
     public var gateCPURatio: Double? { measuredGateCPUSeconds.map { predictedGateCPUSeconds > 0 ? $0 / predictedGateCPUSeconds : 0 } }
+    public var modelledGateCPURatio: Double? { measuredGateCPUSeconds.map { modelledGateCPUSeconds > 0 ? $0 / modelledGateCPUSeconds : 0 } }
 
     /// - Parameters:
     ///   - samples: the drop's once-a-second samples with `waiting` and `offered` (Redis `tail − head`, `head`).
@@ -70,9 +73,9 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
         measuredPeakPollsPerSecond = Double(perSecond.values.max() ?? 0)
         measuredOtherRequests = otherRequests
         gateIdleCPUSeconds = gateIdleCoreShare * durationSeconds
-        predictedGateCPUSeconds =
-            (Double(pollTimes.count) * microsecondsPerPoll + Double(otherRequests) * microsecondsPerRequest) / 1_000_000
-            + gateIdleCPUSeconds
+        let otherCPUSeconds = Double(otherRequests) * microsecondsPerRequest / 1_000_000 + gateIdleCPUSeconds
+        predictedGateCPUSeconds = Double(pollTimes.count) * microsecondsPerPoll / 1_000_000 + otherCPUSeconds
+        modelledGateCPUSeconds = predicted * microsecondsPerPoll / 1_000_000 + otherCPUSeconds
         measuredGateCPUSeconds = gateCPUSeconds
         self.redisCPUSeconds = redisCPUSeconds
         redisCoreShare = redisCPUSeconds.map { durationSeconds > 0 ? $0 / durationSeconds : 0 }
@@ -91,6 +94,8 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
             lines.append(String(
                 format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request, + %.1f s idle work), measured %.1f s over all gates (%.2f×)",
                 predictedGateCPUSeconds, microsecondsPerPoll, microsecondsPerRequest, gateIdleCPUSeconds, measured, ratio))
+            lines.append(String(format: "    gate CPU from the modelled polls (the plan's whole chain): %.1f s, measured %.1f s (%.2f×)",
+                                modelledGateCPUSeconds, measured, modelledGateCPURatio ?? 0))
         }
         if let redis = redisCPUSeconds, let share = redisCoreShare {
             lines.append(String(format: "    Redis CPU: %.1f s, %.1f%% of one core on average", redis, share * 100)

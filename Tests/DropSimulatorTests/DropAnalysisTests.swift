@@ -160,6 +160,7 @@ struct HonestyTests {
         #expect(abs(check.predictedPeakPollsPerSecond - perSecond) < 0.01)
         #expect(abs(check.measuredPeakPollsPerSecond - perSecond.rounded()) <= 1)
         #expect(check.gateCPURatio! > 1.9 && check.gateCPURatio! < 2)  // the polls cost twice the model's figure
+        #expect(abs(check.modelledGateCPUSeconds - check.predictedGateCPUSeconds) < 0.01)  // model polls = measured polls here
         #expect(check.redisCoreShare == 0.05)
         #expect(abs(check.redisBusyMicrosecondsPerAdmission! - 2_400) < 0.01)  // (3 s − 0.6 s idle) / 1,000 admitted
         // A sample without Redis figures adds nothing to the prediction.

@@ -16,7 +16,8 @@ check_make_run() {
     # Its own process group, so everything `make run` started stops with it.
     REDIS=$kind WAITROOM_HTTP_PORT=$port ORDER_SERVICE_PORT=$orders setsid make run >"$log" 2>&1 &
     run_group=$!
-    wait_until "make run REDIS=$kind" 1200 "curl -fs http://127.0.0.1:$port/readyz >/dev/null" || { tail -20 "$log"; return 1; }
+    # The banner comes once the gate answers /readyz.
+    wait_until "make run REDIS=$kind" 1200 "grep -q 'Waiting page' '$log'" || { tail -20 "$log"; return 1; }
     grep -q "redis-$kind://" "$log" || { echo "make run REDIS=$kind did not use a $kind URL" >&2; tail -20 "$log"; return 1; }
     curl -fs "http://127.0.0.1:$port/wait/demo" | grep -q '<html' || { echo "no waiting page" >&2; return 1; }
     local ticket

@@ -56,8 +56,15 @@ struct OrderService {
         checkout.post("/order") { request, context in
             let claims = context.admission!
             let token = AdmissionMiddleware<Context>.token(in: request) ?? ""
-            // Single use: the gate remembers this token until it expires.
-            switch try await gate.call("consume", token: token) {
+            // Single use: the gate remembers this token until it expires. The order's id goes with it as the
+            // idempotency key, so a retry after a 503 (or a timeout) learns that this order's consume went through.
+            let orderID = UUID().uuidString
+            var consumed = try await gate.call("consume", token: token, idempotencyKey: orderID)
+            if consumed == 503 {
+                try await Task.sleep(for: .seconds(1))
+                consumed = try await gate.call("consume", token: token, idempotencyKey: orderID)
+            }
+            switch consumed {
             case 200:
                 // ... create the order in the order database here ...
                 _ = try await gate.call("release", token: token)  // checkout done: free the slot at once
@@ -87,12 +94,13 @@ struct GateServiceClient: Sendable {
     let baseURL: String
     let serviceKey: String
 
-    func call(_ action: String, token: String) async throws -> Int {
+    func call(_ action: String, token: String, idempotencyKey: String? = nil) async throws -> Int {
         var request = HTTPClientRequest(url: baseURL + "/v1/admissions/" + action)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(serviceKey)")
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"token":"\#(token)"}"#))
+        let key = idempotencyKey.map { #","idempotencyKey":"\#($0)""# } ?? ""
+        request.body = .bytes(ByteBuffer(string: #"{"token":"\#(token)"\#(key)}"#))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
         _ = try await response.body.collect(upTo: 1 << 16)
         return Int(response.status.code)

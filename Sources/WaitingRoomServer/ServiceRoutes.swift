@@ -20,7 +20,7 @@ struct ServiceRoutes: Sendable {
         // Verify checks the signature and also asks Redis whether the admission already ended, so a
         // released or consumed token is refused (409 with the reason); offline verification cannot know.
         service.post("/verify") { request, _ in
-            let claims = try await self.token(request)
+            let claims = try self.token(in: try await self.reader.jsonObject(request))
             let end: AdmissionEnd?
             do {
                 end = try await self.store.admissionEnd(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID)
@@ -30,24 +30,30 @@ struct ServiceRoutes: Sendable {
             if let end { throw APIError.admissionEnded(end) }
             return try Responses.encode(claims)
         }
+        // Single use. With an `idempotencyKey` (the order's id), the same key again answers 200 as well: an
+        // order service that retries after a timeout or a 503 learns its own consume went through, while any
+        // other consume of the token — another key, or none — is refused.
         service.post("/consume") { request, _ in
-            let claims = try await self.token(request)
+            let object = try await self.reader.jsonObject(request)
+            let claims = try self.token(in: object)
+            let key = try Self.idempotencyKey(in: object)
             let result: RoomStore.ConsumeResult
             do {
-                result = try await self.store.consume(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID, expiresAtMs: claims.exp * 1000)
+                result = try await self.store.consume(
+                    room: claims.aud, jti: claims.jti, ticketID: claims.ticketID, expiresAtMs: claims.exp * 1000, idempotencyKey: key)
             } catch {
                 throw self.failures.response(for: error)
             }
             switch result {
-            case .consumed: break
+            case .consumed: self.metrics.consumes.increment()
+            case .consumedBefore: break  // the same consume again: counted once
             case .alreadyUsed: throw APIError.admissionEnded(.consumed)
             case .released: throw APIError.admissionEnded(.released)
             }
-            self.metrics.consumes.increment()
             return try Responses.encode(claims)
         }
         service.post("/release") { request, _ in
-            let claims = try await self.token(request, allowExpired: true)
+            let claims = try self.token(in: try await self.reader.jsonObject(request), allowExpired: true)
             do {
                 if try await self.store.release(room: claims.aud, jti: claims.jti, ticketID: claims.ticketID) { self.metrics.releases.increment() }
             } catch {
@@ -57,9 +63,17 @@ struct ServiceRoutes: Sendable {
         }
     }
 
+    /// `idempotencyKey`, when given: 1–128 visible ASCII characters.
+    static func idempotencyKey(in object: [String: JSONValue]) throws -> String? {
+        guard let value = object["idempotencyKey"] else { return nil }
+        guard case .string(let key) = value, (1...128).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.badRequest("idempotencyKey: 1 to 128 visible ASCII characters", code: "invalid_idempotency_key")
+        }
+        return key
+    }
+
     /// Reads `{"token": "..."}` and verifies the token with the gate's keys.
-    private func token(_ request: Request, allowExpired: Bool = false) async throws -> AdmissionClaims {
-        let object = try await reader.jsonObject(request)
+    private func token(in object: [String: JSONValue], allowExpired: Bool = false) throws -> AdmissionClaims {
         guard case .string(let token)? = object["token"] else { throw APIError.badRequest("token: required string", code: "invalid_token_field") }
         do {
             // A release may come after the token expired (an abandoned checkout); it still frees nothing

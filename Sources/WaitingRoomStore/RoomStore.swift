@@ -260,7 +260,9 @@ public struct RoomStore: Sendable {
     public enum ConsumeResult: Sendable, Equatable {
         /// The first use: the order may go ahead.
         case consumed
-        /// Used before (single use).
+        /// Consumed before with the same idempotency key: the caller's own consume, asked again.
+        case consumedBefore
+        /// Used before (single use), with another idempotency key or none.
         case alreadyUsed
         /// The checkout was released first: the admission is over.
         case released
@@ -269,15 +271,18 @@ public struct RoomStore: Sendable {
     /// Marks `jti` used until it expires (single use) and the admission of `ticketID` ended. Confirmed by
     /// `WAIT` when ``replicaWait`` is set, so a failover cannot make a consumed token usable again. A consume
     /// whose `WAIT` fell short (503) did run on the primary: its retry answers ``ConsumeResult/alreadyUsed``.
-    public func consume(room: String, jti: String, ticketID: String, expiresAtMs: Int64) async throws(StoreError) -> ConsumeResult {
+    /// - Parameter idempotencyKey: stored with the single-use marker; a consume with the same key again answers
+    ///   ``ConsumeResult/consumedBefore``, with another key or none ``ConsumeResult/alreadyUsed``.
+    public func consume(room: String, jti: String, ticketID: String, expiresAtMs: Int64, idempotencyKey: String? = nil) async throws(StoreError) -> ConsumeResult {
         let keys = RoomKeys(room: room)
         let reply = try await runReplicated(
             RoomScripts.consume, keys: [keys.consumed(jti: jti), keys.admission(ticketID: ticketID), keys.state].map { RedisArgument($0) },
-            arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.ticketLifetimeMs)]
+            arguments: [RedisArgument(jti), RedisArgument(max(expiresAtMs, 1)), RedisArgument(Self.ticketLifetimeMs), RedisArgument(idempotencyKey ?? "")]
         )
         let parsed = try ScriptReply(reply, from: "consume")
         switch parsed.outcome {
         case "consumed": return .consumed
+        case "again": return .consumedBefore
         case "used": return .alreadyUsed
         case "released": return .released
         default: throw .corrupt("consume returned \(reply)")

@@ -32,6 +32,41 @@ struct ServiceAPITests {
         #expect(gate.gate.cache.entry(room)?.snapshot.active == 0)
     }
 
+    @Test("consume with an idempotency key: the same key again is 200 (counted once), another key or none is 409; bad keys are 400")
+    func idempotentConsume() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("svcidem")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100)])
+        defer { Task { await gate.stop() } }
+        func consume(_ token: String, _ key: String?) async throws -> HTTP.Reply {
+            let field = key.map { #","idempotencyKey":"\#($0)""# } ?? ""
+            return try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: RunningGate.serviceKey, body: #"{"token":"\#(token)"\#(field)}"#)
+        }
+        let (_, token) = try await admitted(gate, room)
+        for bad in ["", String(repeating: "k", count: 129), "two words", "caf\u{e9}"] {
+            let refused = try await consume(token, bad)
+            #expect(refused.status == 400 && refused.string("error") == "invalid_idempotency_key", "\(bad): \(refused.status)")
+        }
+        let numeric = try await HTTP.shared.call(
+            .POST, gate.base + "/v1/admissions/consume", bearer: RunningGate.serviceKey, body: #"{"token":"\#(token)","idempotencyKey":7}"#)
+        #expect(numeric.status == 400)
+        // None of the refused calls used the token.
+        let first = try await consume(token, "order-1")
+        #expect(first.status == 200 && first.string("aud") == room)
+        #expect(try await consume(token, "order-1").status == 200)
+        #expect(try await consume(token, "order-2").status == 409)
+        #expect(try await consume(token, nil).status == 409)
+        // Released after the order: the same key still learns its consume went through.
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/release", bearer: RunningGate.serviceKey, body: #"{"token":"\#(token)"}"#).status == 204)
+        #expect(try await consume(token, "order-1").status == 200)
+        // Without a key the first consume wins and every other is refused, keyed or not.
+        let (_, plain) = try await admitted(gate, room)
+        #expect(try await consume(plain, nil).status == 200)
+        #expect(try await consume(plain, "order-3").status == 409)
+        let metrics = try await HTTP.shared.call(.GET, gate.base + "/metrics").body
+        #expect(metrics.contains("waitroom_consumes_total 2"), "each token counted once")
+    }
+
     @Test(
         "with MIN_REPLICAS=1, consume and release wait for a replica: 503 with Retry-After while it is cut off; then 200, 409 on reuse, and the replica holds the consumed marker",
         .timeLimit(.minutes(1))
@@ -74,8 +109,17 @@ struct ServiceAPITests {
         let jti = try #require(consumed.string("jti"))
         #expect(try await replicaClient.send(["EXISTS", RedisArgument(RoomKeys(room: room).consumed(jti: jti))]) == .integer(1))
         #expect(try await call("release", token).status == 204)
-        // The unpromised consume did run on the primary: its retry finds the token used (README).
+        // The unpromised consume did run on the primary: its retry finds the token used (README) — unless it
+        // carries the same idempotency key, when it learns that its consume went through.
         #expect(try await call("consume", unpromised).status == 409)
+        let (_, keyed) = try await admitted(gate, room)
+        let withKey = #"{"token":"\#(keyed)","idempotencyKey":"order-42"}"#
+        try replica.pause()
+        let keyedCut = try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: RunningGate.serviceKey, body: withKey)
+        try replica.resume()
+        #expect(keyedCut.status == 503)
+        try await waitUntil(timeout: .seconds(10)) { try await inSync() }
+        #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: RunningGate.serviceKey, body: withKey).status == 200)
     }
 
     /// Claims a token for a fresh shopper in `room`; returns (ticket, token).

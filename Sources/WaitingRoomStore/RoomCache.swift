@@ -89,9 +89,14 @@ public final class RoomCache: Sendable {
 
     /// Replaces the cached rooms with a fresh set of snapshots. Rooms absent from it are forgotten, except
     /// those merged after `startedAt` (an admin call created them while this refresh was in flight).
-    public func update(_ snapshots: [String: RoomSnapshot], startedAt: ContinuousClock.Instant? = nil, at now: ContinuousClock.Instant = .now) {
+    /// Replaces the cache with a refresh's snapshots. Rooms in `unrefreshed` (their tick failed: a Cluster node
+    /// out of reach) keep their last entry, which turns stale with time; other rooms missing from `snapshots` are gone.
+    public func update(
+        _ snapshots: [String: RoomSnapshot], unrefreshed: Set<String> = [], startedAt: ContinuousClock.Instant? = nil, at now: ContinuousClock.Instant = .now
+    ) {
         rooms.withLock { rooms in
             var next: [String: Room] = [:]
+            for name in unrefreshed { next[name] = rooms[name] }
             for (name, snapshot) in snapshots {
                 // A recreated room (new epoch) starts its history again.
                 var history = rooms[name].flatMap { $0.snapshot.epoch == snapshot.epoch ? $0.history : nil } ?? []

@@ -1,6 +1,7 @@
 import Logging
 import RedisClient
 import ServiceLifecycle
+import Synchronization
 import WaitingRoomCore
 
 /// Ticks every room and refreshes the cache, several times a second, in one round trip for all rooms.
@@ -12,6 +13,7 @@ public struct RoomRefresher: Service {
     let interval: Duration
     let logger: Logger
     let onRefresh: @Sendable ([String: RoomSnapshot]) -> Void
+    private let partlyFailing = FailureStreak()
 
     public init(store: RoomStore, cache: RoomCache, interval: Duration = .milliseconds(100), logger: Logger, onRefresh: @escaping @Sendable ([String: RoomSnapshot]) -> Void = { _ in }) {
         self.store = store
@@ -45,12 +47,26 @@ public struct RoomRefresher: Service {
         }
     }
 
-    /// One refresh: tick and cache every named room now.
+    /// One refresh: tick and cache every named room now. Rooms whose tick failed keep their cached entry (it
+    /// turns stale); the refresh fails only when no room could be ticked.
     @discardableResult
     public func refresh(_ names: [String]) async throws(StoreError) -> [String: RoomSnapshot] {
         let started = ContinuousClock.now
-        let snapshots = try await store.tick(rooms: names)
-        cache.update(snapshots, startedAt: started)
-        return snapshots
+        let ticked = try await store.tickEach(rooms: names)
+        if ticked.snapshots.isEmpty, let failure = ticked.failed.values.first { throw failure }
+        partlyFailing.failing.withLock { failing in
+            // Once per streak, not every 100 ms.
+            if !ticked.failed.isEmpty && !failing {
+                logger.warning("some rooms' refresh failed; their polls answer from cache", metadata: ["rooms": "\(ticked.failed.keys.sorted())"])
+            }
+            failing = !ticked.failed.isEmpty
+        }
+        cache.update(ticked.snapshots, unrefreshed: Set(ticked.failed.keys), startedAt: started)
+        return ticked.snapshots
     }
+}
+
+/// Whether the last refresh left some rooms out: a warning once per streak, not every 100 ms.
+private final class FailureStreak: Sendable {
+    let failing = Mutex(false)
 }

@@ -100,7 +100,17 @@ public struct RoomStore: Sendable {
     }
 
     /// Ticks every named room in one pipelined round trip and returns their snapshots (missing rooms left out).
+    /// Throws when any room's tick failed.
     public func tick(rooms: [String], clockMs: Int64? = nil) async throws(StoreError) -> [String: RoomSnapshot] {
+        let ticked = try await tickEach(rooms: rooms, clockMs: clockMs)
+        if let failure = ticked.failed.values.first { throw failure }
+        return ticked.snapshots
+    }
+
+    /// Like ``tick(rooms:clockMs:)``, but each room has its own outcome: on a Cluster a node that cannot be
+    /// reached (or answers an error) fails only its own rooms, and the others' snapshots come back. Throws
+    /// only when Redis could not be asked at all.
+    public func tickEach(rooms: [String], clockMs: Int64? = nil) async throws(StoreError) -> (snapshots: [String: RoomSnapshot], failed: [String: StoreError]) {
         let calls = rooms.map { room -> (keys: [RedisArgument], arguments: [RedisArgument]) in
             let keys = RoomKeys(room: room)
             return (
@@ -112,20 +122,25 @@ public struct RoomStore: Sendable {
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )
         }
-        let replies: [RedisReply]
-        do { replies = try await redis.run(RoomScripts.tick, calls: calls) } catch { throw .wrap(error) }
+        let results: [Result<RedisReply, RedisError>]
+        do { results = try await redis.runEach(RoomScripts.tick, calls: calls, wait: nil) } catch { throw .wrap(error) }
         var snapshots: [String: RoomSnapshot] = [:]
-        for (room, reply) in zip(rooms, replies) {
-            if case .error(let message) = reply {
-                throw RedisError.server(message).isRetryable ? .unavailable(.server(message)) : .corrupt("tick \(room): \(message)")
+        var failed: [String: StoreError] = [:]
+        for (room, result) in zip(rooms, results) {
+            switch result {
+            case .failure(let error): failed[room] = .wrap(error)
+            case .success(.error(let message)):
+                failed[room] = RedisError.server(message).isRetryable ? .unavailable(.server(message)) : .corrupt("tick \(room): \(message)")
+            case .success(let reply) where reply.isNull: continue  // the room is gone
+            case .success(let reply):
+                guard let fields = try? RedisClient.fieldMap(reply), let snapshot = RoomSnapshot(name: room, fields: fields) else {
+                    failed[room] = .corrupt("tick \(room) returned \(reply)")
+                    continue
+                }
+                snapshots[room] = snapshot
             }
-            if reply.isNull { continue }  // the room is gone
-            guard let fields = try? RedisClient.fieldMap(reply), let snapshot = RoomSnapshot(name: room, fields: fields) else {
-                throw .corrupt("tick \(room) returned \(reply)")
-            }
-            snapshots[room] = snapshot
         }
-        return snapshots
+        return (snapshots, failed)
     }
 
     public enum JoinResult: Sendable, Equatable {

@@ -149,4 +149,47 @@ struct JoinCommitterTests {
         #expect(frozenFailed && placed == rooms.count - 1, "\(results)")
         #expect(took < .seconds(2), "the frozen node's share fails within its command timeout, not later: \(took)")
     }
+
+    @Test("on a Cluster, a frozen node stops only its own rooms' refresh: the others refresh, its rooms stay cached and turn stale", .timeLimit(.minutes(1)))
+    func frozenClusterNodeRefresh() async throws {
+        let cluster = try await TestRedisCluster.start()
+        var configuration = try RedisConfiguration(url: cluster.url)
+        configuration.commandTimeout = .milliseconds(500)
+        let redis = RedisClient(configuration: configuration)
+        defer { redis.close() }
+        let store = RoomStore(redis: redis)
+        var roomOn: [Int: String] = [:]
+        while roomOn.count < cluster.nodes.count {
+            let room = "stale-\(UUID().uuidString.prefix(8).lowercased())"
+            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
+            if roomOn[owner] == nil { roomOn[owner] = room }
+        }
+        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
+        for room in rooms { try await store.write(room: room, settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace) }
+        try await store.loadScripts()
+        let cache = RoomCache(staleAfter: .milliseconds(300))
+        let refresher = RoomRefresher(store: store, cache: cache, logger: Logger(label: "test"))
+        try await refresher.refresh(rooms)
+        #expect(Set(cache.roomNames) == Set(rooms))
+
+        try cluster.nodes[0].pause()
+        defer { try? cluster.nodes[0].resume() }
+        _ = try await store.join(rooms.dropFirst().map { ($0, 3) })
+        let snapshots = try await refresher.refresh(rooms)
+        #expect(Set(snapshots.keys) == Set(rooms.dropFirst()), "the healthy nodes' rooms refreshed")
+        for room in rooms.dropFirst() { #expect(cache.entry(room)?.snapshot.tail == 3, "\(room) sees its new joins") }
+        #expect(cache.entry(rooms[1])?.isStale == false)
+        // Its last refresh was before the freeze, more than the 500 ms command timeout ago: stale (the 300 ms limit).
+        #expect(cache.entry(rooms[0])?.isStale == true, "the frozen node's room is kept, not forgotten (no 404 for its shoppers), and marked stale")
+
+        // Every node out of reach: the refresh as a whole fails (the cache answers, marked stale).
+        try cluster.nodes[1].pause()
+        try cluster.nodes[2].pause()
+        defer {
+            try? cluster.nodes[1].resume()
+            try? cluster.nodes[2].resume()
+        }
+        await #expect(throws: StoreError.self) { try await refresher.refresh(rooms) }
+        #expect(Set(cache.roomNames) == Set(rooms))
+    }
 }

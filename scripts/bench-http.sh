@@ -6,11 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-scripts/install-deps.sh
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product waitroom
-bin=$(swift build -c release --show-bin-path)
-start_redis "$(mktemp -d /tmp/waitroom-bench-http.XXXXXX)" "$(free_port)" --appendonly no
+release_gate_bench bench-http
 # MIN_REPLICAS=n: n replicas of that Redis, and the gate promises a join or claim only once WAIT saw it on n.
 for n in $(seq "${MIN_REPLICAS:-0}"); do
     start_node "$redis_dir/replica$n" "$(free_port)" --replicaof 127.0.0.1 "$redis_port"

@@ -8,11 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-scripts/install-deps.sh
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product waitroom
-bin=$(swift build -c release --show-bin-path)
-start_redis "$(mktemp -d /tmp/waitroom-gate-cpu.XXXXXX)" "$(free_port)" --appendonly no
+release_gate_bench gate-cpu
 port=$(free_port)
 export WAITROOM_REDIS_URL="redis://127.0.0.1:$redis_port" WAITROOM_HTTP_PORT=$port WAITROOM_LOG_LEVEL=error
 export WAITROOM_ADMIN_KEY="gate-cpu-admin-key-0123456789" WAITROOM_TICKET_SECRET="gate-cpu-ticket-secret-0123"

@@ -117,3 +117,13 @@ wait_until() {
     for _ in $(seq "$tries"); do eval "$condition" && return; sleep 0.1; done
     echo "timed out waiting for $what" >&2; return 1
 }
+
+# release_gate_bench NAME: what the wrk benchmarks share — dependencies and wrk installed, a release build
+# of the gate ($bin), and a private Redis without persistence (its port in $redis_port).
+release_gate_bench() {
+    scripts/install-deps.sh
+    command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+    swift build -c release --product waitroom
+    bin=$(swift build -c release --show-bin-path)
+    start_redis "$(mktemp -d "/tmp/waitroom-$1.XXXXXX")" "$(free_port)" --appendonly no
+}

@@ -122,22 +122,8 @@ struct JoinCommitterTests {
     }
     @Test("on a Cluster, a frozen node fails only its own room in a group commit: the other nodes' places were written and are answered", .timeLimit(.minutes(1)))
     func frozenClusterNode() async throws {
-        let cluster = try await TestRedisCluster.start()
-        var configuration = try RedisConfiguration(url: cluster.url)
-        configuration.commandTimeout = .milliseconds(500)
-        let redis = RedisClient(configuration: configuration)
+        let (cluster, redis, store, rooms) = try await clusterWithRoomOnEachNode()
         defer { redis.close() }
-        let store = RoomStore(redis: redis)
-        // One room on each node: rooms[i] lives on nodes[i].
-        var roomOn: [Int: String] = [:]
-        while roomOn.count < cluster.nodes.count {
-            let room = "frozen-\(UUID().uuidString.prefix(8).lowercased())"
-            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
-            if roomOn[owner] == nil { roomOn[owner] = room }
-        }
-        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
-        for room in rooms { try await store.write(room: room, settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace) }
-        try await store.loadScripts()  // as a gate does at start-up: on every node, while all answer
 
         try cluster.nodes[0].pause()
         defer { try? cluster.nodes[0].resume() }
@@ -152,21 +138,8 @@ struct JoinCommitterTests {
 
     @Test("on a Cluster, a frozen node stops only its own rooms' refresh: the others refresh, its rooms stay cached and turn stale", .timeLimit(.minutes(1)))
     func frozenClusterNodeRefresh() async throws {
-        let cluster = try await TestRedisCluster.start()
-        var configuration = try RedisConfiguration(url: cluster.url)
-        configuration.commandTimeout = .milliseconds(500)
-        let redis = RedisClient(configuration: configuration)
+        let (cluster, redis, store, rooms) = try await clusterWithRoomOnEachNode()
         defer { redis.close() }
-        let store = RoomStore(redis: redis)
-        var roomOn: [Int: String] = [:]
-        while roomOn.count < cluster.nodes.count {
-            let room = "stale-\(UUID().uuidString.prefix(8).lowercased())"
-            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
-            if roomOn[owner] == nil { roomOn[owner] = room }
-        }
-        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
-        for room in rooms { try await store.write(room: room, settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace) }
-        try await store.loadScripts()
         let cache = RoomCache(staleAfter: .milliseconds(300))
         let refresher = RoomRefresher(store: store, cache: cache, logger: Logger(label: "test"))
         try await refresher.refresh(rooms)
@@ -191,5 +164,25 @@ struct JoinCommitterTests {
         }
         await #expect(throws: StoreError.self) { try await refresher.refresh(rooms) }
         #expect(Set(cache.roomNames) == Set(rooms))
+    }
+
+    /// A three-primary cluster, a store on it with a 500 ms command timeout, and one room on each node:
+    /// `rooms[i]` lives on `nodes[i]`. Scripts are loaded on every node while all answer, as a gate does.
+    private func clusterWithRoomOnEachNode() async throws -> (TestRedisCluster, RedisClient, RoomStore, [String]) {
+        let cluster = try await TestRedisCluster.start()
+        var configuration = try RedisConfiguration(url: cluster.url)
+        configuration.commandTimeout = .milliseconds(500)
+        let redis = RedisClient(configuration: configuration)
+        let store = RoomStore(redis: redis)
+        var roomOn: [Int: String] = [:]
+        while roomOn.count < cluster.nodes.count {
+            let room = "node-\(UUID().uuidString.prefix(8).lowercased())"
+            let owner = try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))
+            if roomOn[owner] == nil { roomOn[owner] = room }
+        }
+        let rooms = cluster.nodes.indices.map { roomOn[$0]! }
+        for room in rooms { try await store.write(room: room, settings: RoomSettings(rate: 0, checkoutUrl: "/c"), mode: .createOrReplace) }
+        try await store.loadScripts()
+        return (cluster, redis, store, rooms)
     }
 }

@@ -153,13 +153,6 @@ final class ClusterRouter: Sendable {
         return (replies, waits)
     }
 
-    /// Sends one command to every primary (`SCRIPT LOAD`: each node has its own script cache) and returns
-    /// the first reply.
-    func broadcast(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
-        let replies = try await everyPrimary(command)
-        return replies.first { if case .error = $0 { true } else { false } } ?? replies.first ?? .null
-    }
-
     /// Sends one command to every primary; one reply per primary, in the slot map's node order.
     func everyPrimary(_ command: [RedisArgument]) async throws(RedisError) -> [RedisReply] {
         if state.withLock({ $0.nodes.isEmpty }) { try await refresh() }

@@ -164,10 +164,11 @@ public final class RedisClient: Sendable {
         return [try await send(command)]
     }
 
-    /// Sends a keyless command to every Cluster primary (the first error or reply back), else to the server.
+    /// Sends a keyless command to every primary (`SCRIPT LOAD`: each Cluster node has its own script cache);
+    /// the first error reply, else the first reply.
     func broadcastOrSend(_ command: [RedisArgument]) async throws(RedisError) -> RedisReply {
-        if let cluster { return try await cluster.broadcast(command) }
-        return try await send(command)
+        let replies = try await everyPrimary(command)
+        return replies.first { if case .error = $0 { true } else { false } } ?? replies.first ?? .null
     }
 
     private func submit(_ encoded: [UInt8], count: Int) async throws(RedisError) -> [RedisReply] {

@@ -148,7 +148,7 @@ struct JoinCommitterTests {
         try cluster.nodes[0].pause()
         defer { try? cluster.nodes[0].resume() }
         _ = try await store.join(rooms.dropFirst().map { ($0, 3) })
-        let snapshots = try await refresher.refresh(rooms)
+        let snapshots = try await refresher.refresh(rooms).snapshots
         #expect(Set(snapshots.keys) == Set(rooms.dropFirst()), "the healthy nodes' rooms refreshed")
         for room in rooms.dropFirst() { #expect(cache.entry(room)?.snapshot.tail == 3, "\(room) sees its new joins") }
         #expect(cache.entry(rooms[1])?.isStale == false)

@@ -458,8 +458,10 @@ def no_javascript_expired_joins_again(world, browser, size):
     world.patch(room, rate=0)
     page.goto(f"{world.base}/wait/{room}?js=0")
     assert "Your turn came while you were away" in text(page, "#state")
-    page.click("#again button")
-    page.wait_for_url(f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS)
+    # The form posts and comes back to the same URL: wait for that navigation itself (waiting for the URL
+    # returned at once, before the new page, and read the old one under load).
+    with page.expect_navigation(url=f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS):
+        page.click("#again button")
     assert "You're in line" in text(page, "#state")
     assert text(page, "#qid") != qid
     context.close()

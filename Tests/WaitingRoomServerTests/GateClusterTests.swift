@@ -93,19 +93,10 @@ struct GateClusterTests {
             let admitted = Set(mine.filter(\.admitted).map(\.seq))
             #expect(admitted == Set(1...Int64(perRoom)), "\(room): every place handed out once and admitted (\(admitted.count))")
             // FIFO: nobody told to wait after someone behind them was admitted (allowing one refresh).
-            var earliestBehind: [Int64: ContinuousClock.Instant] = [:]
-            var running: ContinuousClock.Instant?
             let firstAdmission = Dictionary(mine.filter(\.admitted).map { ($0.seq, $0.finishedAt) }, uniquingKeysWith: min)
-            for (seq, at) in firstAdmission.sorted(by: { $0.key > $1.key }) {
-                running = running.map { min($0, at) } ?? at
-                earliestBehind[seq] = running
-            }
-            let violations = mine.filter { poll in
-                guard poll.waiting, let behind = earliestBehind[poll.seq + 1] else { return false }
-                return poll.startedAt > behind + .milliseconds(300)
-            }
-            #expect(violations.isEmpty, "\(room): \(violations.count) FIFO violations")
-            totalViolations += violations.count
+            let violations = fifoViolations(polls: mine.map { ($0.seq, $0.startedAt, $0.waiting) }, firstAdmission: firstAdmission)
+            #expect(violations == 0, "\(room): \(violations) FIFO violations")
+            totalViolations += violations
             let times = firstAdmission.values.sorted()
             if times.count > 1 { rates.append(Double(times.count - 1) / (times.last! - times.first!).seconds) }
         }

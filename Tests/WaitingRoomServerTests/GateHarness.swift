@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DropSimulator
 import Foundation
 import Hummingbird
 import Logging
@@ -139,4 +140,16 @@ final class LogCapture: LogHandler, Sendable {
     }
 
     var all: [String] { lines.withLock { $0 } }
+}
+
+/// FIFO violations in a test's polls, counted by the drop simulator's own check (one check, not a copy per
+/// test): shoppers told to wait after someone behind them was admitted, allowing one cache refresh (300 ms).
+func fifoViolations(
+    polls: [(seq: Int64, startedAt: ContinuousClock.Instant, waiting: Bool)], firstAdmission: [Int64: ContinuousClock.Instant]
+) -> Int {
+    guard let epoch = (polls.map(\.startedAt) + firstAdmission.values).min() else { return 0 }
+    return DropAnalysis.fifoViolations(
+        polls: polls.map { PollObservation(seq: $0.seq, startedAt: ($0.startedAt - epoch).seconds, waiting: $0.waiting) },
+        admissions: firstAdmission.mapValues { ($0 - epoch).seconds }, tolerance: 0.3
+    )
 }

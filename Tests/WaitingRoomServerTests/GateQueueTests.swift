@@ -108,18 +108,8 @@ struct GateQueueTests {
         // FIFO: once shopper b was admitted, a poll by any earlier shopper that started after that (plus the
         // other instance's cache refresh) must find them admitted too.
         let firstAdmission = Dictionary(admissions.map { ($0.seq, $0.finishedAt) }, uniquingKeysWith: min)
-        let sortedAdmitted = firstAdmission.sorted { $0.key < $1.key }
-        var latestAdmissionAtOrAfter: [Int64: ContinuousClock.Instant] = [:]  // for each seq: earliest time someone >= seq was admitted
-        var running: ContinuousClock.Instant?
-        for (seq, at) in sortedAdmitted.reversed() {
-            running = running.map { min($0, at) } ?? at
-            latestAdmissionAtOrAfter[seq] = running
-        }
-        let violations = all.filter { event in
-            guard event.waiting, let laterAdmitted = latestAdmissionAtOrAfter[event.seq + 1] else { return false }
-            return event.startedAt > laterAdmitted + .milliseconds(300)
-        }
-        #expect(violations.isEmpty, "\(violations.count) polls were told to wait after someone behind them was admitted")
+        let violations = fifoViolations(polls: all.map { ($0.seq, $0.startedAt, $0.waiting) }, firstAdmission: firstAdmission)
+        #expect(violations == 0, "\(violations) shoppers were told to wait after someone behind them was admitted")
         #expect(try await store.redis.hgetall(keys.state)["claims"] == String(shoppers))
     }
 

@@ -338,7 +338,7 @@ public final class DropSimulation: Sendable {
         }
         do {
             let left = max(.milliseconds(1), deadline - ContinuousClock.now)
-            let response = try await client.execute(request, timeout: TimeAmount(nanoseconds: Int64(left.seconds * 1e9)))
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(left.seconds * 1e9)))
             let bytes = try await response.body.collect(upTo: 1 << 20)
             return .success(Reply(status: Int(response.status.code), body: String(buffer: bytes)))
         } catch let error as HTTPClientError {

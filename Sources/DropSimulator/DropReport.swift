@@ -48,6 +48,12 @@ public struct DropReport: Codable, Sendable {
     /// From arriving at the gate (before the join answered) to admission.
     public var arrivalToAdmissionSeconds: Latency
     public var errors: [String: Int]
+    /// The simulator's own CPU (user + system) over the drop, and how many shoppers one of its cores carries:
+    /// shopper-seconds simulated (arrival to leaving, summed) per CPU second. Set by the caller.
+    public var simulatorCPUSeconds: Double?
+    public var shoppersPerSimulatorCore: Double?
+    /// Arrival to leaving, summed over every shopper.
+    public var shopperSeconds: Double
     /// When the last error happened (seconds since the start), nil without errors: after an overload, how
     /// long the drop took to recover.
     public var lastErrorAt: Double?
@@ -116,6 +122,7 @@ public struct DropReport: Codable, Sendable {
             for (kind, count) in outcome.errors { total[kind, default: 0] += count }
         }
         lastErrorAt = outcomes.compactMap(\.lastErrorAt).max()
+        shopperSeconds = outcomes.reduce(0) { total, o in total + max(0, (o.leftAt ?? durationSeconds) - (o.arrivedAt ?? durationSeconds)) }
         var admissions: [Int64: Double] = [:]
         for outcome in outcomes { if let seq = outcome.seq, let at = outcome.admittedAt { admissions[seq] = at } }
         // A pre-queue is ordered by lottery, not by arrival: FIFO holds among those who joined after opening.
@@ -192,6 +199,9 @@ public struct DropReport: Codable, Sendable {
                 format: "  bots: %d joins from %d addresses took %d places (%.1f%% of the first 1,000); refused: %@; proofs solved: %d",
                 bots.attempts, bots.clients, bots.places, bots.shareOfFirstThousandPlaces * 100, refused as NSString, bots.proofsSolved
             ))
+        }
+        if let cpu = simulatorCPUSeconds, let perCore = shoppersPerSimulatorCore {
+            lines.append(String(format: "  simulator: %.1f s CPU for %.0f shopper-seconds: %.0f shoppers in the room per simulator core", cpu, shopperSeconds, perCore))
         }
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {

@@ -83,6 +83,8 @@ public final class DropSimulation: Sendable {
         public var statusLatencies: [Double] = []
         public var claimLatency: Double?
         public var errors: [String: Int] = [:]
+        /// When this shopper's simulation ended (admitted and checked out, gone, or out of time).
+        public var leftAt: Double?
         /// When this shopper last met an error (seconds since start): the report's "errors stopped at".
         public var lastErrorAt: Double?
         /// The first ETA range this shopper was shown, and when (seconds since start).
@@ -176,8 +178,15 @@ public final class DropSimulation: Sendable {
     }
 
     private func shopper(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
+        var outcome = await visit(index: index, arrivesAt: offset)
+        outcome.leftAt = elapsed
+        counters.finished.add(1, ordering: .relaxed)
+        return outcome
+    }
+
+    /// One shopper's visit: arrive, join, poll as told, claim, check out (or give up).
+    private func visit(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
         var outcome = ShopperOutcome(abandoned: plan.abandons(index), expired: false)
-        defer { counters.finished.add(1, ordering: .relaxed) }
         let wait = offset - elapsed
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
         counters.arrived.add(1, ordering: .relaxed)

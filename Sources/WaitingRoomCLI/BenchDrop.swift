@@ -143,6 +143,7 @@ struct BenchDrop: AsyncParsableCommand {
         }
         let redisBefore = try await RedisTotals.read(redis)
         let gateCPUBefore = Self.cpuSeconds(serverPIDs)
+        let simulatorCPUBefore = Self.cpuSeconds([getpid()])
         let simulation = DropSimulation(plan: plan)
         // A scheduled opening counts from the room's creation, a moment before the simulation's clock starts.
         if let opensIn { plan.openingSeconds = opensIn - (simulation.started - roomCreated).seconds }
@@ -176,6 +177,10 @@ struct BenchDrop: AsyncParsableCommand {
                 microsecondsPerPoll: modelPollMicroseconds, microsecondsPerRequest: modelRequestMicroseconds
             )
             report.redisMicrosecondsByCommand = redisBefore.flatMap { before in redisAfter.map { $0.microseconds(since: before) } }
+        }
+        if let before = simulatorCPUBefore, let after = Self.cpuSeconds([getpid()]), after > before {
+            report.simulatorCPUSeconds = after - before
+            report.shoppersPerSimulatorCore = report.shopperSeconds / (after - before)
         }
         report.serverSide = await serverSideLatency(gates)
         print("")

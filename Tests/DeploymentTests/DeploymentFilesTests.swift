@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaitingRoomServer
 import Yams
 
 // Keeps Docker/docker-compose.yml, Docker/nginx.conf, Docker/Dockerfile and README.md in step with the code.
@@ -24,8 +25,8 @@ struct DeploymentFiles {
     var compose: [String: Any]
     var nginx: String
     var dockerfile: String
-    /// Sources/WaitingRoomServer/GateConfiguration.swift and HardeningConfiguration.swift: the variables the gate reads.
-    var gateSource: String
+    /// The variables the gate reads, from its own declaration (``GateConfiguration/settings``).
+    var gateVariables: Set<String>
     /// Sources/ExampleOrderService/OrderService.swift: the variables the order service reads.
     var orderSource: String
     var readme: String
@@ -41,8 +42,7 @@ struct DeploymentFiles {
             compose: compose,
             nginx: try readText("Docker/nginx.conf"),
             dockerfile: try readText("Docker/Dockerfile"),
-            gateSource: try readText("Sources/WaitingRoomServer/GateConfiguration.swift")
-                + readText("Sources/WaitingRoomServer/HardeningConfiguration.swift"),
+            gateVariables: Set(GateConfiguration.environmentVariables),
             orderSource: try readText("Sources/ExampleOrderService/OrderService.swift"),
             readme: try readText("README.md")
         )
@@ -234,11 +234,11 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     /// Every WAITROOM_* / ORDER_SERVICE_* name set in compose is read by the program that service runs.
     static func environmentNames(_ files: DeploymentFiles) -> [String] {
-        let gateReads = variablesRead(prefix: "WAITROOM_", in: files.gateSource)
+        let gateReads = files.gateVariables
         let orderReads = variablesRead(prefix: "WAITROOM_", in: files.orderSource)
             .union(variablesRead(prefix: "ORDER_SERVICE_", in: files.orderSource))
         var problems: [String] = []
-        if gateReads.isEmpty { problems.append("found no WAITROOM_* literal in GateConfiguration.swift") }
+        if gateReads.isEmpty { problems.append("GateConfiguration declares no setting") }
         if orderReads.isEmpty { problems.append("found no WAITROOM_*/ORDER_SERVICE_* literal in OrderService.swift") }
         let allReads = gateReads.union(orderReads)
         for name in files.services.keys.sorted() {
@@ -422,8 +422,8 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
     }
 
     static func readmeNamesGateVariables(_ files: DeploymentFiles) -> [String] {
-        let read = variablesRead(prefix: "WAITROOM_", in: files.gateSource)
-        if read.isEmpty { return ["found no WAITROOM_* literal in GateConfiguration.swift"] }
+        let read = files.gateVariables
+        if read.isEmpty { return ["GateConfiguration declares no setting"] }
         let missing = read.subtracting(variablesMentioned(in: files.readme))
         return missing.sorted().map { "README.md does not mention \($0)" }
     }
@@ -493,7 +493,8 @@ struct DeploymentFilesTests {
             case .orderVariableOnGate:
                 try files.editEnvironment("gate1") { $0["WAITROOM_URL"] = "http://proxy" }
             case .gateStopsReadingVariable:
-                try replacing("\"WAITROOM_LOG_FORMAT\"", with: "\"WAITROOM_LOGGING_FORMAT\"", in: &files.gateSource)
+                #expect(files.gateVariables.remove("WAITROOM_LOG_FORMAT") != nil)
+                files.gateVariables.insert("WAITROOM_LOGGING_FORMAT")
             case .gatesDisagreeOnTicketSecret:
                 try files.editEnvironment("gate2") { $0["WAITROOM_TICKET_SECRET"] = "${GATE2_TICKET_SECRET}" }
             case .productionWithoutSigningKey:
@@ -542,7 +543,7 @@ struct DeploymentFilesTests {
             case .readmeDropsVariable:
                 try replacing("WAITROOM_REDIS_TIMEOUT_MS", with: "the Redis timeout", in: &files.readme)
             case .gateReadsUndocumentedVariable:
-                files.gateSource += "\nlet undocumented = environment[\"WAITROOM_NOT_IN_THE_README\"]\n"
+                files.gateVariables.insert("WAITROOM_NOT_IN_THE_README")
             }
         }
     }

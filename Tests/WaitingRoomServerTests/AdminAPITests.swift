@@ -4,13 +4,12 @@ import Testing
 import WaitingRoomCore
 import WaitingRoomServer
 
-@Suite("Admin API", .serialized)
+@Suite("Admin API", .serialized, .stopsGates)
 struct AdminAPITests {
     @Test("every admin route: 401 without the key, 400 naming the field, CRUD and state changes")
     func adminRoutes() async throws {
         let server = try await TestRedisServer.shared()
         let gate = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("admin")
         let url = gate.base + "/admin/v1/rooms/\(room)"
         let key = RunningGate.adminKey
@@ -73,7 +72,6 @@ struct AdminAPITests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("rate")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 20)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         // Fill the queue so admission is limited by the rate alone.
         _ = try await gate.gate.store.change(room: room, .pause)

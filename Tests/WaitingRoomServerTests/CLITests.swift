@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// The real `waitroom room …` binary against a running gate and a real Redis.
-@Suite("Ops CLI: waitroom room", .serialized)
+@Suite("Ops CLI: waitroom room", .serialized, .stopsGates)
 struct CLITests {
     /// What one run of the binary left behind.
     struct Run: Sendable, CustomStringConvertible {
@@ -74,7 +74,6 @@ struct CLITests {
     @Test("create, show --json, list, set, pause/resume/close/open, delete --yes")
     func lifecycle() async throws {
         let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("cli")
         func run(_ arguments: String...) async throws -> Run { try await Self.waitroom(arguments, url: gate.base) }
 
@@ -149,7 +148,6 @@ struct CLITests {
     @Test("wrong key, bad values, usage errors, conflicts and an unreachable gate fail non-zero with a clear message")
     func failures() async throws {
         let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("cli")
         func run(_ arguments: String..., key: String = RunningGate.adminKey) async throws -> Run {
             try await Self.waitroom(arguments, url: gate.base, key: key)

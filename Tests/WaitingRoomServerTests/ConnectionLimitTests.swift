@@ -4,7 +4,7 @@ import Testing
 import WaitingRoomServer
 
 /// Connection limits on a real gate on loopback: idle and read timeouts, the connection cap.
-@Suite("Gate: connection limits", .serialized)
+@Suite("Gate: connection limits", .serialized, .stopsGates)
 struct ConnectionLimitTests {
     @Test("many idle connections leave /healthz fast, and are closed after the idle timeout")
     func idleConnections() async throws {
@@ -13,7 +13,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 4_000
             $0.limits.maxConnections = 2_000
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         let opened = clock.now
         let idle = try (0..<400).map { _ in try RawSocket(port: gate.port, timeout: .milliseconds(100)) }
@@ -49,7 +48,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 30_000
             $0.limits.readTimeoutMs = 800
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         for (head, trickle) in [("GET /healthz HTTP/1.1\r\n", "X-Slow: a\r\n"), ("POST /v1/rooms/x/join HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", "{")] {
             let socket = try RawSocket(port: gate.port, timeout: .milliseconds(50))
@@ -83,7 +81,6 @@ struct ConnectionLimitTests {
         let gate = try await RunningGate.start(redisURL: server.url) {
             $0.limits.maxConnections = 8
         }
-        defer { Task { await gate.stop() } }
         func healthz(_ socket: RawSocket) -> String {
             socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             return socket.receiveResponse()

@@ -7,7 +7,7 @@ import WaitingRoomStore
 
 /// Many rooms over a Redis Cluster: a drop through two gates, and a room's slot moved to another node
 /// in the middle of it.
-@Suite("Gate: Redis Cluster", .serialized)
+@Suite("Gate: Redis Cluster", .serialized, .stopsGates)
 struct GateClusterTests {
     struct Poll: Sendable {
         var room: String
@@ -28,7 +28,6 @@ struct GateClusterTests {
         // into 503s for joins Redis did write: phantom places, see README, which are not what this test is about).
         let a = try await RunningGate.start(redisURL: cluster.url, rooms: configured) { $0.redisCommandTimeoutMs = 2_000 }
         let b = try await RunningGate.start(redisURL: cluster.url) { $0.redisCommandTimeoutMs = 2_000 }
-        defer { Task { await a.stop(); await b.stop() } }
         var owners = Set<Int>()
         for room in rooms { owners.insert(try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))) }
         #expect(owners.count == 3, "the rooms are spread over every primary")
@@ -128,7 +127,6 @@ struct GateClusterTests {
             $0.redisMinReplicasTimeoutMs = 300
             $0.redisCommandTimeoutMs = 2_000
         }
-        defer { Task { await gate.stop() } }
         /// Three joins in every room at once (group commits that span the nodes); the statuses by room.
         func joinEverywhere() async throws -> [String: [Int]] {
             try await withThrowingTaskGroup(of: (String, Int).self) { group in

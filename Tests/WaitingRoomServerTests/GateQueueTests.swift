@@ -9,7 +9,7 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// The shopper loop through HTTP against a real Redis.
-@Suite("Gate: join, poll, admit, claim", .serialized)
+@Suite("Gate: join, poll, admit, claim", .serialized, .stopsGates)
 struct GateQueueTests {
     struct Event: Sendable {
         var seq: Int64
@@ -29,7 +29,6 @@ struct GateQueueTests {
         let shoppers = 2_000
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: rate)])
         let b = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await a.stop(); await b.stop() } }
         let store = a.gate.store
         #expect(try await store.change(room: room, .pause) == .changed(.paused))
         try await waitUntil(timeout: .seconds(3)) { b.gate.cache.entry(room)?.snapshot.state == .paused }
@@ -118,7 +117,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("cap")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 3)])
-        defer { Task { await gate.stop() } }
         var tickets: [String] = []
         for _ in 0..<6 {
             tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket")))
@@ -150,7 +148,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("lapse")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 1, claimWindow: 1)])
-        defer { Task { await gate.stop() } }
         let first = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         let second = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         // The first shopper is offered the only slot but never comes back; the second waits behind them.
@@ -168,7 +165,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.start()
         let room = uniqueRoom("zero")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         _ = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))

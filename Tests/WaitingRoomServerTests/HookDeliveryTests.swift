@@ -7,7 +7,7 @@ import WaitingRoomCore
 import WaitingRoomServer
 import WaitingRoomTokens
 
-@Suite("Hooks")
+@Suite("Hooks", .stopsGates)
 struct HookDeliveryTests {
     struct Received: Sendable {
         var eventID: String
@@ -43,9 +43,7 @@ struct HookDeliveryTests {
         var hooked = settings(rate: 0)
         hooked.hooks = [RoomHook(url: "http://127.0.0.1:\(port)/hook", events: ["room.paused", "room.resumed", "room.rate_changed"], secret: secret)]
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: hooked])
-        defer { Task { await a.stop() } }
         let b = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await b.stop() } }
         try await waitUntil(timeout: .seconds(10)) { (try? await HTTP.shared.call(.GET, "http://127.0.0.1:\(port)/nope").status) == 404 }
 
         let admin = RunningGate.adminKey

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 import WaitingRoomServer
 
-@Suite("Page templates from a directory")
+@Suite("Page templates from a directory", .stopsGates)
 struct PageTemplateDirectoryTests {
     func directory(_ template: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)").path
@@ -21,7 +21,6 @@ struct PageTemplateDirectoryTests {
         drop.displayName = "Acme <Drops>"
         let path = try directory(#"<!doctype html><html lang="{{lang}}"><title>{{title}}</title><h1 class="custom">Our own page: {{heading}}</h1><p>{{t.joining}}</p></html>"#)
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: drop]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         let page = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)", headers: [("Accept-Language", "de")])
         #expect(page.status == 200)
         #expect(page.body.contains(#"<h1 class="custom">Our own page: Acme &lt;Drops&gt;</h1>"#), "\(page.body)")

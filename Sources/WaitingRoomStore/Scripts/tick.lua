@@ -92,6 +92,7 @@ if state == 'open' then
   bucket = bucket + offerRate * elapsed / 1000
   local burst = offerRate
   if burst < 1 then burst = 1 end
+  if offerRate <= 0 then burst = 0 end
   if bucket > burst then bucket = burst end
   local n = math.floor(bucket)
   if n > tail - head then n = tail - head end

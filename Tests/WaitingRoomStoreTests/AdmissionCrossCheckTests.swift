@@ -68,6 +68,8 @@ struct AdmissionCrossCheckTests {
                 model = expected.state
                 let actual = try await store.claim(room: room, ticketID: ticket, epoch: epoch, effectivePosition: position, jti: jti, clockMs: now)
                 if case .admitted(let admission, _) = actual {
+                    // An admission handed out is a live one: never a session that is already over.
+                    #expect(admission.expiresAtMs > now, "step \(index) \(step): admitted with a session that ended at \(admission.expiresAtMs)")
                     admitted[ticket, default: []].insert(admission.jti)
                     #expect(admitted[ticket]?.count == 1, "step \(index) \(step): ticket \(ticket) admitted as \(admitted[ticket] ?? [])")
                 }

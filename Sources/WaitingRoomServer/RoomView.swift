@@ -63,6 +63,9 @@ public struct RoomView: Codable, Sendable {
     public var live: Live
     /// The latest hook deliveries, newest first (`GET /admin/v1/rooms/{room}` only).
     public var hookDeliveries: [HookDeliveryView]?
+    /// Settings a `PUT` or `PATCH` adjusted beyond what it asked (a rate below the ramp's start rate lowers
+    /// `rampStartRate`); absent when nothing was.
+    public var adjusted: [SettingsAdjustment]?
 
     public struct HookDeliveryView: Codable, Sendable {
         public var event: String

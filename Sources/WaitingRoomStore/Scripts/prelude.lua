@@ -18,6 +18,18 @@ local function ramped(r, openedAt, now)
   return rate
 end
 
+-- The entry schedule's constants, passed in from AdmissionModel (ARGV 'entry' below): {burstMs, minimumRate, horizonMs}.
+local function entry_constants(first)
+  return {burst = tonumber(ARGV[first]), minimum = tonumber(ARGV[first + 1]), horizon = tonumber(ARGV[first + 2])}
+end
+-- AdmissionModel.entrySpacingMs: entries 1/rate apart, never wider than at the minimum rate.
+local function entry_spacing(rate, e) return 1000 / math.max(rate, e.minimum) end
+-- AdmissionModel.entrySchedule: the stored schedule as a claim may use it, within the horizon.
+local function entry_schedule(tat, now, e)
+  if tat ~= tat then return 0 end
+  return math.min(tat, now + e.horizon)
+end
+
 -- An admission record is 'jti|entersAtMs|expiresAtMs', with '|released' or '|consumed' once it has ended.
 -- The end of the admission stored at `key` for `jti`, or nil while it lasts (or when it is another's).
 local function admission_end(key, jti)

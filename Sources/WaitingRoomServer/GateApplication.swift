@@ -83,7 +83,7 @@ public enum GateApplication {
 
         let app = Application(
             router: router,
-            server: ConnectionGuard(configuration.limits).server,
+            server: ConnectionGuard(configuration.limits, maxBodyBytes: configuration.maxBodyBytes).server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.

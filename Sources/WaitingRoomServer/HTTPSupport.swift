@@ -8,12 +8,11 @@ import WaitingRoomTokens
 
 /// Response builders shared by every route.
 enum Responses {
+    /// A JSON answer; an error status also gets `nosniff` (as every JSON error does).
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: text))
-        )
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if status.code >= 400 { headers[.xContentTypeOptions] = "nosniff" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// An HTML page with its security headers (CSP by script hash, frame-ancestors, nosniff, referrer).
@@ -43,9 +42,17 @@ struct RequestReader: Sendable {
 
     /// The body as a JSON object whose values keep their JSON types (a boolean is never a number).
     func jsonObject(_ request: Request) async throws(APIError) -> [String: JSONValue] {
-        let body = try await self.body(request)
+        try Self.jsonObject(try await self.body(request))
+    }
+
+    /// A body read as a JSON object, strictly: a key written twice in any object is refused (parsers
+    /// disagree on which copy wins, so the gate and whatever else reads the body could disagree).
+    static func jsonObject(_ body: ByteBuffer) throws(APIError) -> [String: JSONValue] {
         guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
             throw .badRequest("body must be a JSON object", code: "malformed_json")
+        }
+        if let key = JSONDuplicateKeys.first(in: body.readableBytesView) {
+            throw .badRequest("the key \(key) appears twice in one object", code: "duplicate_key")
         }
         return object
     }

@@ -28,7 +28,7 @@ public struct AdmissionMiddleware<Context: AdmissionRequestContext>: RouterMiddl
             let body = #"{"error":"\#(error.code)","message":"\#(error.description.replacingOccurrences(of: "\"", with: "'"))"}"#
             return Response(
                 status: .init(code: error.status),
-                headers: [.contentType: "application/json"],
+                headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
                 body: .init(byteBuffer: ByteBuffer(string: body))
             )
         }

@@ -61,7 +61,7 @@ public enum GateApplication {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())  // ahead of every route: every error is JSON
         AssetRoutes.add(to: router)
-        PlatformRoutes(store: store, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
+        PlatformRoutes(cache: cache, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
         PublicRoutes(
             rooms: RoomLookup(cache: cache, store: store), committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
             issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,

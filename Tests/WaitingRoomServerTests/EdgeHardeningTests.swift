@@ -70,7 +70,7 @@ struct EdgeHardeningTests {
             #expect(page.headers["X-Frame-Options"].first == "DENY")
             #expect(page.headers["X-Content-Type-Options"].first == "nosniff")
             #expect(page.headers["Referrer-Policy"].first == "no-referrer")
-            // Every inline script of the page is allowed by its hash (or the page would not work).
+            // Every inline script the page runs is allowed by its hash (or the page would not work).
             for script in Self.inlineScripts(page.body) {
                 let hash = Data(Digest.sha256(Array(script.utf8))).base64EncodedString()
                 #expect(scriptSource.contains("'sha256-\(hash)'"), "\(path): script not in the policy")
@@ -91,7 +91,11 @@ struct EdgeHardeningTests {
         while let open = rest.range(of: "<script"), let end = rest[open.upperBound...].firstIndex(of: ">"),
             let close = rest[end...].range(of: "</script>")
         {
-            if !rest[open.upperBound..<end].contains("src=") { scripts.append(String(rest[rest.index(after: end)..<close.lowerBound])) }
+            let attributes = rest[open.upperBound..<end]
+            // Data blocks (type="application/json") are not run: they need no hash.
+            if !attributes.contains("src="), !attributes.contains("application/json") {
+                scripts.append(String(rest[rest.index(after: end)..<close.lowerBound]))
+            }
             rest = rest[close.upperBound...]
         }
         return scripts
@@ -182,6 +186,30 @@ struct EdgeHardeningTests {
             #expect(reply.status >= 400)
             #expect(reply.headers["X-Content-Type-Options"].first == "nosniff", "\(reply.status) \(reply.body)")
         }
+    }
+
+    @Test("/readyz answers from the refresher's state: probes send Redis no command")
+    func readyzCostsNoRedisCommand() async throws {
+        let server = try await TestRedisServer.start()  // its own Redis: its command counts are this gate's alone
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [uniqueRoom("ready"): settings(rate: 1)])
+        defer { Task { await gate.stop() } }
+        let redis = gate.gate.store.redis
+        func scriptCalls() async throws -> Int {
+            let info = try await redis.execute(["INFO", "commandstats"]).string ?? ""
+            let line = info.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_script:") } ?? ""
+            return line.split(separator: ",").first.flatMap { Int($0.split(separator: "=").last ?? "") } ?? 0
+        }
+        let before = try await scriptCalls()
+        for _ in 0..<50 { #expect(try await HTTP.shared.call(.GET, gate.base + "/readyz").status == 200) }
+        #expect(try await scriptCalls() == before, "readyz sent SCRIPT commands to Redis")
+        // Still a real readiness check: Redis gone, not ready (within the stale limit); back, ready again.
+        try await server.kill()
+        try await waitUntil(timeout: .seconds(6)) { try await HTTP.shared.call(.GET, gate.base + "/readyz").status == 503 }
+        let down = try await HTTP.shared.call(.GET, gate.base + "/readyz")
+        #expect(down.string("error") == "unavailable")
+        #expect(down.string("message") != nil)
+        try await server.launch()
+        try await waitUntil(timeout: .seconds(10)) { try await HTTP.shared.call(.GET, gate.base + "/readyz").status == 200 }
     }
 
     @Test("with WAITROOM_METRICS_KEY, /metrics needs the key; without it, it stays open")

@@ -15,9 +15,10 @@ enum Responses {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// An HTML page with its security headers (CSP by script hash, frame-ancestors, nosniff, referrer).
-    static func html(status: HTTPResponse.Status, _ text: String) -> Response {
-        PageSecurity.page(status: status, text)
+    /// An HTML page with its security headers (CSP by its template's script hashes, frame-ancestors,
+    /// nosniff, referrer).
+    static func html(status: HTTPResponse.Status, _ text: String, scriptHashes: [String]) -> Response {
+        PageSecurity.page(status: status, text, scriptHashes: scriptHashes)
     }
 
     static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -117,7 +118,7 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The HTML pages, loaded once from the module's resources.
 struct Pages: Sendable {
     let wait: WaitPage
-    let dashboard: String
+    let dashboard: StaticPage
 
     /// The built-in pages, or the waiting page from `templatesDirectory` (`wait.html`, and `strings.json`
     /// when present): checked here, at start-up, so an unknown placeholder or a string table missing a
@@ -136,7 +137,16 @@ struct Pages: Sendable {
         } catch {
             throw ConfigurationError(key: "WAITROOM_TEMPLATES_DIR", reason: "\(templatesDirectory ?? "built-in page"): \(error)")
         }
-        dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
+        let dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
             .flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "<!doctype html><title>WaitingRoom</title><p>page missing</p>"
+        self.dashboard = StaticPage(html: dashboard, scriptHashes: (try? PageSecurity.scriptHashes(of: dashboard)) ?? [])
     }
+}
+
+/// A page served as it is, with its inline scripts' hashes taken once.
+struct StaticPage: Sendable {
+    let html: String
+    let scriptHashes: [String]
+
+    var response: Response { Responses.html(status: .ok, html, scriptHashes: scriptHashes) }
 }

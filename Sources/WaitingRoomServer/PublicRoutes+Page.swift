@@ -21,7 +21,8 @@ extension PublicRoutes {
             let language = PagePresentation.language(acceptLanguage: accepted)
             let brand = WaitPage.Brand(room: "", settings: nil, language: language)
             let page = pages.wait
-            return Responses.html(status: .notFound, page.render(brand, page.notFound(language), title: page.text("not_found_title", language)))
+            let html = page.render(brand, page.notFound(language), title: page.text("not_found_title", language))
+            return Responses.html(status: .notFound, html, scriptHashes: page.template.scriptHashes)
         }
         let settings = entry.snapshot.settings
         var brand = WaitPage.Brand(room: room, settings: settings, language: PagePresentation.language(acceptLanguage: accepted, fixed: settings.language))
@@ -81,7 +82,9 @@ extension PublicRoutes {
 
     /// A page with its headers; the CSP lets the shop's logo load from the shop's own origin.
     private func pageResponse(_ html: String, brand: WaitPage.Brand) -> Response {
-        PageSecurity.page(status: .ok, html, imageOrigins: brand.logoUrl.flatMap(PageSecurity.origin).map { [$0] } ?? [])
+        PageSecurity.page(
+            status: .ok, html, scriptHashes: pages.wait.template.scriptHashes, imageOrigins: brand.logoUrl.flatMap(PageSecurity.origin).map { [$0] } ?? []
+        )
     }
 
     /// The body an API handler answered with.

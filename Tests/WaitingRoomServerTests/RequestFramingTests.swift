@@ -2,8 +2,8 @@ import NIOHTTP1
 import Testing
 @testable import WaitingRoomServer
 
-/// The request-head checks as pure rules, without a server.
-@Suite("Request framing rules")
+/// The request-head checks and the "join again" form check as pure rules, without a server.
+@Suite("Request framing and form origin rules")
 struct RequestFramingTests {
     static func head(_ version: HTTPVersion, _ headers: [(String, String)]) -> HTTPRequestHead {
         HTTPRequestHead(version: version, method: .POST, uri: "/", headers: HTTPHeaders(headers))
@@ -33,5 +33,37 @@ struct RequestFramingTests {
         case .refuse(let status, let code, _): verdict = "\(status.code) \(code)"
         }
         #expect(verdict == expected)
+    }
+
+    @Test("the join-again form: the browser's Sec-Fetch-Site first, then the ticket's token, then a same-host Origin or Referer", arguments: [
+        // (Sec-Fetch-Site, Origin, Referer, token matches, allowed)
+        ("same-origin", nil, nil, false, true),
+        ("none", nil, nil, false, true),
+        ("cross-site", nil, nil, true, false),
+        ("same-site", "https://shop.example", nil, false, false),
+        (nil, "https://evil.example", nil, false, false),
+        (nil, "null", nil, false, false),
+        (nil, "null", nil, true, true),
+        (nil, "https://evil.example", nil, true, true),
+        (nil, "https://gate.example", nil, false, true),
+        (nil, "https://gate.example:8443", nil, false, false),
+        (nil, "https://user@gate.example", nil, false, false),
+        (nil, nil, "https://gate.example/wait/drop?js=0", false, true),
+        (nil, nil, "https://evil.example/gate.example", false, false),
+        (nil, nil, nil, false, false),
+    ] as [(String?, String?, String?, Bool, Bool)])
+    func formCheck(site: String?, origin: String?, referer: String?, tokenMatches: Bool, allowed: Bool) {
+        let check = JoinAgainFormCheck(
+            secFetchSite: site, origin: origin, referer: referer, host: "Gate.example",
+            token: tokenMatches ? "abc" : "abd", expectedToken: "abc"
+        )
+        #expect(check.allows == allowed)
+    }
+
+    @Test("form fields")
+    func formFields() {
+        #expect(JoinAgainFormCheck.formField("token", in: "a=1&token=x%2By+z&b=2") == "x+y z")
+        #expect(JoinAgainFormCheck.formField("token", in: "tokens=1") == nil)
+        #expect(JoinAgainFormCheck.formField("token", in: "") == nil)
     }
 }

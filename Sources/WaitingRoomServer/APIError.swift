@@ -21,7 +21,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store", .xContentTypeOptions: "nosniff"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         let reasonJSON = reason.map { #","reason":"\#(JSONText.escape($0))""# } ?? ""
         let body = #"{"error":"\#(JSONText.escape(code))","message":"\#(JSONText.escape(message))"\#(reasonJSON)}"#

@@ -11,10 +11,10 @@ struct AdminRoutes: Sendable {
     let adminKey: String?
     let reader: RequestReader
     let failures: StoreFailures
-    let dashboard: String
+    let dashboard: StaticPage
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/admin/dashboard") { _, _ in Responses.html(status: .ok, self.dashboard) }
+        router.get("/admin/dashboard") { _, _ in self.dashboard.response }
         let admin = router.group("/admin/v1").add(middleware: BearerKeyMiddleware(key: adminKey))
         admin.get("/rooms") { _, _ in
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }

@@ -108,6 +108,8 @@ extension GateConfiguration {
         GateSetting("WAITROOM_ENV", file: nil, example: "staging") { configuration, text, _ in configuration.development = text != "production" },
         .int("WAITROOM_HTTP_IDLE_TIMEOUT_MS", file: "limits.idleTimeoutMs", example: "5000", \.limits.idleTimeoutMs),
         .int("WAITROOM_HTTP_READ_TIMEOUT_MS", file: "limits.readTimeoutMs", example: "2500", \.limits.readTimeoutMs),
+        .int("WAITROOM_HTTP_WRITE_TIMEOUT_MS", file: "limits.writeTimeoutMs", example: "4000", \.limits.writeTimeoutMs),
+        .int("WAITROOM_HTTP_MAX_UNSENT_BYTES", file: "limits.maxUnsentBytes", example: "131072", \.limits.maxUnsentBytes),
         GateSetting("WAITROOM_HTTP_MAX_CONNECTIONS", file: "limits.maxConnections", example: "900") { configuration, text, key throws(ConfigurationError) in
             // "auto" (or empty): derived from the descriptor limit.
             guard text != "auto" && !text.isEmpty else { return configuration.limits.maxConnections = nil }

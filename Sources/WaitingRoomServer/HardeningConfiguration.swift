@@ -11,6 +11,13 @@ public struct HardeningConfiguration: Sendable {
     /// A request must arrive whole (head and body) within this long of its first byte
     /// (`WAITROOM_HTTP_READ_TIMEOUT_MS`): slow-loris headers and trickled bodies are cut off.
     public var readTimeoutMs = 10_000
+    /// Output a client does not read may stay above `maxUnsentBytes` for this long, then the connection is
+    /// closed (`WAITROOM_HTTP_WRITE_TIMEOUT_MS`): a client that pipelines requests and never reads its
+    /// answers cannot hold a connection.
+    public var writeTimeoutMs = 10_000
+    /// Unsent output per connection above which the gate reads no further requests from it
+    /// (`WAITROOM_HTTP_MAX_UNSENT_BYTES`; the kernel's socket buffer comes on top).
+    public var maxUnsentBytes = 65_536
     /// Open connections per instance (`WAITROOM_HTTP_MAX_CONNECTIONS`); beyond it new connections get a
     /// 503 and are closed. Nil: derived from the descriptor limit (see ``effectiveMaxConnections``).
     public var maxConnections: Int?
@@ -48,6 +55,8 @@ public struct HardeningConfiguration: Sendable {
     func validate() throws(ConfigurationError) {
         guard (100...3_600_000).contains(idleTimeoutMs) else { throw ConfigurationError(key: "limits.idleTimeoutMs", reason: "must be 100...3600000") }
         guard (100...600_000).contains(readTimeoutMs) else { throw ConfigurationError(key: "limits.readTimeoutMs", reason: "must be 100...600000") }
+        guard (100...600_000).contains(writeTimeoutMs) else { throw ConfigurationError(key: "limits.writeTimeoutMs", reason: "must be 100...600000") }
+        guard (4_096...(64 << 20)).contains(maxUnsentBytes) else { throw ConfigurationError(key: "limits.maxUnsentBytes", reason: "must be 4096...67108864") }
         if let maxConnections, maxConnections < 1 { throw ConfigurationError(key: "limits.maxConnections", reason: "must be at least 1") }
         if let metricsKey, metricsKey.utf8.count < 16 { throw ConfigurationError(key: "WAITROOM_METRICS_KEY", reason: "must be at least 16 bytes") }
     }

@@ -28,7 +28,7 @@ public struct AdmissionMiddleware<Context: AdmissionRequestContext>: RouterMiddl
             let body = JSONText.errorBody(code: error.code, message: error.description)
             return Response(
                 status: .init(code: error.status),
-                headers: [.contentType: "application/json"],
+                headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
                 body: .init(byteBuffer: ByteBuffer(string: body))
             )
         }

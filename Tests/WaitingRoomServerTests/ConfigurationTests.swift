@@ -45,6 +45,8 @@ struct ConfigurationTests {
         ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "soon", "WAITROOM_HTTP_IDLE_TIMEOUT_MS"),
         ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "10", "limits.idleTimeoutMs"),
         ("WAITROOM_HTTP_READ_TIMEOUT_MS", "0", "limits.readTimeoutMs"),
+        ("WAITROOM_HTTP_WRITE_TIMEOUT_MS", "0", "limits.writeTimeoutMs"),
+        ("WAITROOM_HTTP_MAX_UNSENT_BYTES", "100", "limits.maxUnsentBytes"),
         ("WAITROOM_HTTP_MAX_CONNECTIONS", "lots", "WAITROOM_HTTP_MAX_CONNECTIONS"),
         ("WAITROOM_HTTP_MAX_CONNECTIONS", "0", "limits.maxConnections"),
         ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
@@ -123,17 +125,23 @@ struct ConfigurationTests {
         let defaults = try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [:])
         #expect(defaults.limits.idleTimeoutMs == 30_000)
         #expect(defaults.limits.readTimeoutMs == 10_000)
+        #expect(defaults.limits.writeTimeoutMs == 10_000)
+        #expect(defaults.limits.maxUnsentBytes == 65_536)
         #expect(defaults.limits.maxConnections == nil)
         #expect(defaults.limits.effectiveMaxConnections >= 16)
         #expect(defaults.limits.trustedProxies == .none)
         #expect(defaults.limits.metricsKey == nil)
         let fromFile = try GateConfiguration.load(
-            file: try file("limits:\n  idleTimeoutMs: 5000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
+            file: try file("limits:\n  idleTimeoutMs: 5000\n  writeTimeoutMs: 4000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
             roomsFile: try file("rooms: {}"),
-            environment: ["WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_METRICS_KEY": "metrics-key-0123456789"]
+            environment: [
+                "WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_HTTP_MAX_UNSENT_BYTES": "131072", "WAITROOM_METRICS_KEY": "metrics-key-0123456789",
+            ]
         )
         #expect(fromFile.limits.idleTimeoutMs == 5_000)
         #expect(fromFile.limits.readTimeoutMs == 2_500)
+        #expect(fromFile.limits.writeTimeoutMs == 4_000)
+        #expect(fromFile.limits.maxUnsentBytes == 131_072)
         #expect(fromFile.limits.effectiveMaxConnections == 900)
         #expect(fromFile.limits.trustedProxies.blocks.count == 2)
         #expect(fromFile.limits.metricsKey == "metrics-key-0123456789")

@@ -56,7 +56,7 @@ struct WaitPageTests {
     func logoPolicy() {
         #expect(PageSecurity.origin("https://cdn.example:8443/a/logo.png") == "https://cdn.example:8443")
         #expect(PageSecurity.origin("/static/logo.png") == nil)
-        let csp = PageSecurity.contentSecurityPolicy(for: "", imageOrigins: ["https://cdn.example"])
+        let csp = PageSecurity.contentSecurityPolicy(scriptHashes: [], imageOrigins: ["https://cdn.example"])
         #expect(csp.contains("img-src 'self' data: https://cdn.example;"))
     }
 

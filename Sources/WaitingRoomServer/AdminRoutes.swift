@@ -20,7 +20,7 @@ struct AdminRoutes: Sendable {
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
             // Gates' health from their heartbeats (absent while Redis is unreachable: the rooms are stale then too).
             let gates = (try? await self.store.heartbeats()).map { GateHealth.list($0) }
-            return try Responses.encode(RoomList(rooms: rooms, gates: gates))
+            return try Responses.encode(RoomList(rooms: rooms, gates: gates, redisReachable: gates != nil && !rooms.contains { $0.live.stale }))
         }
         addReport(to: admin)
         admin.get("/rooms/:room") { _, context in

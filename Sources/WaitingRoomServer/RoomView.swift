@@ -103,6 +103,9 @@ public struct RoomView: Codable, Sendable {
 /// `GET /admin/v1/rooms`.
 public struct RoomList: Codable, Sendable {
     public var rooms: [RoomView]
-    /// Every gate that wrote a heartbeat in the last ten minutes, and whether it is still alive.
+    /// Every gate that wrote a heartbeat in the last ten minutes, and whether it is still alive; nil when
+    /// this gate cannot read them (Redis unreachable).
     public var gates: [GateHealth]?
+    /// Whether the gate answering reaches Redis: it read the heartbeats and none of its rooms is stale.
+    public var redisReachable: Bool?
 }

@@ -57,6 +57,8 @@ struct AdminAPITests {
 
         let list = try await HTTP.shared.call(.GET, gate.base + "/admin/v1/rooms", bearer: key)
         #expect((list.json["rooms"] as? [[String: Any]])?.contains { $0["room"] as? String == room } == true)
+        #expect(list.json["redisReachable"] as? Bool == true, "the dashboard's gates light: \(list.body.prefix(300))")
+        #expect((list.json["gates"] as? [[String: Any]])?.contains { $0["staleRooms"] is Int } == true, "each gate says how many rooms it cannot refresh")
         let one = try await HTTP.shared.call(.GET, url, bearer: key)
         let live = try #require(one.json["live"] as? [String: Any])
         for field in ["waiting", "tail", "head", "active", "offers", "joinsPerSecond", "admissionsPerSecond", "claimRatio"] {

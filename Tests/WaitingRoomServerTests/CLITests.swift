@@ -193,6 +193,40 @@ struct CLITests {
         #expect(try await run("room", "delete", room, "--yes").status == 0)
     }
 
+    @Test("serve started outside the repository (no Config/) says first that it runs on built-in defaults")
+    func serveSaysItRunsOnDefaults() async throws {
+        let server = try await TestRedisServer.shared()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("waitroom-noconfig-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["serve"]
+        process.currentDirectoryURL = directory
+        process.environment = ["WAITROOM_REDIS_URL": server.url, "WAITROOM_HTTP_PORT": "\(try freePort())", "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        let log = Locked("")
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            log.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            output.fileHandleForReading.readabilityHandler = nil
+        }
+        try await waitUntil(timeout: .seconds(20)) { log.withLock { $0.contains("listening") } }
+        let text = log.withLock { $0 }
+        let said = try #require(text.split(separator: "\n").first { $0.contains("configuration file") }, "\(text)")
+        #expect(said.contains("no configuration file") && said.contains("built-in defaults"), "\(said)")
+        #expect(said.contains("no rooms file"), "\(said)")
+        #expect(text.range(of: "built-in defaults")!.lowerBound < text.range(of: "listening")!.lowerBound, "said before it listens: \(text)")
+    }
+
     @Test("wrong key, bad values, usage errors, conflicts and an unreachable gate fail non-zero with a clear message")
     func failures() async throws {
         let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)

@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "WaitingRoomStoreTests", dependencies: ["WaitingRoomStore", "WaitingRoomCore", "RedisClient", "TestSupport"]),
         .testTarget(
             name: "DeploymentTests",
-            dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")]
+            dependencies: ["WaitingRoomServer", "WaitingRoomCore", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator", "WaitingRoomCore"]),
         .testTarget(

@@ -56,10 +56,21 @@ public struct GateConfiguration: Sendable {
     /// A directory whose `wait.html` (and optionally `strings.json`) replaces the built-in waiting page:
     /// `Config/templates` when it has a `wait.html`, or `WAITROOM_TEMPLATES_DIR`. Checked at start-up.
     public var templatesDirectory: String?
+    /// The configuration file and rooms file read by ``load(file:roomsFile:environment:)``; nil when none was
+    /// (the defaults under `Config/` are optional: started elsewhere, the gate runs on built-in defaults).
+    public var configurationFile: String?
+    public var roomsFile: String?
 
     public enum LogFormat: String, Sendable, Codable { case text, json }
 
     public init() {}
+
+    /// Where the settings came from, for the start-up log: the files read, or that there were none.
+    public var sourceDescription: String {
+        let files = configurationFile.map { "configuration from \($0)" }
+            ?? "no configuration file (neither --config, WAITROOM_CONFIG nor Config/waitroom.yaml): built-in defaults and WAITROOM_* variables"
+        return files + "; " + (roomsFile.map { "rooms from \($0)" } ?? "no rooms file (no Config/rooms.yaml): rooms come from the admin API")
+    }
 
     /// Loads the configuration file (if any) and applies the environment.
     public static func load(
@@ -71,9 +82,11 @@ public struct GateConfiguration: Sendable {
         // Files named explicitly must exist; the defaults under Config/ are optional.
         if let path = try chosen(file, environment["WAITROOM_CONFIG"], key: "WAITROOM_CONFIG", fallback: "Config/waitroom.yaml") {
             try configuration.apply(yamlFile: path)
+            configuration.configurationFile = path
         }
         if let path = try chosen(roomsFile, environment["WAITROOM_ROOMS_FILE"], key: "WAITROOM_ROOMS_FILE", fallback: "Config/rooms.yaml") {
             configuration.rooms = try RoomsFile.load(path)
+            configuration.roomsFile = path
         }
         if let directory = environment["WAITROOM_TEMPLATES_DIR"] {
             guard FileManager.default.fileExists(atPath: directory + "/wait.html") else {

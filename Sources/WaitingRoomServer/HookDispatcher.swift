@@ -9,8 +9,10 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// Consumes every room's events stream through one consumer group shared by all gates, so each event is
-/// handled by exactly one gate: delivered to the room's hooks that subscribe to it (signed, retried with
-/// backoff while the receiver fails, given up after `maxAttempts`), and written to the log when asked.
+/// handled by exactly one gate: delivered to the hooks that subscribe to it (signed, retried with backoff
+/// while the receiver fails, given up after `maxAttempts`), and written to the log when asked. The hooks are
+/// those the room had when the event happened (the event names that list), with their secrets then: an edit
+/// after the event changes neither where it goes nor how it is signed.
 struct HookDispatcher: Service {
     let store: RoomStore
     let cache: RoomCache
@@ -39,17 +41,24 @@ struct HookDispatcher: Service {
     func run() async throws {
         var failing = false
         var lastRetryScan = ContinuousClock.now
+        // Rooms seen with hooks, and when: a room whose hooks were just removed still has events made
+        // under them to deliver, for as long as those are fresh.
+        var hookedAt: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 // Only rooms with hooks are read (and all rooms when events go to the log): a room without
                 // either costs nothing here; its stream waits, capped, for a warehouse.
-                let rooms = logEvents ? cache.roomNames : cache.roomNames.filter { !(cache.entry($0)?.snapshot.settings.hooks.isEmpty ?? true) }
+                let now = ContinuousClock.now
+                for room in cache.roomNames where !(cache.entry(room)?.snapshot.settings.hooks.isEmpty ?? true) { hookedAt[room] = now }
+                hookedAt = hookedAt.filter { now - $0.value < .milliseconds(staleAfterMs) }
+                let hooked = hookedAt.keys.sorted()
+                let rooms = logEvents ? Array(Set(cache.roomNames).union(hooked)).sorted() : hooked
                 for (room, events) in try await store.readEvents(rooms: rooms, consumer: consumer) {
                     for event in events { try await handle(room: room, event) }
                 }
-                if ContinuousClock.now - lastRetryScan >= .seconds(1) {
-                    lastRetryScan = .now
-                    for room in rooms where !(cache.entry(room)?.snapshot.settings.hooks.isEmpty ?? true) {
+                if now - lastRetryScan >= .seconds(1) {
+                    lastRetryScan = now
+                    for room in hooked {
                         for event in try await store.retryableEvents(room: room, consumer: consumer, backoffMs: Self.backoffMs) {
                             try await handle(room: room, event)
                         }
@@ -71,10 +80,15 @@ struct HookDispatcher: Service {
         if logEvents && event.deliveries == 1 {
             logger.info("room event", metadata: ["room": "\(room)", "type": "\(event.type)", "event_id": "\(event.id)", "data": "\(event.data)"])
         }
-        let hooks = cache.entry(room)?.snapshot.settings.hooks ?? []
         let fresh = Int64(Date().timeIntervalSince1970 * 1000) - event.atMs < staleAfterMs
+        let hooks: [RoomHook]
+        switch event.hookSet {
+        case _ where !fresh: hooks = []
+        case nil: hooks = cache.entry(room)?.snapshot.settings.hooks ?? []  // recorded by a gate that kept no hook list
+        case let set?: hooks = try await store.hookSet(room: room, id: set) ?? []
+        }
         var pending = false
-        for (index, hook) in hooks.enumerated() where fresh && hook.events.contains(event.type) {
+        for (index, hook) in hooks.enumerated() where hook.events.contains(event.type) {
             if try await store.hookDelivered(room: room, eventID: event.id, index: index) { continue }
             let outcome = await deliver(hook, room: room, event: event)
             let record = DeliveryRecord(

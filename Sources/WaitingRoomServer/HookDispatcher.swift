@@ -28,14 +28,19 @@ struct HookDispatcher: Service {
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(3)
-        configuration.timeout.read = .seconds(5)
+        configuration.timeout.read = .seconds(Int64(deliveryTimeoutMs / 1_000))
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    /// The wait before attempt `deliveries + 1`: 1 s, 2 s, 4 s … up to a minute.
+    /// How long one delivery may take.
+    static let deliveryTimeoutMs: Int64 = 5_000
+
+    /// The wait before attempt `deliveries + 1`: 1 s, 2 s, 4 s … up to a minute, and never less than a
+    /// delivery may take — an event still being delivered by one gate is not taken over (and sent twice)
+    /// by another.
     static func backoffMs(_ deliveries: Int) -> Int64 {
-        min(60_000, 1_000 << Int64(max(0, min(deliveries - 1, 6))))
+        max(deliveryTimeoutMs + 1_000, min(60_000, 1_000 << Int64(max(0, min(deliveries - 1, 6)))))
     }
 
     func run() async throws {
@@ -132,7 +137,7 @@ struct HookDispatcher: Service {
         request.headers.add(name: "Waitroom-Signature", value: Self.signature(secret: hook.secret, body: body, unixSeconds: Int64(Date().timeIntervalSince1970)))
         request.body = .bytes(ByteBuffer(string: body))
         do {
-            let response = try await Self.client.execute(request, timeout: .seconds(5))
+            let response = try await Self.client.execute(request, timeout: .milliseconds(Self.deliveryTimeoutMs))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
             return ((200..<300).contains(status), status, (200..<300).contains(status) ? nil : "HTTP \(status)")

@@ -84,9 +84,11 @@ extension RoomStore {
                 guard let fields = item.array, fields.count == 4, let id = fields[0].string, let idle = fields[2].int, let count = fields[3].int else { continue }
                 if idle >= backoffMs(Int(count)) { due.append((id, Int(count))) }
             }
-            guard !due.isEmpty else { return [] }
+            guard let minimumIdle = due.map({ backoffMs($0.deliveries) }).min() else { return [] }
+            // The claim itself requires the idle time: of two gates that both saw the event due, the second
+            // claims nothing (the first claim reset the idle time).
             let claimed = try await redis.execute(
-                ["XCLAIM", key, RedisArgument(Self.eventGroup), RedisArgument(consumer), "0"] + due.map { RedisArgument($0.id) }
+                ["XCLAIM", key, RedisArgument(Self.eventGroup), RedisArgument(consumer), RedisArgument(minimumIdle)] + due.map { RedisArgument($0.id) }
             )
             let counts = Dictionary(uniqueKeysWithValues: due.map { ($0.id, $0.deliveries + 1) })
             return (claimed.array ?? []).compactMap(Self.event).map { event in

@@ -126,7 +126,9 @@ public enum AdmissionModel {
         var offered: Int64 = 0
         if s.state == .open {
             s.bucket += offerRate * Double(elapsed) / 1_000
-            let burst = max(offerRate, 1)
+            // A second's worth of offers at most (one at least while admitting); none at rate 0: a rate set
+            // to 0 holds the queue at once, whatever the bucket saved up before.
+            let burst = offerRate > 0 ? max(offerRate, 1) : 0
             if s.bucket > burst { s.bucket = burst }
             var n = Int64(s.bucket.rounded(.down))
             if n > s.tail - s.head { n = s.tail - s.head }

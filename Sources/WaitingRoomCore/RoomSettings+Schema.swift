@@ -252,14 +252,15 @@ public struct RoomSetting: Sendable {
         )
     }
 
-    /// A secret text setting: empty means unset; otherwise at least `minimumLength` characters.
+    /// A secret text setting: unset is null in views (and null or "" clears it); otherwise at least
+    /// `minimumLength` characters.
     static func secret(
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String> & Sendable, minimumLength: Int, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: false, secret: true, doc: doc,
-            get: { .text($0[keyPath: path]) },
-            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } },
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, secret: true, doc: doc,
+            get: { $0[keyPath: path].isEmpty ? .none : .text($0[keyPath: path]) },
+            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } else { $0[keyPath: path] = "" } },
             check: { value in
                 guard case .text(let text) = value else { return "must be a string" }
                 return text.isEmpty || text.utf8.count >= minimumLength ? nil : "must be empty or at least \(minimumLength) characters"
@@ -334,8 +335,8 @@ extension RoomSettings {
         .integer("joinsPerClientPerMinute", flag: "joins-per-client", \.joinsPerClientPerMinute, range: 0...1_000_000, doc: "New places per client address (IPv6: per /64) per minute on each gate, a minute's worth at once; 0 turns the limit off."),
         .integer("proofOfWorkBits", flag: "pow-bits", \.proofOfWorkBits, range: 0...ProofOfWorkLimits.maximumBits, doc: "Leading zero bits of SHA-256 a browser must find before it may join (0: off)."),
         .boolean("requireJoinPass", \.requireJoinPass, doc: "Joins need a pass the shop signed ({room, sub, exp}, HS256 with joinPassSecret): one place per shop account."),
-        .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set)."),
-        .text("displayName", \.displayName, doc: "The waiting page's heading and title (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
+        .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set), or null when unset."),
+        .text("displayName", \.displayName, doc: "The waiting page's heading and title, up to 80 characters (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
         .text("shopUrl", \.shopUrl, doc: "The link back to the shop (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
         .text("logoUrl", \.logoUrl, doc: "The shop's logo on the waiting page (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
         .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import WaitingRoomStore
+import WaitingRoomTokens
 
 /// An error the HTTP layer turns into `{"error": "<code>", "message": "<text>"}` with the right status.
 public struct APIError: Error, HTTPResponseError, Sendable {
@@ -20,7 +21,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store", .xContentTypeOptions: "nosniff"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         let reasonJSON = reason.map { #","reason":"\#(JSONText.escape($0))""# } ?? ""
         let body = #"{"error":"\#(JSONText.escape(code))","message":"\#(JSONText.escape(message))"\#(reasonJSON)}"#
@@ -40,23 +41,4 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
     static let unavailable = APIError(.serviceUnavailable, "unavailable", "the queue store is unreachable; retry shortly", retryAfterSeconds: 2)
     static func tooLarge(_ limit: Int) -> APIError { APIError(.contentTooLarge, "body_too_large", "request body is over \(limit) bytes") }
-}
-
-enum JSONText {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }

@@ -11,16 +11,16 @@ struct AdminRoutes: Sendable {
     let adminKey: String?
     let reader: RequestReader
     let failures: StoreFailures
-    let dashboard: String
+    let dashboard: StaticPage
 
     func add(to router: Router<BasicRequestContext>) {
-        router.get("/admin/dashboard") { _, _ in Responses.html(status: .ok, self.dashboard) }
+        router.get("/admin/dashboard") { _, _ in self.dashboard.response }
         let admin = router.group("/admin/v1").add(middleware: BearerKeyMiddleware(key: adminKey))
         admin.get("/rooms") { _, _ in
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
             // Gates' health from their heartbeats (absent while Redis is unreachable: the rooms are stale then too).
             let gates = (try? await self.store.heartbeats()).map { GateHealth.list($0) }
-            return try Responses.encode(RoomList(rooms: rooms, gates: gates))
+            return try Responses.encode(RoomList(rooms: rooms, gates: gates, redisReachable: gates != nil && !rooms.contains { $0.live.stale }))
         }
         addReport(to: admin)
         admin.get("/rooms/:room") { _, context in
@@ -71,13 +71,12 @@ struct AdminRoutes: Sendable {
                 throw APIError.notFound("unknown action: use pause, resume, close or open")
             }
             let change: RoomStore.StateChange
-            do { change = try await self.store.change(room: name, action) } catch { throw self.failures.response(for: error) }
+            // The store records the change's event in the same step (bound to the hooks the room has then).
+            do { change = try await self.store.change(room: name, action, by: self.keyID) } catch { throw self.failures.response(for: error) }
             switch change {
             case .missing: throw APIError.notFound("no such room")
             case .conflict(let current): throw APIError(.conflict, "conflict", "cannot \(action.rawValue) a room that is \(current.rawValue)")
-            case .changed(let state):
-                let type = action == .resume ? "room.resumed" : action == .pause ? "room.paused" : action == .close ? "room.closed" : "room.opened"
-                await self.emit(name, type, ["state": .string(state.rawValue), "by": .string(self.keyID)])
+            case .changed:
                 return try await self.roomResponse(name, status: .ok)
             }
         }
@@ -95,7 +94,7 @@ struct AdminRoutes: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: (try? encoder.encode(data)) ?? Data("{}".utf8), as: UTF8.self)
         do {
-            try await store.appendEvent(room: room, type: type, dataJSON: text, atMs: Int64(Date().timeIntervalSince1970 * 1000))
+            try await store.appendEvent(room: room, type: type, dataJSON: text)
         } catch {
             failures.logger.warning("could not record a room event", metadata: ["room": "\(room)", "type": "\(type)", "error": "\(error)"])
         }

@@ -3,12 +3,16 @@ import NIOCore
 /// Sent toward the socket by ``RequestEdgeHandler`` when a request has been read to its end.
 struct RequestReadComplete {}
 
-/// The idle and read deadlines of one connection as a pure state machine (events in, actions out), so
-/// it is tested without a channel.
+/// The idle, read and write deadlines of one connection as a pure state machine (events in, actions out),
+/// so it is tested without a channel.
 ///
 /// - idle: no request in progress (none being read, none being answered) for `idleTimeout` — from the
 ///   connection's start, or from the end of the last response;
-/// - read: a request not read whole (head and body) within `readTimeout` of its first byte.
+/// - read: a request not read whole (head and body) within `readTimeout` of its first byte;
+/// - write: output held above the connection's high-water mark (the client does not read its answers)
+///   for `writeTimeout`. While it is there the connection reads no further requests (backpressure), so
+///   without this deadline a client that pipelines requests and never reads would hold its connection —
+///   and a slot under the connection cap — forever: it is never idle, and no request is being read.
 ///
 /// It never asks to cancel a timer: NIO cancels a scheduled task with a linear search of the event
 /// loop's timer heap, which with thousands of idle connections would tax every request and every close.
@@ -23,18 +27,22 @@ struct ConnectionDeadlines {
 
     let idleTimeout: TimeAmount
     let readTimeout: TimeAmount
+    let writeTimeout: TimeAmount
     /// First byte of the request being read.
     private(set) var requestStartedAt: NIODeadline?
     /// Requests read whose responses have not been written yet.
     private(set) var inFlight = 0
     /// When the connection last became idle (nil while busy).
     private(set) var idleSince: NIODeadline?
+    /// When the output went above the high-water mark (nil while it is below).
+    private(set) var unwritableSince: NIODeadline?
     /// The earliest pending timer.
     private(set) var nextFire: NIODeadline?
 
-    init(idleTimeout: TimeAmount, readTimeout: TimeAmount) {
+    init(idleTimeout: TimeAmount, readTimeout: TimeAmount, writeTimeout: TimeAmount = .seconds(10)) {
         self.idleTimeout = idleTimeout
         self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
     }
 
     mutating func opened(now: NIODeadline) -> Action {
@@ -64,16 +72,29 @@ struct ConnectionDeadlines {
         return want(now + idleTimeout)
     }
 
+    /// The channel's writability changed: unwritable means its output is above the high-water mark.
+    mutating func writabilityChanged(writable: Bool, now: NIODeadline) -> Action {
+        guard !writable else {
+            unwritableSince = nil
+            return .none
+        }
+        guard unwritableSince == nil else { return .none }
+        unwritableSince = now
+        return want(now + writeTimeout)
+    }
+
     /// A timer scheduled for `deadline` fired.
     mutating func timerFired(scheduledFor deadline: NIODeadline, now: NIODeadline) -> Action {
         if nextFire == deadline { nextFire = nil }
+        var due: [NIODeadline] = []
+        if let stuck = unwritableSince { due.append(stuck + writeTimeout) }
         if let started = requestStartedAt {
-            return now >= started + readTimeout ? .close : want(started + readTimeout)
+            due.append(started + readTimeout)
+        } else if inFlight == 0, let idle = idleSince {
+            due.append(idle + idleTimeout)
         }
-        if inFlight == 0, let idle = idleSince {
-            return now >= idle + idleTimeout ? .close : want(idle + idleTimeout)
-        }
-        return .none
+        guard let first = due.min() else { return .none }
+        return now >= first ? .close : want(first)
     }
 
     private mutating func want(_ deadline: NIODeadline) -> Action {
@@ -83,7 +104,8 @@ struct ConnectionDeadlines {
     }
 }
 
-/// Runs ``ConnectionDeadlines`` on a channel; first in the pipeline, so it sees each request's raw bytes.
+/// Runs ``ConnectionDeadlines`` on a channel; first in the pipeline, so it sees each request's raw bytes and
+/// the socket's writability.
 final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -100,8 +122,8 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
     private let box: Box
     private var started = false
 
-    init(idleTimeout: TimeAmount, readTimeout: TimeAmount) {
-        box = Box(ConnectionDeadlines(idleTimeout: idleTimeout, readTimeout: readTimeout))
+    init(idleTimeout: TimeAmount, readTimeout: TimeAmount, writeTimeout: TimeAmount) {
+        box = Box(ConnectionDeadlines(idleTimeout: idleTimeout, readTimeout: readTimeout, writeTimeout: writeTimeout))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -135,6 +157,11 @@ final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableChannelHan
         default:
             context.triggerUserOutboundEvent(event, promise: promise)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        Self.perform(box.deadlines.writabilityChanged(writable: context.channel.isWritable, now: .now()), box: box, channel: context.channel)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

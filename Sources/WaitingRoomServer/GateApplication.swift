@@ -61,7 +61,7 @@ public enum GateApplication {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())  // ahead of every route: every error is JSON
         AssetRoutes.add(to: router)
-        PlatformRoutes(store: store, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
+        PlatformRoutes(cache: cache, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
         PublicRoutes(
             rooms: RoomLookup(cache: cache, store: store), committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
             issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
@@ -83,7 +83,7 @@ public enum GateApplication {
 
         let app = Application(
             router: router,
-            server: ConnectionGuard(configuration.limits).server,
+            server: ConnectionGuard(configuration.limits, maxBodyBytes: configuration.maxBodyBytes).server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.

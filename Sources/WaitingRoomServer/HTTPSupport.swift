@@ -8,17 +8,17 @@ import WaitingRoomTokens
 
 /// Response builders shared by every route.
 enum Responses {
+    /// A JSON answer; an error status also gets `nosniff` (as every JSON error does).
     static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: text))
-        )
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+        if status.code >= 400 { headers[.xContentTypeOptions] = "nosniff" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// An HTML page with its security headers (CSP by script hash, frame-ancestors, nosniff, referrer).
-    static func html(status: HTTPResponse.Status, _ text: String) -> Response {
-        PageSecurity.page(status: status, text)
+    /// An HTML page with its security headers (CSP by its template's script hashes, frame-ancestors,
+    /// nosniff, referrer).
+    static func html(status: HTTPResponse.Status, _ text: String, scriptHashes: [String]) -> Response {
+        PageSecurity.page(status: status, text, scriptHashes: scriptHashes)
     }
 
     static func encode(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -43,9 +43,17 @@ struct RequestReader: Sendable {
 
     /// The body as a JSON object whose values keep their JSON types (a boolean is never a number).
     func jsonObject(_ request: Request) async throws(APIError) -> [String: JSONValue] {
-        let body = try await self.body(request)
+        try Self.jsonObject(try await self.body(request))
+    }
+
+    /// A body read as a JSON object, strictly: a key written twice in any object is refused (parsers
+    /// disagree on which copy wins, so the gate and whatever else reads the body could disagree).
+    static func jsonObject(_ body: ByteBuffer) throws(APIError) -> [String: JSONValue] {
         guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
             throw .badRequest("body must be a JSON object", code: "malformed_json")
+        }
+        if let key = JSONDuplicateKeys.first(in: body.readableBytesView) {
+            throw .badRequest("the key \(key) appears twice in one object", code: "duplicate_key")
         }
         return object
     }
@@ -110,7 +118,7 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The HTML pages, loaded once from the module's resources.
 struct Pages: Sendable {
     let wait: WaitPage
-    let dashboard: String
+    let dashboard: StaticPage
 
     /// The built-in pages, or the waiting page from `templatesDirectory` (`wait.html`, and `strings.json`
     /// when present): checked here, at start-up, so an unknown placeholder or a string table missing a
@@ -129,7 +137,16 @@ struct Pages: Sendable {
         } catch {
             throw ConfigurationError(key: "WAITROOM_TEMPLATES_DIR", reason: "\(templatesDirectory ?? "built-in page"): \(error)")
         }
-        dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
+        let dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
             .flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "<!doctype html><title>WaitingRoom</title><p>page missing</p>"
+        self.dashboard = StaticPage(html: dashboard, scriptHashes: (try? PageSecurity.scriptHashes(of: dashboard)) ?? [])
     }
+}
+
+/// A page served as it is, with its inline scripts' hashes taken once.
+struct StaticPage: Sendable {
+    let html: String
+    let scriptHashes: [String]
+
+    var response: Response { Responses.html(status: .ok, html, scriptHashes: scriptHashes) }
 }

@@ -3,7 +3,7 @@ import WaitingRoomCore
 
 /// Connection limits, client identity behind proxies, the metrics key and (until room settings own it) the
 /// per-client join limit. Part of ``GateConfiguration`` (`limits`); YAML section `limits:`; environment
-/// variables win.
+/// variables win (both declared in ``GateConfiguration/settings``).
 public struct HardeningConfiguration: Sendable {
     /// A keep-alive connection with no request in progress is closed after this long
     /// (`WAITROOM_HTTP_IDLE_TIMEOUT_MS`). It also bounds the wait for a new connection's first request.
@@ -11,6 +11,13 @@ public struct HardeningConfiguration: Sendable {
     /// A request must arrive whole (head and body) within this long of its first byte
     /// (`WAITROOM_HTTP_READ_TIMEOUT_MS`): slow-loris headers and trickled bodies are cut off.
     public var readTimeoutMs = 10_000
+    /// Output a client does not read may stay above `maxUnsentBytes` for this long, then the connection is
+    /// closed (`WAITROOM_HTTP_WRITE_TIMEOUT_MS`): a client that pipelines requests and never reads its
+    /// answers cannot hold a connection.
+    public var writeTimeoutMs = 10_000
+    /// Unsent output per connection above which the gate reads no further requests from it
+    /// (`WAITROOM_HTTP_MAX_UNSENT_BYTES`; the kernel's socket buffer comes on top).
+    public var maxUnsentBytes = 65_536
     /// Open connections per instance (`WAITROOM_HTTP_MAX_CONNECTIONS`); beyond it new connections get a
     /// 503 and are closed. Nil: derived from the descriptor limit (see ``effectiveMaxConnections``).
     public var maxConnections: Int?
@@ -45,60 +52,11 @@ public struct HardeningConfiguration: Sendable {
         return Int(min(limit.rlim_cur, 1 << 20))
     }
 
-    /// The `limits:` section of `Config/waitroom.yaml`.
-    struct File: Decodable {
-        var idleTimeoutMs: Int?
-        var readTimeoutMs: Int?
-        var maxConnections: Int?
-        var trustedProxies: [String]?
-    }
-
-    mutating func apply(file: File) throws(ConfigurationError) {
-        idleTimeoutMs = file.idleTimeoutMs ?? idleTimeoutMs
-        readTimeoutMs = file.readTimeoutMs ?? readTimeoutMs
-        maxConnections = file.maxConnections ?? maxConnections
-        if let list = file.trustedProxies {
-            trustedProxies = try Self.proxies(list.joined(separator: ","), key: "limits.trustedProxies")
-        }
-    }
-
-    mutating func apply(environment: [String: String]) throws(ConfigurationError) {
-        func int(_ key: String) throws(ConfigurationError) -> Int? {
-            guard let text = environment[key] else { return nil }
-            guard let value = Int(text) else { throw ConfigurationError(key: key, reason: "must be an integer, got \(text)") }
-            return value
-        }
-        if let value = try int("WAITROOM_HTTP_IDLE_TIMEOUT_MS") { idleTimeoutMs = value }
-        if let value = try int("WAITROOM_HTTP_READ_TIMEOUT_MS") { readTimeoutMs = value }
-        if let text = environment["WAITROOM_HTTP_MAX_CONNECTIONS"] {
-            if text == "auto" || text.isEmpty {
-                maxConnections = nil
-            } else {
-                guard let value = Int(text) else { throw ConfigurationError(key: "WAITROOM_HTTP_MAX_CONNECTIONS", reason: "must be an integer or auto, got \(text)") }
-                maxConnections = value
-            }
-        }
-        if let text = environment["WAITROOM_TRUSTED_PROXIES"] { trustedProxies = try Self.proxies(text, key: "WAITROOM_TRUSTED_PROXIES") }
-        if let value = environment["WAITROOM_METRICS_KEY"] { metricsKey = value.isEmpty ? nil : value }
-        if let text = environment["WAITROOM_SHARED_JOIN_BUDGET"] {
-            switch text {
-            case "1", "true", "yes", "on": sharedJoinBudget = true
-            case "0", "false", "no", "off", "": sharedJoinBudget = false
-            default: throw ConfigurationError(key: "WAITROOM_SHARED_JOIN_BUDGET", reason: "must be true or false, got \(text)")
-            }
-        }
-    }
-
-    private static func proxies(_ text: String, key: String) throws(ConfigurationError) -> TrustedProxies {
-        switch TrustedProxies.parse(text) {
-        case .success(let proxies): return proxies
-        case .failure(let error): throw ConfigurationError(key: key, reason: error.description)
-        }
-    }
-
     func validate() throws(ConfigurationError) {
         guard (100...3_600_000).contains(idleTimeoutMs) else { throw ConfigurationError(key: "limits.idleTimeoutMs", reason: "must be 100...3600000") }
         guard (100...600_000).contains(readTimeoutMs) else { throw ConfigurationError(key: "limits.readTimeoutMs", reason: "must be 100...600000") }
+        guard (100...600_000).contains(writeTimeoutMs) else { throw ConfigurationError(key: "limits.writeTimeoutMs", reason: "must be 100...600000") }
+        guard (4_096...(64 << 20)).contains(maxUnsentBytes) else { throw ConfigurationError(key: "limits.maxUnsentBytes", reason: "must be 4096...67108864") }
         if let maxConnections, maxConnections < 1 { throw ConfigurationError(key: "limits.maxConnections", reason: "must be at least 1") }
         if let metricsKey, metricsKey.utf8.count < 16 { throw ConfigurationError(key: "WAITROOM_METRICS_KEY", reason: "must be at least 16 bytes") }
     }

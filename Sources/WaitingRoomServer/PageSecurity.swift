@@ -5,17 +5,23 @@ import NIOCore
 import WaitingRoomTokens
 
 /// Security headers for the HTML pages: a Content-Security-Policy that allows only the page's own inline
-/// scripts (by SHA-256 hash, computed from the page as served, so editing a page needs no policy change),
-/// scripts and workers from this origin, and fetches to this origin; no framing (`frame-ancestors 'none'`
-/// and `X-Frame-Options: DENY`), `nosniff`, and no referrer (the page URL can carry a room name).
+/// scripts (by SHA-256 hash), scripts and workers from this origin, and fetches to this origin; no framing
+/// (`frame-ancestors 'none'` and `X-Frame-Options: DENY`), `nosniff`, and no referrer (the page URL can
+/// carry a room name).
+///
+/// The hashes are those of the page's template, taken once when it is loaded (``scriptHashes(of:)``),
+/// never of the page as rendered: a rendered page holds text from settings (a shop's `message` through a
+/// raw placeholder, say), and a `<script>` in there must not be allowed by its own hash.
 enum PageSecurity {
     /// A page response with the security headers.
-    /// - Parameter imageOrigins: other origins images may load from (the shop's logo).
-    static func page(status: HTTPResponse.Status, _ html: String, imageOrigins: [String] = []) -> Response {
+    /// - Parameters:
+    ///   - scriptHashes: the template's inline scripts (``scriptHashes(of:)``).
+    ///   - imageOrigins: other origins images may load from (the shop's logo).
+    static func page(status: HTTPResponse.Status, _ html: String, scriptHashes: [String], imageOrigins: [String] = []) -> Response {
         var headers = baseHeaders
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        headers[.contentSecurityPolicy] = contentSecurityPolicy(for: html, imageOrigins: imageOrigins)
+        headers[.contentSecurityPolicy] = contentSecurityPolicy(scriptHashes: scriptHashes, imageOrigins: imageOrigins)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
@@ -25,12 +31,48 @@ enum PageSecurity {
         .referrerPolicy: "no-referrer",
     ]
 
-    static func contentSecurityPolicy(for html: String, imageOrigins: [String] = []) -> String {
-        let hashes = inlineScripts(in: html).map { "'sha256-\(Data(Digest.sha256(Array($0.utf8))).base64EncodedString())'" }
-        let scripts = (["'self'"] + hashes).joined(separator: " ")
+    static func contentSecurityPolicy(scriptHashes: [String], imageOrigins: [String] = []) -> String {
+        let scripts = (["'self'"] + scriptHashes.map { "'sha256-\($0)'" }).joined(separator: " ")
         let images = (["'self'", "data:"] + imageOrigins).joined(separator: " ")
         return "default-src 'none'; script-src \(scripts); style-src 'self' 'unsafe-inline'; img-src \(images); "
             + "connect-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    }
+
+    struct ScriptPlaceholder: Error, CustomStringConvertible {
+        let script: String
+        var description: String {
+            "page template: a placeholder inside an inline <script> (\(script.prefix(60))…): the script's hash is fixed when the "
+                + "template is loaded, so it would never run; pass data through a <script type=\"application/json\"> element"
+        }
+    }
+
+    /// The base64 SHA-256 of each inline script a browser would run, from a page or a template as written.
+    /// Data blocks (`type="application/json"` and other non-script types) are not run and need no hash.
+    /// - Throws: ``ScriptPlaceholder`` when a script that would run holds a `{{placeholder}}`.
+    static func scriptHashes(of template: String) throws(ScriptPlaceholder) -> [String] {
+        var hashes: [String] = []
+        for (attributes, body) in inlineScripts(in: template) where runs(attributes) {
+            guard !body.contains("{{") else { throw ScriptPlaceholder(script: String(body)) }
+            let hash = Data(Digest.sha256(Array(body.utf8))).base64EncodedString()
+            if !hashes.contains(hash) { hashes.append(hash) }
+        }
+        return hashes
+    }
+
+    /// Whether a `<script>` with these attributes is run as JavaScript (no type, a JavaScript type, or a module).
+    static func runs(_ attributes: Substring) -> Bool {
+        guard let type = attribute("type", in: attributes)?.lowercased().trimmingCharacters(in: .whitespaces), !type.isEmpty else { return true }
+        return type == "module" || type.hasSuffix("javascript") || type.hasSuffix("ecmascript")
+    }
+
+    private static func attribute(_ name: String, in attributes: Substring) -> String? {
+        guard let found = attributes.range(of: name + "=", options: .caseInsensitive) else { return nil }
+        var value = attributes[found.upperBound...]
+        if let quote = value.first, quote == "\"" || quote == "'" {
+            value = value.dropFirst()
+            return String(value.prefix { $0 != quote })
+        }
+        return String(value.prefix { !$0.isWhitespace && $0 != ">" })
     }
 
     /// `scheme://host[:port]` of an absolute http(s) URL (nil for a path: 'self' covers it). Settings URLs
@@ -42,9 +84,10 @@ enum PageSecurity {
         return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 
-    /// The text of every `<script>` element without a `src` attribute, exactly as the browser hashes it.
-    static func inlineScripts(in html: String) -> [Substring] {
-        var scripts: [Substring] = []
+    /// The attributes and text of every `<script>` element without a `src` attribute, the text exactly as
+    /// the browser hashes it.
+    static func inlineScripts(in html: String) -> [(attributes: Substring, body: Substring)] {
+        var scripts: [(Substring, Substring)] = []
         var rest = html[...]
         while let open = rest.range(of: "<script", options: .caseInsensitive) {
             guard let tagEnd = rest[open.upperBound...].firstIndex(of: ">") else { break }
@@ -52,7 +95,7 @@ enum PageSecurity {
             let bodyStart = rest.index(after: tagEnd)
             guard let close = rest[bodyStart...].range(of: "</script", options: .caseInsensitive) else { break }
             if attributes.range(of: "src=", options: .caseInsensitive) == nil {
-                scripts.append(rest[bodyStart..<close.lowerBound])
+                scripts.append((attributes, rest[bodyStart..<close.lowerBound]))
             }
             rest = rest[close.upperBound...]
         }

@@ -22,9 +22,15 @@ struct PageTemplate: Sendable {
     }
 
     let segments: [Segment]
+    /// The hashes of the template's own inline scripts, for the page's Content-Security-Policy: taken here,
+    /// once, from the template as written — never from a rendered page, whose values come from settings.
+    let scriptHashes: [String]
 
     /// - Parameter known: whether a placeholder name (without `!` or `?hidden`) is one the renderer fills.
-    init(_ text: String, known: (String) -> Bool) throws(UnknownPlaceholder) {
+    /// - Throws: ``UnknownPlaceholder``, or ``PageSecurity/ScriptPlaceholder`` for a placeholder inside a
+    ///   script that would run (its hash could not be known here).
+    init(_ text: String, known: (String) -> Bool) throws {
+        scriptHashes = try PageSecurity.scriptHashes(of: text)
         var segments: [Segment] = []
         var rest = text[...]
         while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {

@@ -88,9 +88,7 @@ struct PublicRoutes: Sendable {
         var fresh = false
         var bodyPass: String?
         if body.readableBytes > 0 {
-            guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: body)) else {
-                throw APIError.badRequest("body must be a JSON object", code: "malformed_json")
-            }
+            let object = try RequestReader.jsonObject(body)
             switch object["fresh"] {
             case nil, .null: break
             case .bool(let value): fresh = value
@@ -172,7 +170,7 @@ struct PublicRoutes: Sendable {
     private func challengeResponse(room: String, bits: Int, message: String) -> Response {
         Response(
             status: .preconditionRequired,
-            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(string: ProofOfWorkGate.challengeJSON(proofOfWork.issue(room: room, bits: bits), message: message)))
         )
     }

@@ -35,6 +35,7 @@ final class RequestEdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let body = ErrorBody.json(status: head.status)
             head.headerFields[.contentLength] = String(body.utf8.count)
             head.headerFields[.contentType] = "application/json; charset=utf-8"
+            head.headerFields[.xContentTypeOptions] = "nosniff"
             fillingErrorBody = context.channel.allocator.buffer(string: body)
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .end(let trailers):

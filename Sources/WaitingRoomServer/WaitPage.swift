@@ -18,7 +18,7 @@ struct WaitPage: Sendable {
     static let placeholders: Set<String> = [
         "lang", "title", "accent", "accentText", "state_name", "logo", "heading", "message", "room", "refresh", "data",
         "clock", "opens", "state", "pos", "eta", "note", "bar", "go_href", "go", "again", "refresh_link", "fine",
-        "updated", "qid", "shop_href", "shop_link", "shop_label",
+        "updated", "qid", "shop_href", "shop_link", "shop_label", "again_token",
     ]
 
     init(template text: String, strings json: Data) throws {
@@ -89,6 +89,8 @@ struct WaitPage: Sendable {
         var bar: Int?
         var go = "", goHref = ""
         var again = false
+        /// The "join again" form's token (tied to the shopper's ticket), without JavaScript.
+        var againToken = ""
         var fine = "", updated = "", queueID = ""
         /// Without JavaScript: reload after this many seconds (nil: no refresh).
         var refreshSeconds: Int?
@@ -271,7 +273,7 @@ struct WaitPage: Sendable {
             "state_name": view.stateName, "logo": brand.logoUrl ?? "", "heading": title ?? brand.heading,
             "message": brand.message ?? "", "room": brand.room,
             "clock": view.clock, "opens": view.opens, "state": view.state, "pos": view.pos, "eta": view.eta, "note": view.note,
-            "bar": view.bar.map(String.init) ?? "", "go": view.go, "go_href": view.goHref, "again": view.again ? "again" : "",
+            "bar": view.bar.map(String.init) ?? "", "go": view.go, "go_href": view.goHref, "again": view.again ? "again" : "", "again_token": view.againToken,
             "refresh_link": view.refreshSeconds == nil || view.stopped ? "" : text("refresh_now", language),
             "fine": view.fine, "updated": view.updated, "qid": view.queueID,
             "shop_href": brand.shopUrl ?? "", "shop_label": shopLabel(brand),

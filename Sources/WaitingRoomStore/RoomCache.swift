@@ -66,6 +66,8 @@ public final class RoomCache: Sendable {
     }
 
     private let rooms = Mutex<[String: Room]>([:])
+    /// When a refresh last succeeded (it reached Redis); nil before the first.
+    private let lastRefresh = Mutex<ContinuousClock.Instant?>(nil)
     private let staleAfter: Duration
     private let rateWindow: Duration
 
@@ -81,6 +83,13 @@ public final class RoomCache: Sendable {
             admissionRate: cached.rates.admission, joinRate: cached.rates.join, claimRate: cached.rates.claim,
             slotsFreeingPerSecond: cached.slotsFreeing
         )
+    }
+
+    /// Whether a refresh succeeded within the stale limit: Redis answers this gate's ticks. `/readyz`
+    /// answers from this, so a readiness probe costs no Redis command.
+    public func isCurrent(now: ContinuousClock.Instant = .now) -> Bool {
+        guard let last = lastRefresh.withLock({ $0 }) else { return false }
+        return now - last <= staleAfter
     }
 
     public var roomNames: [String] {
@@ -110,6 +119,7 @@ public final class RoomCache: Sendable {
             }
             rooms = next
         }
+        lastRefresh.withLock { $0 = now }
     }
 
     /// Puts one fresh snapshot in (after an admin change, so this instance sees it at once).

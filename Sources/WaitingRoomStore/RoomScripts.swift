@@ -13,8 +13,9 @@ enum RoomScripts {
     static let setState = script("setState")
     static let consume = script("consume")
     static let joinPass = script("joinPass")
+    static let event = script("event")
 
-    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass]
+    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass, event]
 
     private static func script(_ name: String) -> RedisScript {
         RedisScript(source("prelude") + "\n" + source(name))

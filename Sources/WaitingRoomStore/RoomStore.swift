@@ -78,8 +78,16 @@ public struct RoomStore: Sendable {
         case missing
     }
 
-    public func change(room: String, _ action: RoomAction, clockMs: Int64? = nil) async throws(StoreError) -> StateChange {
-        let reply = try await run(RoomScripts.setState, keys: [RoomKeys(room: room).state], arguments: [RedisArgument(action.rawValue), Self.clock(clockMs)])
+    /// Pauses, resumes, closes or opens a room (``AdmissionModel`` change rules).
+    /// - Parameter by: who asks (an admin key's id); given, the change is recorded in the room's events
+    ///   stream in the same script, bound to the hooks the room has at that moment.
+    public func change(room: String, _ action: RoomAction, by: String? = nil, clockMs: Int64? = nil) async throws(StoreError) -> StateChange {
+        let keys = RoomKeys(room: room)
+        let reply = try await run(
+            RoomScripts.setState,
+            keys: by == nil ? [keys.state] : [keys.state, keys.events, keys.hookSets],
+            arguments: [RedisArgument(action.rawValue), Self.clock(clockMs)] + (by.map { [RedisArgument($0)] } ?? [])
+        )
         let parsed = try ScriptReply(reply, from: "setState")
         switch (parsed.outcome, parsed.texts.count) {
         case ("missing", 0): return .missing
@@ -117,7 +125,7 @@ public struct RoomStore: Sendable {
                 [
                     RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                     RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
-                    RedisArgument(keys.events),
+                    RedisArgument(keys.events), RedisArgument(keys.hookSets),
                 ],
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )

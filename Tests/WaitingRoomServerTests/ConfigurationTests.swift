@@ -45,6 +45,8 @@ struct ConfigurationTests {
         ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "soon", "WAITROOM_HTTP_IDLE_TIMEOUT_MS"),
         ("WAITROOM_HTTP_IDLE_TIMEOUT_MS", "10", "limits.idleTimeoutMs"),
         ("WAITROOM_HTTP_READ_TIMEOUT_MS", "0", "limits.readTimeoutMs"),
+        ("WAITROOM_HTTP_WRITE_TIMEOUT_MS", "0", "limits.writeTimeoutMs"),
+        ("WAITROOM_HTTP_MAX_UNSENT_BYTES", "100", "limits.maxUnsentBytes"),
         ("WAITROOM_HTTP_MAX_CONNECTIONS", "lots", "WAITROOM_HTTP_MAX_CONNECTIONS"),
         ("WAITROOM_HTTP_MAX_CONNECTIONS", "0", "limits.maxConnections"),
         ("WAITROOM_TRUSTED_PROXIES", "10.0.0.0/8,not-a-cidr", "WAITROOM_TRUSTED_PROXIES"),
@@ -123,17 +125,23 @@ struct ConfigurationTests {
         let defaults = try GateConfiguration.load(file: try file("{}"), roomsFile: try file("rooms: {}"), environment: [:])
         #expect(defaults.limits.idleTimeoutMs == 30_000)
         #expect(defaults.limits.readTimeoutMs == 10_000)
+        #expect(defaults.limits.writeTimeoutMs == 10_000)
+        #expect(defaults.limits.maxUnsentBytes == 65_536)
         #expect(defaults.limits.maxConnections == nil)
         #expect(defaults.limits.effectiveMaxConnections >= 16)
         #expect(defaults.limits.trustedProxies == .none)
         #expect(defaults.limits.metricsKey == nil)
         let fromFile = try GateConfiguration.load(
-            file: try file("limits:\n  idleTimeoutMs: 5000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
+            file: try file("limits:\n  idleTimeoutMs: 5000\n  writeTimeoutMs: 4000\n  maxConnections: 900\n  trustedProxies: [10.0.0.0/8, \"fd00::/8\"]\n"),
             roomsFile: try file("rooms: {}"),
-            environment: ["WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_METRICS_KEY": "metrics-key-0123456789"]
+            environment: [
+                "WAITROOM_HTTP_READ_TIMEOUT_MS": "2500", "WAITROOM_HTTP_MAX_UNSENT_BYTES": "131072", "WAITROOM_METRICS_KEY": "metrics-key-0123456789",
+            ]
         )
         #expect(fromFile.limits.idleTimeoutMs == 5_000)
         #expect(fromFile.limits.readTimeoutMs == 2_500)
+        #expect(fromFile.limits.writeTimeoutMs == 4_000)
+        #expect(fromFile.limits.maxUnsentBytes == 131_072)
         #expect(fromFile.limits.effectiveMaxConnections == 900)
         #expect(fromFile.limits.trustedProxies.blocks.count == 2)
         #expect(fromFile.limits.metricsKey == "metrics-key-0123456789")
@@ -143,5 +151,56 @@ struct ConfigurationTests {
         )
         #expect(auto.limits.maxConnections == nil)
         #expect(auto.limits.trustedProxies.blocks.count == 2)
+    }
+}
+
+/// Each instance setting is declared once (``GateConfiguration/settings``): the file and the environment
+/// must mean the same, and a typo in the file must stop start-up.
+@Suite("Configuration: one declaration per setting")
+struct GateSettingsTests {
+    /// `a.b.c` and a value as YAML (a value with commas as a list).
+    static func yaml(_ key: String, _ value: String) -> String {
+        let parts = key.split(separator: ".")
+        var text = ""
+        for (depth, part) in parts.dropLast().enumerated() { text += String(repeating: "  ", count: depth) + "\(part):\n" }
+        let rendered = value.contains(",") ? "[" + value.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ", ") + "]" : "\"\(value)\""
+        return text + String(repeating: "  ", count: parts.count - 1) + "\(parts.last!): \(rendered)\n"
+    }
+
+    @Test("a setting means the same from Config/waitroom.yaml and from its variable, and changes the configuration", arguments: GateConfiguration.settings.filter { $0.file != nil })
+    func sameBothWays(_ setting: GateSetting) throws {
+        var fromEnvironment = GateConfiguration()
+        try fromEnvironment.apply(environment: [setting.environment: setting.example])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("setting-\(UUID().uuidString).yaml").path
+        try Self.yaml(setting.file!, setting.example).write(toFile: path, atomically: true, encoding: .utf8)
+        var fromFile = GateConfiguration()
+        try fromFile.apply(yamlFile: path)
+        #expect(String(reflecting: fromFile) == String(reflecting: fromEnvironment))
+        #expect(String(reflecting: fromFile) != String(reflecting: GateConfiguration()), "the example must change something")
+    }
+
+    @Test("secrets have no key in the file", arguments: ["WAITROOM_ADMIN_KEY", "WAITROOM_SERVICE_KEY", "WAITROOM_METRICS_KEY", "WAITROOM_REDIS_SENTINEL_PASSWORD"])
+    func secretsFromTheEnvironmentOnly(_ name: String) throws {
+        let setting = try #require(GateConfiguration.settings.first { $0.environment == name })
+        #expect(setting.file == nil)
+    }
+
+    @Test("every variable and file key is declared once")
+    func declaredOnce() {
+        let names = GateConfiguration.environmentVariables
+        #expect(Set(names).count == names.count)
+        let keys = GateConfiguration.settings.compactMap(\.file)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test("an unknown key in the file stops start-up naming it", arguments: ["http.prot: 9090\n", "limits:\n  idleTimeout: 5\n", "redis:\n  tls:\n    caFiles: x\n"])
+    func unknownKey(_ text: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("unknown-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var configuration = GateConfiguration()
+        #expect { try configuration.apply(yamlFile: path) } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return ["http.prot", "limits.idleTimeout", "redis.tls.caFiles"].contains(error.key)
+        }
     }
 }

@@ -1,3 +1,6 @@
+// Reaches into internals (`@testable`): built and run on the debug build only. The release build runs the
+// suites that see the modules as shipped (`make test-release`).
+#if DEBUG
 import NIOCore
 import Testing
 @testable import WaitingRoomServer
@@ -57,4 +60,33 @@ struct ConnectionDeadlinesTests {
         #expect(d.timerFired(scheduledFor: at(1_100), now: at(5_000)) == .none)
         #expect(d.responseWritten(now: at(5_000)) == .schedule(at(6_000)))
     }
+
+    @Test("output stuck above the high-water mark closes the connection after the write timeout, even mid-response")
+    func stuckOutput() {
+        var d = ConnectionDeadlines(idleTimeout: .seconds(30), readTimeout: .seconds(10), writeTimeout: .seconds(5))
+        _ = d.opened(now: at(0))
+        _ = d.bytesRead(now: at(100))
+        d.requestRead()
+        // Busy answering: neither idle nor reading. The output goes above the mark and stays there.
+        #expect(d.writabilityChanged(writable: false, now: at(1_000)) == .schedule(at(6_000)))
+        #expect(d.writabilityChanged(writable: false, now: at(2_000)) == .none)
+        #expect(d.timerFired(scheduledFor: at(6_000), now: at(6_000)) == .close)
+    }
+
+    @Test("output that drains in time does not close; the deadline counts from the latest time it went above the mark")
+    func drainedOutput() {
+        var d = ConnectionDeadlines(idleTimeout: .seconds(30), readTimeout: .seconds(10), writeTimeout: .seconds(5))
+        _ = d.opened(now: at(0))
+        _ = d.bytesRead(now: at(100))
+        d.requestRead()
+        #expect(d.writabilityChanged(writable: false, now: at(1_000)) == .schedule(at(6_000)))
+        #expect(d.writabilityChanged(writable: true, now: at(3_000)) == .none)
+        #expect(d.writabilityChanged(writable: false, now: at(4_000)) == .none)  // a timer for 6 s is pending
+        // The 6 s timer finds it above the mark since 4 s only: one more timer, for 9 s.
+        #expect(d.timerFired(scheduledFor: at(6_000), now: at(6_000)) == .schedule(at(9_000)))
+        #expect(d.writabilityChanged(writable: true, now: at(8_000)) == .none)
+        #expect(d.timerFired(scheduledFor: at(9_000), now: at(9_000)) == .none)
+        #expect(d.responseWritten(now: at(9_000)) == .schedule(at(39_000)))
+    }
 }
+#endif

@@ -4,7 +4,7 @@ import Testing
 import WaitingRoomServer
 
 /// Connection limits on a real gate on loopback: idle and read timeouts, the connection cap.
-@Suite("Gate: connection limits", .serialized)
+@Suite("Gate: connection limits", .serialized, .stopsGates)
 struct ConnectionLimitTests {
     @Test("many idle connections leave /healthz fast, and are closed after the idle timeout")
     func idleConnections() async throws {
@@ -13,7 +13,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 4_000
             $0.limits.maxConnections = 2_000
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         let opened = clock.now
         let idle = try (0..<400).map { _ in try RawSocket(port: gate.port, timeout: .milliseconds(100)) }
@@ -49,7 +48,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 30_000
             $0.limits.readTimeoutMs = 800
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         for (head, trickle) in [("GET /healthz HTTP/1.1\r\n", "X-Slow: a\r\n"), ("POST /v1/rooms/x/join HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", "{")] {
             let socket = try RawSocket(port: gate.port, timeout: .milliseconds(50))
@@ -83,7 +81,6 @@ struct ConnectionLimitTests {
         let gate = try await RunningGate.start(redisURL: server.url) {
             $0.limits.maxConnections = 8
         }
-        defer { Task { await gate.stop() } }
         func healthz(_ socket: RawSocket) -> String {
             socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             return socket.receiveResponse()
@@ -114,5 +111,124 @@ struct ConnectionLimitTests {
         try await waitUntil(timeout: .seconds(5)) {
             healthz(try RawSocket(port: gate.port)).hasPrefix("HTTP/1.1 200")
         }
+    }
+
+    @Test("a client that pipelines requests and never reads its answers is closed after the write timeout")
+    func slowReader() async throws {
+        let server = try await TestRedisServer.shared()
+        let gate = try await RunningGate.start(redisURL: server.url) {
+            $0.limits.writeTimeoutMs = 1_000
+            $0.limits.idleTimeoutMs = 60_000
+            $0.limits.readTimeoutMs = 60_000
+        }
+        defer { Task { await gate.stop() } }
+        // 400 dashboards (26 KB each, 10 MB) asked for at once, none read: more than the kernel buffers
+        // hold, so the gate's output stays above its high-water mark.
+        let port = gate.port
+        let reader = try RawSocket(port: port, timeout: .seconds(3), receiveBuffer: 4_096)
+        let request = "GET /admin/dashboard HTTP/1.1\r\nHost: x\r\n\r\n"
+        #expect(reader.sendWithoutWaiting(String(repeating: request, count: 400)) > 0)
+        try await Task.sleep(for: .milliseconds(3_000))
+        // Closed by now: what the kernel buffered ends with the end of the stream (or a reset), not a wait.
+        let (drained, closed, elapsed) = try await blocking {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let drained = reader.receiveAll()
+            return (drained.text.utf8.count, drained.closed, clock.now - started)
+        }
+        #expect(closed, "a slow reader's connection is still open after the write timeout (read \(drained) bytes)")
+        #expect(elapsed < .seconds(3))
+        // Everyone else is served as before.
+        let other = try await blocking {
+            let socket = try RawSocket(port: port)
+            socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            return socket.receiveResponse()
+        }
+        #expect(other.hasPrefix("HTTP/1.1 200"))
+    }
+
+    @Test("under the connection cap, slow readers cannot lock other clients out for longer than the write timeout")
+    func slowReadersFillTheCap() async throws {
+        let server = try await TestRedisServer.shared()
+        let gate = try await RunningGate.start(redisURL: server.url) {
+            $0.limits.maxConnections = 4
+            $0.limits.writeTimeoutMs = 1_000
+            $0.limits.idleTimeoutMs = 60_000
+            $0.limits.readTimeoutMs = 60_000
+        }
+        defer { Task { await gate.stop() } }
+        let request = String(repeating: "GET /admin/dashboard HTTP/1.1\r\nHost: x\r\n\r\n", count: 400)
+        // Slow readers take every slot the test's pooled client left.
+        var readers: [RawSocket] = []
+        for _ in 0..<4 {
+            let reader = try RawSocket(port: gate.port, timeout: .milliseconds(300), receiveBuffer: 4_096)
+            reader.sendWithoutWaiting(request)
+            readers.append(reader)
+        }
+        let port = gate.port
+        func healthz() async throws -> String {
+            try await blocking {
+                let socket = try RawSocket(port: port, timeout: .seconds(2))
+                socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                return socket.receiveResponse()
+            }
+        }
+        #expect(try await healthz().hasPrefix("HTTP/1.1 503"), "the cap is full of slow readers")
+        try await waitUntil(timeout: .seconds(5)) { try await healthz().hasPrefix("HTTP/1.1 200") }
+        withExtendedLifetime(readers) {}
+    }
+
+    @Test("under a low descriptor limit, every connection of a flood is answered (200 or 503) or closed; none is left hanging")
+    func descriptorFlood() async throws {
+        let server = try await TestRedisServer.shared()
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // The gate derives its cap from the limit (256 - 64 - 25 = 167).
+        process.arguments = ["-c", #"ulimit -n 256 && exec "$0" serve"#, CLITests.binary.path]
+        process.environment = [
+            "WAITROOM_REDIS_URL": server.url, "WAITROOM_HTTP_PORT": "\(port)", "WAITROOM_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin",
+        ]
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory  // no Config/ from the repository
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try await waitUntil(timeout: .seconds(20)) {
+            try await blocking {
+                guard let socket = try? RawSocket(port: port, timeout: .seconds(1)) else { return false }
+                socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                return socket.receiveResponse().hasPrefix("HTTP/1.1 200")
+            }
+        }
+        let (sockets, notConnected) = try await blocking {
+            var sockets: [RawSocket] = []
+            var notConnected = 0
+            for _ in 0..<1_000 {
+                if let socket = try? RawSocket(port: port, timeout: .milliseconds(100), connectTimeout: .seconds(2)) {
+                    sockets.append(socket)
+                } else {
+                    notConnected += 1
+                }
+            }
+            return (sockets, notConnected)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        for socket in sockets { socket.sendWithoutWaiting("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") }
+        try await Task.sleep(for: .seconds(2))
+        var outcomes: [String: Int] = [:]
+        for socket in sockets {
+            let (text, closed) = socket.receiveNow()
+            let outcome =
+                text.hasPrefix("HTTP/1.1 200") ? "served" : text.hasPrefix("HTTP/1.1 503") ? "refused" : closed ? "closed" : text.isEmpty ? "no answer" : "other"
+            outcomes[outcome, default: 0] += 1
+        }
+        #expect(process.isRunning, "the gate survived")
+        #expect(outcomes["no answer", default: 0] == 0 && notConnected == 0, "\(outcomes), \(notConnected) not connected")
+        #expect(outcomes["served", default: 0] >= 100, "\(outcomes)")
+        #expect(outcomes["refused", default: 0] >= 500, "\(outcomes)")
     }
 }

@@ -6,7 +6,7 @@ import WaitingRoomCore
 import WaitingRoomServer
 import WaitingRoomStore
 
-@Suite("Scheduled drops: pre-queue lottery and ramp", .serialized)
+@Suite("Scheduled drops: pre-queue lottery and ramp", .serialized, .stopsGates)
 struct ScheduledDropTests {
     @Test("pre-queued shoppers get a lottery place at opening, keep it across polls and instances; later arrivals queue FIFO")
     func lottery() async throws {
@@ -16,7 +16,6 @@ struct ScheduledDropTests {
         drop.opensAt = Date().addingTimeInterval(3_600)  // ops open it by hand below, once everyone has joined
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: drop])
         let b = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await a.stop(); await b.stop() } }
         try await waitUntil(timeout: .seconds(3)) { b.gate.cache.entry(room) != nil }
 
         let early = 300
@@ -84,7 +83,6 @@ struct ScheduledDropTests {
         drop.rampSeconds = 2
         drop.rampStartRate = 10
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: drop])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         let keys = RoomKeys(room: room)
         try await redis.execute(["HINCRBY", .init(keys.state), "tail", 100_000])  // a long queue before opening

@@ -1,3 +1,6 @@
+// Reaches into internals (`@testable`): built and run on the debug build only. The release build runs the
+// suites that see the modules as shipped (`make test-release`).
+#if DEBUG
 import Foundation
 import RedisClient
 import TestSupport
@@ -299,3 +302,4 @@ struct SplitMix64: RandomNumberGenerator {
     }
     mutating func next(upTo bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
 }
+#endif

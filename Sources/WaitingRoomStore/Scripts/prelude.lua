@@ -62,3 +62,23 @@ local function wait_bucket(seconds)
   end
   return #wait_bounds
 end
+
+-- Appends an event to the room's stream (KEYS events and hookSets given as `eventsKey`, `setsKey`) with
+-- the hooks it goes to: the room's hook list as it is when the event happens, kept in the hook-sets hash
+-- under its SHA-1 (`hooks` names it; '' for none). The dispatcher delivers to that set, signed with its
+-- secrets, however the hooks are edited afterwards. A set unused for an hour goes when another is added.
+local function add_event(eventsKey, setsKey, hooksText, kind, now, dataText)
+  local set = ''
+  if hooksText and hooksText ~= '' then
+    set = redis.sha1hex(hooksText)
+    local added = redis.call('HSET', setsKey, set, fmt(now) .. '|' .. hooksText)
+    if added == 1 then
+      local all = redis.call('HGETALL', setsKey)
+      for i = 1, #all, 2 do
+        local used = tonumber(string.match(all[i + 1], '^(%d+)|'))
+        if used == nil or used < now - 3600000 then redis.call('HDEL', setsKey, all[i]) end
+      end
+    end
+  end
+  redis.call('XADD', eventsKey, 'MAXLEN', '~', '10000', '*', 'type', kind, 'at', fmt(now), 'data', dataText, 'hooks', set)
+end

@@ -5,7 +5,7 @@ import WaitingRoomCore
 import WaitingRoomServer
 
 /// Issue 20's admission holes, as a shopper and an operator meet them over HTTP (real Redis, real clock).
-@Suite("Gate: admission limits whatever the settings", .serialized)
+@Suite("Gate: admission limits whatever the settings", .serialized, .stopsGates)
 struct AdmissionLimitsGateTests {
     /// Runs `body` against a gate with `rooms`, and waits for the gate to stop (also when `body` throws).
     private func withGate(_ rooms: [String: RoomSettings], _ body: (RunningGate) async throws -> Void) async throws {

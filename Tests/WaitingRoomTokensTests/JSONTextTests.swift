@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WaitingRoomTokens
 
@@ -15,7 +16,7 @@ struct JSONTextTests {
 
     @Test("any string of random scalars round-trips (2,000 cases, fixed seed)")
     func randomRoundTrip() throws {
-        var random = SeededRandom(seed: 20)
+        var random = SplitMix64(seed: 20)
         for _ in 0..<2_000 {
             var text = String.UnicodeScalarView()
             for _ in 0..<Int.random(in: 0...24, using: &random) {
@@ -38,18 +39,5 @@ struct JSONTextTests {
 
     private func decode(_ text: String) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
-    }
-}
-
-/// SplitMix64: a repeatable stream for property tests.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

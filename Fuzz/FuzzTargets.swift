@@ -131,12 +131,14 @@ func fuzzAdmission(_ bytes: [UInt8]) {
         settings.rampStartRate = input.pick([nil, 0, AdmissionModel.minimumRate, settings.rate / 2, someStart])
     }
     settings = settings.reconciled(given: settings.rampStartRate == nil ? [] : ["rampStartRate"]).settings
+    // A rate the model carries: 0 (held) or from the minimum up to the maximum.
+    func carried(_ rate: Double) -> Bool { rate == 0 || (AdmissionModel.minimumRate...1_000_000).contains(rate) }
     guard (try? settings.validate()) != nil else {
-        check(settings.rate != 0 && settings.rate < AdmissionModel.minimumRate || (settings.rampStartRate ?? 0) > settings.rate
-            || settings.rampStartRate.map { $0 != 0 && $0 < AdmissionModel.minimumRate } == true, "refused settings the model carries: \(settings)")
+        check(!carried(settings.rate) || (settings.rampStartRate ?? 0) > settings.rate || settings.rampStartRate.map(carried) == false,
+            "refused settings the model carries: \(settings)")
         return
     }
-    check(settings.rate == 0 || settings.rate >= AdmissionModel.minimumRate, "accepted a rate the model cannot carry: \(settings.rate)")
+    check(carried(settings.rate) && settings.rampStartRate.map(carried) != false, "accepted a rate the model cannot carry: \(settings)")
 
     var now: Int64 = 1_800_000_000_000
     var state = AdmissionState(state: .open, nowMs: now)
@@ -165,7 +167,7 @@ func fuzzAdmission(_ bytes: [UInt8]) {
             changed.rate = input.rate()
             let reconciled = changed.reconciled(given: ["rate"]).settings
             if (try? reconciled.validate()) == nil {
-                check(changed.rate != 0 && changed.rate < AdmissionModel.minimumRate, "an accepted rate refused: \(changed.rate) with \(settings)")
+                check(!carried(changed.rate), "a rate the model carries refused: \(changed.rate) with \(settings)")
                 continue
             }
             state = AdmissionModel.settingsChanged(state, from: settings, to: reconciled, nowMs: now)

@@ -302,6 +302,10 @@ enum RoomOutput {
         ]
         let width = lines.map(\.0.count).max() ?? 0
         var text = lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()
+        // What the change adjusted beyond what was asked (a rate below the ramp's start rate lowers it).
+        for a in view.adjusted ?? [] {
+            text += "adjusted: \(a.field) \(a.from.map(number) ?? "-") -> \(a.to.map(number) ?? "-") (\(a.reason))\n"
+        }
         if let deliveries = view.hookDeliveries, !deliveries.isEmpty {
             text += "hook deliveries (newest first):\n"
             for d in deliveries {

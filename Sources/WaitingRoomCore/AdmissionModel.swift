@@ -161,7 +161,8 @@ public enum AdmissionModel {
     /// What a claim found.
     public enum ClaimOutcome: Sendable, Equatable {
         /// Admitted: enters checkout at `entersAtMs` (now, or a moment later when entries are ahead of
-        /// `rate`), the session ends at `expiresAtMs`. Claiming again returns the same admission.
+        /// `rate`), the session ends at `expiresAtMs`. Claiming again returns the same admission (brought
+        /// forward while it has not begun, when a faster rate re-spaced the entry schedule below it).
         case admitted(Admission)
         /// The admission's session is over (it expired): one place gives one admission, whatever the
         /// settings — a session shorter than the claim window does not make the place claimable again.
@@ -179,7 +180,19 @@ public enum AdmissionModel {
     public static func claim(
         _ state: AdmissionState, settings: RoomSettings, ticketID: String, position: Int64, jti: String, nowMs now: Int64
     ) -> (state: AdmissionState, outcome: ClaimOutcome) {
-        if let existing = state.claimed[ticketID] { return (state, existing.expiresAtMs <= now ? .ended : .admitted(existing)) }
+        if let existing = state.claimed[ticketID] {
+            if existing.expiresAtMs <= now { return (state, .ended) }
+            // A faster rate re-spaced the entry schedule below this reservation (settingsChanged): it enters by
+            // the schedule now, not at the old rate's time, so a shopper is not overtaken by later ones.
+            let by = max(entrySchedule(state.entryTatMs, nowMs: now), Double(now))
+            guard Double(existing.entersAtMs) > by else { return (state, .admitted(existing)) }
+            var s = state
+            let entersAtMs = Int64(by.rounded(.up))
+            let moved = Admission(jti: existing.jti, entersAtMs: entersAtMs, expiresAtMs: entersAtMs + (existing.expiresAtMs - existing.entersAtMs))
+            s.claimed[ticketID] = moved
+            if s.admissions[moved.jti] != nil { s.admissions[moved.jti] = moved.expiresAtMs }  // a released slot stays free
+            return (s, .admitted(moved))
+        }
         if position > state.head { return (state, .waiting) }
         if state.state == .closed { return (state, .closed) }
         guard let index = state.batches.firstIndex(where: { $0.head >= position }) else { return (state, .expired) }

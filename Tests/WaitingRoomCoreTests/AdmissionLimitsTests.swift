@@ -83,6 +83,11 @@ struct AdmissionLimitsTests {
         #expect(state.entryTatMs == 1_200, "the 20 reserved re-spaced at 100/s: 0.2 s")
         let next = AdmissionModel.claim(state, settings: fast, ticketID: "t21", position: 21, jti: "j21", nowMs: 1_000)
         #expect(next.outcome == .admitted(Admission(jti: "j21", entersAtMs: 1_000, expiresAtMs: 901_000)), "enters at once, within the burst")
+        // The shoppers reserved at the old rate are brought forward to the new schedule when they poll again,
+        // not overtaken by later ones; their session keeps its length.
+        let reserved = AdmissionModel.claim(next.state, settings: fast, ticketID: "t20", position: 20, jti: "j99", nowMs: 1_100)
+        #expect(reserved.outcome == .admitted(Admission(jti: "j20", entersAtMs: 1_210, expiresAtMs: 901_210)))
+        #expect(reserved.state.admissions["j20"] == 901_210)
         // From rate 0 (held) every reserved entry is re-spaced to now.
         var held = slow
         held.rate = 0

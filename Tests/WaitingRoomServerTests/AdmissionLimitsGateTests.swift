@@ -85,6 +85,10 @@ struct AdmissionLimitsGateTests {
             #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 100}"#).status == 200)
             let next = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: tickets[20])
             #expect(next.string("state") == "admitted", "\(next.body)")
+            // The 20th, reserved ~190 s ahead at the old rate, is not overtaken: its next poll finds it due within a second.
+            let reserved = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: tickets[19])
+            let eta = (reserved.json["etaSeconds"] as? [String: Any])?["high"] as? Int
+            #expect(reserved.string("state") == "admitted" || (reserved.string("state") == "entering" && (eta ?? 99) <= 1), "\(reserved.body)")
         }
     }
 

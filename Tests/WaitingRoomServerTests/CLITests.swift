@@ -192,6 +192,22 @@ struct CLITests {
         #expect(try await run("room", "delete", room, "--yes").status == 0)
     }
 
+    @Test("room set --rate below an old ramp's start rate: exit 0, and the view says the start rate was lowered")
+    func setRateBelowRampStart() async throws {
+        let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
+        let room = uniqueRoom("cli")
+        func run(_ arguments: String...) async throws -> Run { try await Self.waitroom(arguments, url: gate.base) }
+        let created = try await run("room", "create", room, "--rate", "1", "--ramp-seconds", "1", "--ramp-start-rate", "0.2", "--checkout-url", "/checkout")
+        let set = try await run("room", "set", room, "--rate", "0.1")
+        _ = try await run("room", "delete", room, "--yes")
+        await gate.stop()
+        #expect(created.status == 0, "\(created)")
+        #expect(set.status == 0 && set.stderr.isEmpty, "\(set)")
+        let lines = set.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("ramp-start-rate:") && $0.hasSuffix(" 0.1") }, "\(set)")
+        #expect(lines.contains("adjusted: rampStartRate 0.2 -> 0.1 (a ramp starts at or below rate)"), "\(set)")
+    }
+
     @Test("serve started outside the repository (no Config/) says first that it runs on built-in defaults")
     func serveSaysItRunsOnDefaults() async throws {
         let server = try await TestRedisServer.shared()

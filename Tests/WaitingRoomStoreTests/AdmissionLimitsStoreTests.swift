@@ -97,6 +97,11 @@ struct AdmissionLimitsStoreTests {
         try await store.write(room: room, settings: settings, mode: .update, clockMs: now)
         let next = try await store.claim(room: room, ticketID: "t21", epoch: epoch, effectivePosition: 21, jti: "j21", clockMs: now)
         #expect(next == .admitted(Admission(jti: "j21", entersAtMs: now, expiresAtMs: now + 600_000), redisNowMs: now))
+        // The 20th, reserved for +189.5 s at the old rate, is brought forward to the new schedule when it polls.
+        let reserved = try await store.claim(room: room, ticketID: "t20", epoch: epoch, effectivePosition: 20, jti: "j99", clockMs: now + 100)
+        #expect(reserved == .admitted(Admission(jti: "j20", entersAtMs: now + 210, expiresAtMs: now + 210 + 600_000), redisNowMs: now + 100))
+        let score = try await store.redis.execute(["ZSCORE", RedisArgument(RoomKeys(room: room).active), "j20"]).string
+        #expect(score == String(now + 210 + 600_000))
         _ = try await store.delete(room: room)
     }
 }

@@ -11,10 +11,22 @@ local existing = redis.call('GET', KEYS[5])
 if existing then
   local ended = string.match(existing, '^[^|]*|[^|]*|[^|]*|(%a+)$')
   if ended then return {'done', ended} end
+  local jti, enters, expires = string.match(existing, '^([^|]*)|(%d+)|(%d+)$')
+  if not expires then return {'admitted', existing, fmt(now)} end
+  enters = tonumber(enters)
+  expires = tonumber(expires)
   -- The session ran out: the place gave its admission (a session shorter than the claim window must not
   -- make it claimable again).
-  if tonumber(string.match(existing, '|(%d+)$')) <= now then return {'done', 'expired'} end
-  return {'admitted', existing, fmt(now)}
+  if expires <= now then return {'done', 'expired'} end
+  -- A faster rate re-spaced the entry schedule below this reservation: it enters by the schedule now.
+  local by = math.max(entry_schedule(tonumber(redis.call('HGET', KEYS[1], 'entryTatMs')) or 0, now, e), now)
+  if enters <= by then return {'admitted', existing, fmt(now)} end
+  local entersAt = math.ceil(by)
+  local ends = entersAt + (expires - enters)
+  local value = jti .. '|' .. fmt(entersAt) .. '|' .. fmt(ends)
+  redis.call('SET', KEYS[5], value, 'PX', fmt(math.max(ends - now, tonumber(ARGV[6]))))
+  redis.call('ZADD', KEYS[2], 'XX', ends, jti)  -- a slot already released stays free
+  return {'admitted', value, fmt(now)}
 end
 local r = {}
 local names = {'head', 'claimWindowSeconds', 'sessionTTLSeconds', 'epoch', 'state', 'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}

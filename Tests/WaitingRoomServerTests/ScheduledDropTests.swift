@@ -62,7 +62,13 @@ struct ScheduledDropTests {
         #expect(patched.status == 200)
         try await waitUntil(timeout: .seconds(5)) { (a.gate.cache.entry(room)?.snapshot.head ?? 0) >= 5 }
         _ = try await HTTP.shared.call(.PATCH, a.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"rate": 0}"#)
-        let head = Int(try #require(a.gate.cache.entry(room)?.snapshot.head))
+        // Rate 0 holds the queue at once; wait until both gates' caches show where it stopped (polling gate b
+        // while its cache was a tick behind gate a's once read "waiting" for a place a had already offered).
+        let stored = try await a.gate.store.redis.hgetall(RoomKeys(room: room).state)["head"].flatMap { Int64($0) }
+        try await waitUntil(timeout: .seconds(5)) {
+            [a, b].allSatisfy { $0.gate.cache.entry(room)?.snapshot.head == stored }
+        }
+        let head = Int(try #require(stored))
         var admitted = 0
         for (index, ticket) in tickets.enumerated() where drawn[index] < head - 1 {
             let reply = try await HTTP.shared.call(.GET, b.base + "/v1/rooms/\(room)/status", bearer: ticket)

@@ -38,8 +38,8 @@ public enum AdmissionModel {
     /// store (`rate: 1e-17` made every claim fail); settings refuse it.
     public static let minimumRate = 0.001
     /// The entry schedule never reserves further ahead than this (a day: a ticket's whole life). With rates
-    /// at or above ``minimumRate`` it is never reached; it keeps every stored time a readable integer
-    /// whatever happened before (a schedule written by an older version is brought back within it).
+    /// at or above ``minimumRate`` it is never reached; it keeps every stored time a readable integer. A
+    /// schedule stored beyond it was written before this limit (`rate: 1e-17` left 1e20): it is dropped.
     public static let entryHorizonMs = 86_400_000.0
 
     /// The rate at `nowMs`, ramped linearly from `rampStartRate` (a tenth of `rate` when unset) over
@@ -56,10 +56,11 @@ public enum AdmissionModel {
         1_000 / max(rate, minimumRate)
     }
 
-    /// The entry schedule (GCRA's theoretical arrival time) as a claim may use it: within the horizon.
+    /// The entry schedule (GCRA's theoretical arrival time) as a claim may use it: one beyond the horizon
+    /// (or unreadable) could only have been written before the horizon existed, and counts as none.
     static func entrySchedule(_ tatMs: Double, nowMs now: Int64) -> Double {
-        if tatMs.isNaN { return 0 }
-        return min(tatMs, Double(now) + entryHorizonMs)
+        if tatMs.isNaN || tatMs > Double(now) + entryHorizonMs { return 0 }
+        return tatMs
     }
 
     /// The settings changed (a rate, a ramp): a faster rate takes effect for the entry schedule at once.

@@ -24,10 +24,11 @@ local function entry_constants(first)
 end
 -- AdmissionModel.entrySpacingMs: entries 1/rate apart, never wider than at the minimum rate.
 local function entry_spacing(rate, e) return 1000 / math.max(rate, e.minimum) end
--- AdmissionModel.entrySchedule: the stored schedule as a claim may use it, within the horizon.
+-- AdmissionModel.entrySchedule: the stored schedule as a claim may use it; one beyond the horizon (or
+-- unreadable) was written before the horizon existed and counts as none.
 local function entry_schedule(tat, now, e)
-  if tat ~= tat then return 0 end
-  return math.min(tat, now + e.horizon)
+  if tat ~= tat or tat > now + e.horizon then return 0 end
+  return tat
 end
 
 -- An admission record is 'jti|entersAtMs|expiresAtMs', with '|released' or '|consumed' once it has ended.

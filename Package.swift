@@ -130,15 +130,18 @@ let package = Package(
         .testTarget(name: "WaitingRoomStoreTests", dependencies: ["WaitingRoomStore", "WaitingRoomCore", "RedisClient", "TestSupport"]),
         .testTarget(
             name: "DeploymentTests",
-            dependencies: ["WaitingRoomServer", .product(name: "Yams", package: "Yams")]
+            dependencies: ["WaitingRoomServer", "WaitingRoomCore", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "DropSimulatorTests", dependencies: ["DropSimulator", "WaitingRoomCore"]),
-        .testTarget(name: "WaitingRoomVerifierTests", dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens"]),
+        .testTarget(
+            name: "WaitingRoomVerifierTests",
+            dependencies: ["WaitingRoomVerifier", "WaitingRoomTokens", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(
             name: "WaitingRoomServerTests",
             dependencies: [
                 "WaitingRoomServer", "WaitingRoomStore", "WaitingRoomTokens", "WaitingRoomCore", "RedisClient", "TestSupport",
-                "WaitingRoomVerifier",
+                "WaitingRoomVerifier", "DropSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

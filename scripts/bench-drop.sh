@@ -4,6 +4,8 @@
 #   BUILD=release|debug (default release)   SHOPPERS, RATE, ABANDON, ARRIVALS, CLAIM_WINDOW, CONNECTIONS (see defaults)
 #   GATES=n (default 2)   REDIS=single|sentinel|cluster (default single: one append-only redis-server; sentinel:
 #   a primary, a replica and three sentinels; cluster: three primaries) — the gates get that URL form.
+#   HOG_SECONDS=n: a CPU hog (a busy loop per core) runs beside the drop for its first n seconds, and
+#   `--check` then allows errors until n + RECOVER_SECONDS (default 10) and none after: the drop must recover.
 #   CONNECTIONS per gate defaults to 32: on a 2-core machine shared with the gates, more connections cost
 #   more in scheduling than they add (measured: 256 → status p99 119 ms, 64 → 58 ms, 32 → 12 ms).
 set -euo pipefail
@@ -17,11 +19,8 @@ CLAIM_WINDOW=${CLAIM_WINDOW:-60}
 OUT=${OUT:-bench-results}
 
 scripts/install-deps.sh
-swift build -c "$BUILD" --product waitroom
-swift build -c "$BUILD" --product example-order-service
-bin=$(swift build -c "$BUILD" --show-bin-path)
-
 source scripts/lib.sh
+build_products "$BUILD" waitroom example-order-service
 dir=$(mktemp -d /tmp/waitroom-drop.XXXXXX)
 start_redis_topology "${REDIS:-single}" "$dir"
 gates=(); gate_args=(); pid_args=()
@@ -48,7 +47,16 @@ for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"
 echo "bench-drop: ${#gates[@]} gate(s) on $redis_url"
 
-"$bin/waitroom" bench drop --connections "${CONNECTIONS:-32}" "${gate_args[@]}" \
+hog_args=()
+if [ "${HOG_SECONDS:-0}" -gt 0 ]; then
+    # The drop's clock starts a few seconds later (the gates' idle CPU is measured first): the hog covers
+    # the drop's first HOG_SECONDS at most.
+    for _ in $(seq "$(nproc)"); do timeout "$((HOG_SECONDS + 4))" sh -c 'while :; do :; done' & started_pids+=($!); done
+    hog_args=(--errors-until "$((HOG_SECONDS + ${RECOVER_SECONDS:-10}))")
+    echo "bench-drop: CPU hog on $(nproc) cores for the drop's first ${HOG_SECONDS} s"
+fi
+
+"$bin/waitroom" bench drop "${hog_args[@]}" --connections "${CONNECTIONS:-32}" "${gate_args[@]}" \
     --order-service "http://127.0.0.1:$orders" \
     --shoppers "$SHOPPERS" --rate "$RATE" --abandon "$ABANDON" --arrivals "$ARRIVALS" --claim-window "$CLAIM_WINDOW" \
     "${pid_args[@]}" --out "$OUT" "$@"

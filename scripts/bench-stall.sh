@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 scripts/install-deps.sh
-swift build -c release --product waitroom
-bin=$(swift build -c release --show-bin-path)
+build_products release waitroom
 dir=$(mktemp -d /tmp/waitroom-bench-stall.XXXXXX)
 start_redis "$dir" "$(free_port)" --appendonly no
 port=$(free_port)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer via `swiftc -sanitize=fuzzer,address`) of the parsers that face the
-# internet: queue tickets, admission JWTs, and the admin API's settings decoder.
+# internet: queue tickets, admission JWTs, and the admin API's settings decoder; and the admission model
+# under any settings the API accepts (rates, windows, TTLs, ramps) and any sequence of rate changes.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   # SECONDS: total budget, split over the targets (default 60)
 #
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 BUDGET=${1:-60}
 shift || true
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(ticket jwt settings)
+((${#TARGETS[@]})) || TARGETS=(ticket jwt settings admission)
 OUT=.build/fuzz
 mkdir -p "$OUT"
 

@@ -5,6 +5,17 @@
 # tests take it: e.g. a valkey-server).
 redis_server=${WAITROOM_TEST_REDIS_SERVER:-redis-server}
 
+# build_products CONFIG PRODUCT...: builds the products (debug or release) and sets $bin to their folder.
+# WAITROOM_SCRATCH_PATH names another build folder (swift build --scratch-path): CI builds release in
+# .build-release beside the debug build in .build, so the two can run at once.
+build_products() {
+    local config=$1 product scratch=()
+    shift
+    [ -z "${WAITROOM_SCRATCH_PATH:-}" ] || scratch=(--scratch-path "$WAITROOM_SCRATCH_PATH")
+    for product in "$@"; do swift build -c "$config" "${scratch[@]}" --product "$product"; done
+    bin=$(swift build -c "$config" "${scratch[@]}" --show-bin-path)
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -123,7 +134,6 @@ wait_until() {
 release_gate_bench() {
     scripts/install-deps.sh
     command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-    swift build -c release --product waitroom
-    bin=$(swift build -c release --show-bin-path)
+    build_products release waitroom
     start_redis "$(mktemp -d "/tmp/waitroom-$1.XXXXXX")" "$(free_port)" --appendonly no
 }

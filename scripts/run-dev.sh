@@ -4,14 +4,12 @@
 #   make run REDIS=sentinel   a primary, a replica and three sentinels; the gate uses redis-sentinel://
 #   make run REDIS=cluster    three cluster primaries; the gate uses redis-cluster://
 #   WAITROOM_REDIS_URL=… make run   your own Redis (any URL form): nothing is started for it
+#   BUILD=release make run          the release build (what ships; CI's topology check runs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build --product waitroom
-swift build --product example-order-service
-bin=$(swift build --show-bin-path)
-
 source scripts/lib.sh
+build_products "${BUILD:-debug}" waitroom example-order-service
 run=$PWD/.run
 if [ -n "${WAITROOM_REDIS_URL:-}" ]; then
     redis_url=$WAITROOM_REDIS_URL

@@ -3,10 +3,11 @@
 # (redis-sentinel://, a primary, a replica, three sentinels) and Cluster (redis-cluster://, three primaries).
 # For each: `make run` comes up, serves the demo room's page, a join and a poll; then a small drop through two
 # gates passes `bench drop --check` (no errors, FIFO held, someone admitted) and its report has Redis figures
-# summed over every primary. CI runs it after the smoke drop (debug build).
+# summed over every primary. BUILD=debug|release (default release: what ships; CI runs it on its release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+build=${BUILD:-release}
 out=${OUT:-.build/topology-check}
 mkdir -p "$out"
 
@@ -14,7 +15,7 @@ check_make_run() {
     local kind=$1 port orders log=$out/make-run-$kind.log
     port=$(free_port); orders=$(free_port)
     # Its own process group, so everything `make run` started stops with it.
-    REDIS=$kind WAITROOM_HTTP_PORT=$port ORDER_SERVICE_PORT=$orders setsid make run >"$log" 2>&1 &
+    BUILD=$build REDIS=$kind WAITROOM_HTTP_PORT=$port ORDER_SERVICE_PORT=$orders setsid make run >"$log" 2>&1 &
     run_group=$!
     # The banner comes once the gate answers /readyz.
     wait_until "make run REDIS=$kind" 1200 "grep -q 'Waiting page' '$log'" || { tail -20 "$log"; return 1; }
@@ -39,7 +40,7 @@ trap 'stop_make_run; cleanup_started' EXIT INT TERM
 
 check_bench_drop() {
     local kind=$1
-    REDIS=$kind GATES=2 BUILD=debug SHOPPERS=${SHOPPERS:-600} RATE=30 ARRIVALS=spike:0.8:5:5 CLAIM_WINDOW=10 OUT="$out/drop-$kind" \
+    REDIS=$kind GATES=2 BUILD=$build SHOPPERS=${SHOPPERS:-600} RATE=30 ARRIVALS=spike:0.8:5:5 CLAIM_WINDOW=10 OUT="$out/drop-$kind" \
         scripts/bench-drop.sh --check > "$out/drop-$kind.log" 2>&1 || { tail -30 "$out/drop-$kind.log"; return 1; }
     python3 - "$out/drop-$kind/drop.json" "$kind" <<'PY'
 import json, sys

@@ -11,8 +11,11 @@ public struct DropSample: Codable, Sendable, Equatable {
     public var redisMemoryBytes: Int?
     /// Offers made so far (Redis `head`): its slope is the admission rate the capacity model uses.
     public var offered: Int?
+    /// Failed requests so far (errors and the simulator's own deadlines): when it stops rising, the drop recovered.
+    public var errors: Int?
 
-    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?, offered: Int? = nil) {
+    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?, offered: Int? = nil, errors: Int? = nil) {
+        self.errors = errors
         self.t = t
         self.arrived = arrived
         self.admitted = admitted
@@ -45,6 +48,15 @@ public struct DropReport: Codable, Sendable {
     /// From arriving at the gate (before the join answered) to admission.
     public var arrivalToAdmissionSeconds: Latency
     public var errors: [String: Int]
+    /// The simulator's own CPU (user + system) over the drop, and how many shoppers one of its cores carries:
+    /// shopper-seconds simulated (arrival to leaving, summed) per CPU second. Set by the caller.
+    public var simulatorCPUSeconds: Double?
+    public var shoppersPerSimulatorCore: Double?
+    /// Arrival to leaving, summed over every shopper.
+    public var shopperSeconds: Double
+    /// When the last error happened (seconds since the start), nil without errors: after an overload, how
+    /// long the drop took to recover.
+    public var lastErrorAt: Double?
     public var fifoViolations: Int
     public var configuredRate: Double
     public var entryRate: Double?
@@ -109,6 +121,8 @@ public struct DropReport: Codable, Sendable {
         errors = outcomes.reduce(into: [:]) { total, outcome in
             for (kind, count) in outcome.errors { total[kind, default: 0] += count }
         }
+        lastErrorAt = outcomes.compactMap(\.lastErrorAt).max()
+        shopperSeconds = outcomes.reduce(0) { total, o in total + max(0, (o.leftAt ?? durationSeconds) - (o.arrivedAt ?? durationSeconds)) }
         var admissions: [Int64: Double] = [:]
         for outcome in outcomes { if let seq = outcome.seq, let at = outcome.admittedAt { admissions[seq] = at } }
         // A pre-queue is ordered by lottery, not by arrival: FIFO holds among those who joined after opening.
@@ -161,7 +175,8 @@ public struct DropReport: Codable, Sendable {
             "drop: \(shoppers) shoppers, \(joined) joined, \(admitted) admitted, \(abandoned) abandoned, \(expired) saw their offer lapse, \(String(format: "%.1f", durationSeconds)) s",
             row("join", join), row("status", status), row("claim", claim), row("time to admission", timeToAdmissionSeconds, unit: "s"),
             row("arrival→admission", arrivalToAdmissionSeconds, unit: "s"),
-            "  errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")),
+            "  errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+                + (lastErrorAt.map { String(format: " (the last at %.1f s)", $0) } ?? ""),
             "  FIFO violations: \(fifoViolations)",
         ]
         if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {
@@ -184,6 +199,9 @@ public struct DropReport: Codable, Sendable {
                 format: "  bots: %d joins from %d addresses took %d places (%.1f%% of the first 1,000); refused: %@; proofs solved: %d",
                 bots.attempts, bots.clients, bots.places, bots.shareOfFirstThousandPlaces * 100, refused as NSString, bots.proofsSolved
             ))
+        }
+        if let cpu = simulatorCPUSeconds, let perCore = shoppersPerSimulatorCore {
+            lines.append(String(format: "  simulator: %.1f s CPU for %.0f shopper-seconds: %.0f shoppers in the room per simulator core", cpu, shopperSeconds, perCore))
         }
         if let perRequest = redisCommandsPerRequest { lines.append(String(format: "  Redis commands per HTTP request: %.3f", perRequest)) }
         if let first = redisMemoryFirstBytes, let peak = redisMemoryPeakBytes {

@@ -10,9 +10,18 @@ import WaitingRoomTokens
 
 /// Runs a simulated drop: every shopper is a small state machine (join → poll as told → claim → check out)
 /// running as a task; thousands share a few hundred pooled connections.
+///
+/// Overload-proof by construction: each host gets at most as many requests at once as it has connections
+/// (``RequestSlots``), so the HTTP client never queues; every request has its shopper's own deadline (waiting
+/// for a slot included), and a shopper whose request failed backs off (doubling, with jitter) as a browser
+/// would, instead of retrying at once. When the gates or the machine recover, so does the simulator.
 public final class DropSimulation: Sendable {
     public let plan: DropPlan
     private let client: HTTPClient
+    /// One bound per host (each gate, the order service): never more requests in flight than connections.
+    private let slots: [String: RequestSlots]
+    /// How long a shopper waits for one answer, a slot's wait included.
+    static let requestDeadline: Duration = .seconds(10)
     /// When the drop began: every time in the outcomes is seconds since this.
     public let started = ContinuousClock.now
     let counters = LiveCounters()
@@ -25,6 +34,8 @@ public final class DropSimulation: Sendable {
         configuration.timeout.connect = .seconds(10)
         configuration.timeout.read = .seconds(30)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let hosts = plan.gateURLs + (plan.orderServiceURL.map { [$0] } ?? [])
+        slots = Dictionary(hosts.map { ($0, RequestSlots(limit: max(1, plan.connectionsPerGate))) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Live figures for the progress line and the time series.
@@ -72,6 +83,10 @@ public final class DropSimulation: Sendable {
         public var statusLatencies: [Double] = []
         public var claimLatency: Double?
         public var errors: [String: Int] = [:]
+        /// When this shopper's simulation ended (admitted and checked out, gone, or out of time).
+        public var leftAt: Double?
+        /// When this shopper last met an error (seconds since start): the report's "errors stopped at".
+        public var lastErrorAt: Double?
         /// The first ETA range this shopper was shown, and when (seconds since start).
         public var firstETA: ShownETA?
     }
@@ -154,17 +169,24 @@ public final class DropSimulation: Sendable {
 
     /// One join from `address`; when the gate asks for a proof of work (428), solves it and joins again.
     private func join(_ gate: String, address: String) async -> (Result<Reply, HTTPClientError>, solved: Int) {
-        let url = gate + "/v1/rooms/\(plan.room)/join"
-        let first = await call(.POST, url, headers: [("X-Forwarded-For", address)])
+        let path = "/v1/rooms/\(plan.room)/join"
+        let first = await call(.POST, gate, path, headers: [("X-Forwarded-For", address)])
         guard case .success(let reply) = first, reply.status == 428, let challenge = reply.challenge, let bits = reply.bits else { return (first, 0) }
         let nonce = ProofOfWork.solve(challenge, bits: bits)
-        let solved = await call(.POST, url, headers: [("X-Forwarded-For", address), ("X-Waitroom-Pow-Challenge", challenge), ("X-Waitroom-Pow-Nonce", nonce)])
+        let solved = await call(.POST, gate, path, headers: [("X-Forwarded-For", address), ("X-Waitroom-Pow-Challenge", challenge), ("X-Waitroom-Pow-Nonce", nonce)])
         return (solved, 1)
     }
 
     private func shopper(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
+        var outcome = await visit(index: index, arrivesAt: offset)
+        outcome.leftAt = elapsed
+        counters.finished.add(1, ordering: .relaxed)
+        return outcome
+    }
+
+    /// One shopper's visit: arrive, join, poll as told, claim, check out (or give up).
+    private func visit(index: Int, arrivesAt offset: Double) async -> ShopperOutcome {
         var outcome = ShopperOutcome(abandoned: plan.abandons(index), expired: false)
-        defer { counters.finished.add(1, ordering: .relaxed) }
         let wait = offset - elapsed
         if wait > 0 { try? await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
         counters.arrived.add(1, ordering: .relaxed)
@@ -172,10 +194,11 @@ public final class DropSimulation: Sendable {
         let joinGate = plan.gateURLs[index % plan.gateURLs.count]
         let pollGate = plan.gateURLs[(index + 1) % plan.gateURLs.count]
 
-        // Join (retrying what a browser would retry).
+        // Join, retrying as the waiting page does (backing off) until the shopper's time runs out.
         var ticket: String?
         var pollAfter = 1_000
-        for _ in 0..<10 {
+        var backoff = RetryBackoff(seed: UInt64(index))
+        while elapsed < plan.timeLimitSeconds {
             let begun = elapsed
             switch await join(joinGate, address: DropPlan.shopperAddress(index)).0 {
             case .success(let reply) where reply.status == 200:
@@ -184,12 +207,12 @@ public final class DropSimulation: Sendable {
                 pollAfter = reply.pollAfterMs ?? 1_000
                 outcome.firstETA = reply.eta.map { ShownETA(at: elapsed, low: $0.low, high: $0.high) }
             case .success(let reply):
-                outcome.errors["join \(reply.status)", default: 0] += 1
+                outcome.recordError("join \(reply.status)", at: elapsed)
             case .failure(let error):
-                outcome.errors["join \(error)", default: 0] += 1
+                outcome.recordError("join \(error)", at: elapsed)
             }
             if ticket != nil { break }
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(for: backoff.next())
         }
         guard let ticket, let dot = ticket.lastIndex(of: "."), let parsed = QueueTicket(payload: ticket[..<dot]) else { return outcome }
         counters.joined.add(1, ordering: .relaxed)
@@ -203,16 +226,17 @@ public final class DropSimulation: Sendable {
             pollsLeft -= 1
             try? await Task.sleep(for: .milliseconds(max(pollAfter, 100)))
             let begun = elapsed
-            let result = await call(.GET, pollGate + "/v1/rooms/\(plan.room)/status", bearer: ticket)
+            let result = await call(.GET, pollGate, "/v1/rooms/\(plan.room)/status", bearer: ticket)
             let latency = elapsed - begun
             guard case .success(let reply) = result, reply.status == 200, let state = reply.state else {
                 switch result {
-                case .success(let reply): outcome.errors["status \(reply.status)", default: 0] += 1
-                case .failure(let error): outcome.errors["status \(error)", default: 0] += 1
+                case .success(let reply): outcome.recordError("status \(reply.status)", at: elapsed)
+                case .failure(let error): outcome.recordError("status \(error)", at: elapsed)
                 }
-                pollAfter = 1_000
+                pollAfter = Int(backoff.next().seconds * 1000)
                 continue
             }
+            backoff.reset()
             outcome.polls.append(PollObservation(seq: parsed.seq, startedAt: begun, waiting: state == "waiting"))
             pollAfter = reply.pollAfterMs ?? 1_000
             if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
@@ -239,16 +263,16 @@ public final class DropSimulation: Sendable {
     private func checkOut(token: String, outcome: inout ShopperOutcome) async {
         let result: Result<Reply, HTTPClientError>
         if let orders = plan.orderServiceURL {
-            result = await call(.POST, orders + "/checkout/order", bearer: token)
+            result = await call(.POST, orders, "/checkout/order", bearer: token)
         } else if let key = plan.serviceKey {
-            result = await call(.POST, plan.gateURLs[0] + "/v1/admissions/release", bearer: key, body: #"{"token":"\#(token)"}"#)
+            result = await call(.POST, plan.gateURLs[0], "/v1/admissions/release", bearer: key, body: #"{"token":"\#(token)"}"#)
         } else {
             return
         }
         switch result {
         case .success(let reply) where reply.status < 300: break
-        case .success(let reply): outcome.errors["checkout \(reply.status)", default: 0] += 1
-        case .failure(let error): outcome.errors["checkout \(error)", default: 0] += 1
+        case .success(let reply): outcome.recordError("checkout \(reply.status)", at: elapsed)
+        case .failure(let error): outcome.recordError("checkout \(error)", at: elapsed)
         }
     }
 
@@ -292,8 +316,25 @@ public final class DropSimulation: Sendable {
         }
     }
 
+    /// One request to `host` + `path`, within ``requestDeadline`` from now (the wait for a slot included).
     private func call(
-        _ method: HTTPMethod, _ url: String, bearer: String? = nil, body: String? = nil, headers: [(String, String)] = []
+        _ method: HTTPMethod, _ host: String, _ path: String, bearer: String? = nil, body: String? = nil, headers: [(String, String)] = []
+    ) async -> Result<Reply, HTTPClientError> {
+        let deadline = ContinuousClock.now + Self.requestDeadline
+        guard let bound = slots[host] else { return await send(method, host + path, deadline: deadline, bearer: bearer, body: body, headers: headers) }
+        let answer = await bound.run(before: deadline) {
+            await self.send(method, host + path, deadline: deadline, bearer: bearer, body: body, headers: headers)
+        }
+        guard let answer else {
+            counters.requests.add(1, ordering: .relaxed)
+            counters.errors.add(1, ordering: .relaxed)
+            return .failure(.deadlineExceeded)
+        }
+        return answer
+    }
+
+    private func send(
+        _ method: HTTPMethod, _ url: String, deadline: ContinuousClock.Instant, bearer: String?, body: String?, headers: [(String, String)]
     ) async -> Result<Reply, HTTPClientError> {
         counters.requests.add(1, ordering: .relaxed)
         var request = HTTPClientRequest(url: url)
@@ -305,7 +346,8 @@ public final class DropSimulation: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
         }
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let left = max(.milliseconds(1), deadline - ContinuousClock.now)
+            let response = try await client.execute(request, timeout: .nanoseconds(Int64(left.seconds * 1e9)))
             let bytes = try await response.body.collect(upTo: 1 << 20)
             return .success(Reply(status: Int(response.status.code), body: String(buffer: bytes)))
         } catch let error as HTTPClientError {
@@ -316,4 +358,34 @@ public final class DropSimulation: Sendable {
             return .failure(.remoteConnectionClosed)
         }
     }
+}
+
+extension DropSimulation.ShopperOutcome {
+    mutating func recordError(_ kind: String, at time: Double) {
+        errors[kind, default: 0] += 1
+        lastErrorAt = time
+    }
+}
+
+/// How long a shopper waits before trying again after a failed request: doubling from half a second to eight,
+/// each wait drawn uniformly from its upper half (jitter, so a crowd that failed together does not come back
+/// together). Seeded per shopper: a run is repeatable.
+struct RetryBackoff {
+    private var attempt = 0
+    private var random: UInt64
+
+    init(seed: UInt64) { random = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+
+    mutating func next() -> Duration {
+        let ceiling = min(8.0, 0.5 * Double(1 << min(attempt, 4)))
+        attempt += 1
+        // xorshift64*: a cheap, repeatable stream per shopper.
+        random ^= random >> 12
+        random ^= random << 25
+        random ^= random >> 27
+        let unit = Double((random &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
+        return .milliseconds(Int((ceiling / 2 + unit * ceiling / 2) * 1000))
+    }
+
+    mutating func reset() { attempt = 0 }
 }

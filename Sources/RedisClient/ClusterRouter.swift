@@ -166,23 +166,40 @@ final class ClusterRouter: Sendable {
     }
 
     /// Each node's batch in one write, all nodes concurrently; each node's replies or failure, in the same order.
+    ///
+    /// The child tasks return a `Result` from a call that cannot throw — no `do`/`catch` around an `await`
+    /// in them. Swift 6.3.1's optimizer miscompiles `addTask { do { return (index, .success(try await …)) }
+    /// catch { … } }`: in a release build the index, read before the suspension, comes back as 0, so every
+    /// node's replies landed in slot 0 and the other slots stayed empty (the release-only crash at start-up on
+    /// a Cluster, `everyPrimary` reading `[0]` of an empty list). Reproduction: scripts/compiler/.
     private func sendEach(_ batches: [(RedisConfiguration.Endpoint, [[RedisArgument]])]) async -> [Result<[RedisReply], RedisError>] {
-        if batches.count == 1 {
-            do throws(RedisError) { return [.success(try await send(batches[0].1, to: batches[0].0))] } catch { return [.failure(error)] }
-        }
-        return await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
+        if batches.count == 1 { return [await result(of: batches[0].1, from: batches[0].0)] }
+        let results = await withTaskGroup(of: (Int, Result<[RedisReply], RedisError>).self) { group in
             for (index, (endpoint, commands)) in batches.enumerated() {
-                group.addTask {
-                    do throws(RedisError) { return (index, .success(try await self.send(commands, to: endpoint))) } catch { return (index, .failure(error)) }
-                }
+                group.addTask { (index, await self.result(of: commands, from: endpoint)) }
             }
-            var results = [Result<[RedisReply], RedisError>](repeating: .success([]), count: batches.count)
+            var results = [Result<[RedisReply], RedisError>?](repeating: nil, count: batches.count)
             for await (index, result) in group { results[index] = result }
             return results
+        }
+        // Every node answers once, in its own slot; anything else is a bug here, not a reply to route.
+        return results.enumerated().map { index, result in
+            let (endpoint, commands) = batches[index]
+            switch result {
+            case nil: return .failure(.protocolError("no answer recorded for \(endpoint)"))
+            case .success(let replies)? where replies.count != commands.count:
+                return .failure(.protocolError("\(replies.count) replies to \(commands.count) commands from \(endpoint)"))
+            case let result?: return result
+            }
         }
     }
 
     private func send(_ commands: [[RedisArgument]], to endpoint: RedisConfiguration.Endpoint) async throws(RedisError) -> [RedisReply] {
+        try await result(of: commands, from: endpoint).get()
+    }
+
+    /// One node's batch in one write: its replies, or why there are none.
+    private func result(of commands: [[RedisArgument]], from endpoint: RedisConfiguration.Endpoint) async -> Result<[RedisReply], RedisError> {
         var encoded: [UInt8] = []
         for command in commands { RESPEncoder.encode(command, into: &encoded) }
         let result = await connection(to: endpoint).submit(encoded, count: commands.count)
@@ -190,7 +207,7 @@ final class ClusterRouter: Sendable {
             // A node that cannot be reached may have failed over: learn the new map.
             refreshInBackground()
         }
-        return try result.get()
+        return result
     }
 
     // MARK: - The slot map

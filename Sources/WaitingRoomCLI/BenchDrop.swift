@@ -104,8 +104,13 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(name: .customLong("model-request-us"), help: "The capacity model's gate CPU per join, claim, consume or release, µs.")
     var modelRequestMicroseconds = CapacityCheck.planMicrosecondsPerRequest
 
-    @Flag(help: "Exit non-zero on any error or FIFO violation (for CI).")
+    @Flag(help: "Exit non-zero on any error or FIFO violation, or when a shopper never joined (for CI).")
     var check = false
+
+    @Option(
+        name: .customLong("errors-until"),
+        help: "With --check: errors before this many seconds are allowed (an overload the drop must recover from), none after.")
+    var errorsUntil: Double?
 
     func run() async throws {
         guard let curve = ArrivalCurve(arrivals) else { throw ValidationError("--arrivals: use spike[:f:s:t] or uniform:s") }
@@ -138,6 +143,7 @@ struct BenchDrop: AsyncParsableCommand {
         }
         let redisBefore = try await RedisTotals.read(redis)
         let gateCPUBefore = Self.cpuSeconds(serverPIDs)
+        let simulatorCPUBefore = Self.cpuSeconds([getpid()])
         let simulation = DropSimulation(plan: plan)
         // A scheduled opening counts from the room's creation, a moment before the simulation's clock starts.
         if let opensIn { plan.openingSeconds = opensIn - (simulation.started - roomCreated).seconds }
@@ -172,6 +178,10 @@ struct BenchDrop: AsyncParsableCommand {
             )
             report.redisMicrosecondsByCommand = redisBefore.flatMap { before in redisAfter.map { $0.microseconds(since: before) } }
         }
+        if let before = simulatorCPUBefore, let after = Self.cpuSeconds([getpid()]), after > before {
+            report.simulatorCPUSeconds = after - before
+            report.shoppersPerSimulatorCore = report.shopperSeconds / (after - before)
+        }
         report.serverSide = await serverSideLatency(gates)
         print("")
         print(report.summary)
@@ -182,8 +192,22 @@ struct BenchDrop: AsyncParsableCommand {
         try DropChart.svg(samples, title: "Drop: \(shoppers) shoppers, rate \(rate)/s, \(Int(abandon * 100))% abandoning")
             .write(toFile: out + "/drop.svg", atomically: true, encoding: .utf8)
         print("  report: \(out)/drop.json, chart: \(out)/drop.svg")
-        if check && (!report.errors.isEmpty || report.fifoViolations > 0 || report.admitted == 0) {
-            throw ExitCode.failure
+        if check {
+            var failures: [String] = []
+            if let last = report.lastErrorAt {
+                if let errorsUntil {
+                    if last > errorsUntil { failures.append(String(format: "errors went on until %.1f s, past %.1f s", last, errorsUntil)) }
+                } else {
+                    failures.append("errors")
+                }
+            }
+            if report.fifoViolations > 0 { failures.append("\(report.fifoViolations) FIFO violations") }
+            if report.admitted == 0 { failures.append("nobody admitted") }
+            if report.joined < report.shoppers { failures.append("\(report.shoppers - report.joined) shoppers never joined") }
+            if !failures.isEmpty {
+                print("check failed: " + failures.joined(separator: "; "))
+                throw ExitCode.failure
+            }
         }
     }
 
@@ -245,7 +269,9 @@ struct BenchDrop: AsyncParsableCommand {
                 memory = await memoryInfo.map { nodes in nodes.reduce(0) { $0 + (Int($1["used_memory"] ?? "") ?? 0) } }
             }
             samples.append(
-                DropSample(t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory, offered: offered))
+                DropSample(
+                    t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory, offered: offered,
+                    errors: live.errors))
             let line = String(
                 format: "\rt=%4.0fs arrived %7d joined %7d admitted %7d waiting %7@ errors %4d req/s %6d   ",
                 simulation.elapsed, live.arrived, live.joined, live.admitted, (waiting.map(String.init) ?? "?") as NSString, live.errors,

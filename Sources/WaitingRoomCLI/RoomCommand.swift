@@ -184,7 +184,8 @@ enum StateChange {
         try await AdminError.reporting {
             let reply = try await admin.client().send(.POST, room.path + "/" + action)
             if output.json { return RoomOutput.printJSON(reply.body) }
-            let view = try RoomOutput.decode(RoomView.self, reply.body)
+            // The change happened (2xx): an answer this CLI cannot read is printed as it came, not an error.
+            guard let view = try? JSONDecoder().decode(RoomView.self, from: reply.body) else { return RoomOutput.printJSON(reply.body) }
             print("\(view.room): \(view.settings.state)")
         }
     }
@@ -278,15 +279,7 @@ enum RoomOutput {
         let live = view.live
         var lines: [(String, String)] = [("room", view.room), ("state", s.state)]
         for setting in RoomSettings.schema {
-            let value: String
-            switch setting.json(s.values) {
-            case .null: value = "-"
-            case .number(let n): value = number(n)
-            case .string(let text): value = text
-            case .bool(let flag): value = String(flag)
-            case let other: value = "\(other)"
-            }
-            lines.append((setting.flag, value))
+            lines.append((setting.flag, text(s[setting.name])))
         }
         lines += [
             ("effective-rate", number(live.effectiveRate)),
@@ -302,13 +295,17 @@ enum RoomOutput {
             ("joins/s", number(live.joinsPerSecond)),
             ("admissions/s", number(live.admissionsPerSecond)),
             ("claims/s", number(live.claimsPerSecond)),
-            ("claim-ratio", number(live.claimRatio)),
+            ("show-up-estimate", number(live.claimRatio)),  // the model's, not a count (claims and lapsed are)
             ("oldest-waiting-s", live.oldestWaitingSeconds.map(number) ?? "-"),
             ("on-hold", live.onHold ? "yes" : "no"),
             ("stale", live.stale ? "yes" : "no"),
         ]
         let width = lines.map(\.0.count).max() ?? 0
         var text = lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()
+        // What the change adjusted beyond what was asked (a rate below the ramp's start rate lowers it).
+        for a in view.adjusted ?? [] {
+            text += "adjusted: \(a.field) \(a.from.map(number) ?? "-") -> \(a.to.map(number) ?? "-") (\(a.reason))\n"
+        }
         if let deliveries = view.hookDeliveries, !deliveries.isEmpty {
             text += "hook deliveries (newest first):\n"
             for d in deliveries {
@@ -324,7 +321,7 @@ enum RoomOutput {
         let header = ["ROOM", "STATE", "RATE", "CAPACITY", "WAITING", "HEAD", "TAIL", "ACTIVE", "OFFERS", "ADM/S"]
         let rows = rooms.map { view -> [String] in
             [
-                view.room, view.settings.state, number(view.settings.rate), view.settings.capacity.map(String.init) ?? "-",
+                view.room, view.settings.state, view.settings.rate.map(number) ?? "-", view.settings.capacity.map(String.init) ?? "-",
                 "\(view.live.waiting)", "\(view.live.head)", "\(view.live.tail)", "\(view.live.active)", "\(view.live.offers)",
                 String(format: "%.1f", view.live.admissionsPerSecond),
             ]
@@ -337,6 +334,21 @@ enum RoomOutput {
             }.joined(separator: "  ").trimmingCharacters(in: .whitespaces) + "\n"
         }
         return ([header] + rows).map(line).joined()
+    }
+
+    /// A setting's value on one line: `-` for unset, numbers as ``number(_:)``, lists and objects as compact JSON.
+    static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "-"
+        case .number(let n): return number(n)
+        case .string(let text): return text.isEmpty ? "-" : text
+        case .bool(let flag): return String(flag)
+        case .array(let items) where items.isEmpty: return "-"
+        case .array, .object:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        }
     }
 
     /// Whole numbers without ".0", others with up to three decimals: rates are usually whole.

@@ -28,6 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "waitroom")
+        // Said first, so a gate started outside the repository (no Config/) does not run on defaults silently.
+        logger.notice("\(configuration.sourceDescription)")
         let app = try await GateApplication.build(configuration: configuration, logger: logger)
         logger.info("waitroom listening", metadata: ["address": "\(configuration.httpHost):\(configuration.httpPort)", "rooms": "\(configuration.rooms.keys.sorted())"])
         try await app.runService()

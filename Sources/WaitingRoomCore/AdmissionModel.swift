@@ -5,8 +5,9 @@ import Foundation
 /// shoppers entering checkout at `rate`.
 ///
 /// Everything here is a pure function of a state, the settings and a clock. The tick and claim scripts in
-/// Redis (`Sources/WaitingRoomStore/Resources/*.lua`) are line-by-line transcriptions of ``tick(_:settings:nowMs:)``
-/// and ``claim(_:settings:ticketID:position:jti:nowMs:)``, and a Store test runs thousands of randomized steps
+/// Redis (`Sources/WaitingRoomStore/Scripts/*.lua`) are line-by-line transcriptions of ``tick(_:settings:nowMs:)``
+/// and ``claim(_:settings:ticketID:position:jti:nowMs:)`` (and the upsert script of
+/// ``settingsChanged(_:from:to:nowMs:)``), and a Store test runs thousands of randomized steps
 /// through both and requires the same state after every step.
 ///
 /// Two rates are at work:
@@ -32,6 +33,14 @@ public enum AdmissionModel {
     /// future, no new offers are made: shoppers are coming back faster than checkout takes them, so there
     /// is nothing to compensate.
     public static let entryBacklogLimitMs = 5_000.0
+    /// The smallest nonzero rate a room may have (and the floor of the entry spacing while a ramp starts
+    /// near 0): one shopper every 1,000 s. Below it, the entry schedule would reach beyond what Redis can
+    /// store (`rate: 1e-17` made every claim fail); settings refuse it.
+    public static let minimumRate = 0.001
+    /// The entry schedule never reserves further ahead than this (a day: a ticket's whole life). With rates
+    /// at or above ``minimumRate`` it is never reached; it keeps every stored time a readable integer
+    /// whatever happened before (a schedule written by an older version is brought back within it).
+    public static let entryHorizonMs = 86_400_000.0
 
     /// The rate at `nowMs`, ramped linearly from `rampStartRate` (a tenth of `rate` when unset) over
     /// `rampSeconds` after opening.
@@ -40,6 +49,35 @@ public enum AdmissionModel {
         guard let ramp = settings.rampSeconds, ramp > 0, openedAtMs > 0, nowMs < openedAtMs + Int64(ramp) * 1_000 else { return target }
         let start = settings.rampStartRate ?? target / 10
         return start + (target - start) * (Double(nowMs - openedAtMs) / Double(Int64(ramp) * 1_000))
+    }
+
+    /// The spacing of entries at `rate` (ms), never wider than at ``minimumRate``.
+    public static func entrySpacingMs(_ rate: Double) -> Double {
+        1_000 / max(rate, minimumRate)
+    }
+
+    /// The entry schedule (GCRA's theoretical arrival time) as a claim may use it: within the horizon.
+    static func entrySchedule(_ tatMs: Double, nowMs now: Int64) -> Double {
+        if tatMs.isNaN { return 0 }
+        return min(tatMs, Double(now) + entryHorizonMs)
+    }
+
+    /// The settings changed (a rate, a ramp): a faster rate takes effect for the entry schedule at once.
+    /// The entries already reserved ahead (the backlog `entryTatMs - now`) are re-spaced at the new rate, so
+    /// the next shopper waits for as many entries as before, not for as long: 20 entries reserved at 0.1/s
+    /// then a rate of 100/s hold the next shopper 0.2 s, not 200 s. A slower rate keeps the schedule (the
+    /// entries already promised happen; the new spacing applies from the next claim).
+    public static func settingsChanged(_ state: AdmissionState, from old: RoomSettings, to new: RoomSettings, nowMs now: Int64) -> AdmissionState {
+        var s = state
+        let before = rate(old, openedAtMs: s.openedAtMs, nowMs: now)
+        let after = rate(new, openedAtMs: s.openedAtMs, nowMs: now)
+        let tat = entrySchedule(s.entryTatMs, nowMs: now)
+        if after > before && tat > Double(now) {
+            var ratio = 0.0
+            if before > 0 { ratio = entrySpacingMs(after) / entrySpacingMs(before) }
+            s.entryTatMs = Stored.round(Double(now) + (tat - Double(now)) * ratio, decimals: 3)
+        }
+        return s
     }
 
     /// The show-up ratio from the decayed offered/claimed counts of lapsed batches.
@@ -88,7 +126,9 @@ public enum AdmissionModel {
         var offered: Int64 = 0
         if s.state == .open {
             s.bucket += offerRate * Double(elapsed) / 1_000
-            let burst = max(offerRate, 1)
+            // A second's worth of offers at most (one at least while admitting); none at rate 0: a rate set
+            // to 0 holds the queue at once, whatever the bucket saved up before.
+            let burst = offerRate > 0 ? max(offerRate, 1) : 0
             if s.bucket > burst { s.bucket = burst }
             var n = Int64(s.bucket.rounded(.down))
             if n > s.tail - s.head { n = s.tail - s.head }
@@ -121,8 +161,12 @@ public enum AdmissionModel {
     /// What a claim found.
     public enum ClaimOutcome: Sendable, Equatable {
         /// Admitted: enters checkout at `entersAtMs` (now, or a moment later when entries are ahead of
-        /// `rate`), the session ends at `expiresAtMs`. Claiming again returns the same admission.
+        /// `rate`), the session ends at `expiresAtMs`. Claiming again returns the same admission (brought
+        /// forward while it has not begun, when a faster rate re-spaced the entry schedule below it).
         case admitted(Admission)
+        /// The admission's session is over (it expired): one place gives one admission, whatever the
+        /// settings — a session shorter than the claim window does not make the place claimable again.
+        case ended
         /// Not offered yet.
         case waiting
         /// The offer lapsed (the shopper did not come back within the claim window).
@@ -130,11 +174,25 @@ public enum AdmissionModel {
         case closed
     }
 
-    /// Records an admission for the shopper at effective queue position `position`, once per ticket.
+    /// Records an admission for the shopper at effective queue position `position`, once per ticket: a
+    /// ticket's admission is remembered for as long as the ticket lives (Redis keeps each admission record
+    /// that long, past the session's end), so a ticket is never admitted twice.
     public static func claim(
         _ state: AdmissionState, settings: RoomSettings, ticketID: String, position: Int64, jti: String, nowMs now: Int64
     ) -> (state: AdmissionState, outcome: ClaimOutcome) {
-        if let existing = state.claimed[ticketID] { return (state, .admitted(existing)) }
+        if let existing = state.claimed[ticketID] {
+            if existing.expiresAtMs <= now { return (state, .ended) }
+            // A faster rate re-spaced the entry schedule below this reservation (settingsChanged): it enters by
+            // the schedule now, not at the old rate's time, so a shopper is not overtaken by later ones.
+            let by = max(entrySchedule(state.entryTatMs, nowMs: now), Double(now))
+            guard Double(existing.entersAtMs) > by else { return (state, .admitted(existing)) }
+            var s = state
+            let entersAtMs = Int64(by.rounded(.up))
+            let moved = Admission(jti: existing.jti, entersAtMs: entersAtMs, expiresAtMs: entersAtMs + (existing.expiresAtMs - existing.entersAtMs))
+            s.claimed[ticketID] = moved
+            if s.admissions[moved.jti] != nil { s.admissions[moved.jti] = moved.expiresAtMs }  // a released slot stays free
+            return (s, .admitted(moved))
+        }
         if position > state.head { return (state, .waiting) }
         if state.state == .closed { return (state, .closed) }
         guard let index = state.batches.firstIndex(where: { $0.head >= position }) else { return (state, .expired) }
@@ -143,13 +201,15 @@ public enum AdmissionModel {
         if batch.offeredAtMs + Int64(settings.claimWindowSeconds) * 1_000 < now { return (state, .expired) }
 
         var s = state
-        // The entry gate (GCRA): entries are spaced 1/rate apart, with a short burst allowed after a lull.
+        // The entry gate (GCRA): entries are spaced 1/rate apart, with a short burst allowed after a lull;
+        // the schedule stays within the horizon, so every time stored is one Redis reads back.
         let rate = rate(settings, openedAtMs: s.openedAtMs, nowMs: now)
         var entersAt = Double(now)
         if rate > 0 {
-            let spacing = 1_000 / rate
-            entersAt = max(Double(now), s.entryTatMs - entryBurstMs)
-            s.entryTatMs = Stored.round(max(s.entryTatMs, Double(now)) + spacing, decimals: 3)
+            let spacing = entrySpacingMs(rate)
+            let tat = entrySchedule(s.entryTatMs, nowMs: now)
+            entersAt = max(Double(now), tat - entryBurstMs)
+            s.entryTatMs = Stored.round(min(max(tat, Double(now)) + spacing, Double(now) + entryHorizonMs), decimals: 3)
         }
         let entersAtMs = Int64(entersAt.rounded(.up))
         let admission = Admission(jti: jti, entersAtMs: entersAtMs, expiresAtMs: entersAtMs + Int64(settings.sessionTTLSeconds) * 1_000)

@@ -170,26 +170,29 @@ public struct RoomSetting: Sendable {
 
     // MARK: Declarations
 
+    /// A number setting. With `orZero`, the range's lower bound is the smallest nonzero value and 0 is
+    /// allowed as well (a rate: 0 holds the queue; a rate the model cannot carry is neither).
     static func number(
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double> & Sendable, range: ClosedRange<Double>,
-        required: Bool = false, doc: String
+        orZero: Bool = false, required: Bool = false, doc: String
     ) -> RoomSetting {
         RoomSetting(
             name: name, flag: flag ?? kebab(name), kind: .number, nullable: false, required: required, secret: false, doc: doc,
             get: { .number($0[keyPath: path]) },
             set: { if case .number(let n) = $1 { $0[keyPath: path] = n } },
-            check: { value in Self.outside(value, range) }
+            check: { value in Self.outside(value, range, orZero: orZero) }
         )
     }
 
     static func number(
-        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double?> & Sendable, range: ClosedRange<Double>, doc: String
+        _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, Double?> & Sendable, range: ClosedRange<Double>,
+        orZero: Bool = false, doc: String
     ) -> RoomSetting {
         RoomSetting(
             name: name, flag: flag ?? kebab(name), kind: .number, nullable: true, required: false, secret: false, doc: doc,
             get: { $0[keyPath: path].map(SettingValue.number) ?? .none },
             set: { settings, value in settings[keyPath: path] = { if case .number(let n) = value { return n } else { return nil } }() },
-            check: { value in Self.outside(value, range) }
+            check: { value in Self.outside(value, range, orZero: orZero) }
         )
     }
 
@@ -249,14 +252,15 @@ public struct RoomSetting: Sendable {
         )
     }
 
-    /// A secret text setting: empty means unset; otherwise at least `minimumLength` characters.
+    /// A secret text setting: unset is null in views (and null or "" clears it); otherwise at least
+    /// `minimumLength` characters.
     static func secret(
         _ name: String, flag: String? = nil, _ path: WritableKeyPath<RoomSettings, String> & Sendable, minimumLength: Int, doc: String
     ) -> RoomSetting {
         RoomSetting(
-            name: name, flag: flag ?? kebab(name), kind: .text, nullable: false, required: false, secret: true, doc: doc,
-            get: { .text($0[keyPath: path]) },
-            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } },
+            name: name, flag: flag ?? kebab(name), kind: .text, nullable: true, required: false, secret: true, doc: doc,
+            get: { $0[keyPath: path].isEmpty ? .none : .text($0[keyPath: path]) },
+            set: { if case .text(let t) = $1 { $0[keyPath: path] = t } else { $0[keyPath: path] = "" } },
             check: { value in
                 guard case .text(let text) = value else { return "must be a string" }
                 return text.isEmpty || text.utf8.count >= minimumLength ? nil : "must be empty or at least \(minimumLength) characters"
@@ -295,9 +299,12 @@ public struct RoomSetting: Sendable {
         )
     }
 
-    private static func outside(_ value: SettingValue, _ range: ClosedRange<Double>) -> String? {
+    private static func outside(_ value: SettingValue, _ range: ClosedRange<Double>, orZero: Bool = false) -> String? {
         guard case .number(let number) = value else { return "must be a number" }
-        guard number.isFinite, range.contains(number) else { return "must be \(Self.format(range.lowerBound))...\(Self.format(range.upperBound))" }
+        if orZero && number == 0 { return nil }
+        guard number.isFinite, range.contains(number) else {
+            return "must be \(orZero ? "0 or " : "")\(Self.format(range.lowerBound))...\(Self.format(range.upperBound))"
+        }
         return nil
     }
 
@@ -317,19 +324,19 @@ public struct RoomSetting: Sendable {
 extension RoomSettings {
     /// Every room setting. Adding one is a property above plus a line here (and its use).
     public static let schema: [RoomSetting] = [
-        .number("rate", \.rate, range: 0...1_000_000, required: true, doc: "Shoppers per second let into checkout (0 holds the queue)."),
+        .number("rate", \.rate, range: AdmissionModel.minimumRate...1_000_000, orZero: true, required: true, doc: "Shoppers per second let into checkout: 0 (holds the queue) or 0.001...1000000."),
         .integer("capacity", \.capacity, range: 0...100_000_000, doc: "Most shoppers in checkout at once (admissions plus live offers); null for no limit."),
         .integer("claimWindowSeconds", flag: "claim-window", \.claimWindowSeconds, range: 1...86_400, doc: "Seconds an offered shopper has to come back before the offer lapses."),
         .integer("sessionTTLSeconds", flag: "session-ttl", \.sessionTTLSeconds, range: 1...86_400, doc: "Seconds an admission token (a checkout session) lasts."),
         .text("checkoutUrl", \.checkoutUrl, required: true, doc: "Where admitted shoppers go (http(s) URL or absolute path); wr_token=<JWT> is appended.", check: { CheckoutURL.validate($0) }),
         .date("opensAt", \.opensAt, doc: "When a scheduled drop opens (ISO 8601, or +seconds); earlier arrivals are ordered by lottery."),
         .integer("rampSeconds", \.rampSeconds, range: 0...86_400, doc: "Seconds over which the rate rises after opening; null for none."),
-        .number("rampStartRate", \.rampStartRate, range: 0...1_000_000, doc: "Rate at the start of the ramp (default: a tenth of rate)."),
+        .number("rampStartRate", \.rampStartRate, range: AdmissionModel.minimumRate...1_000_000, orZero: true, doc: "Rate at the start of the ramp, 0 or 0.001... and at most rate (default: a tenth of rate); a rate change below it lowers it to the rate."),
         .integer("joinsPerClientPerMinute", flag: "joins-per-client", \.joinsPerClientPerMinute, range: 0...1_000_000, doc: "New places per client address (IPv6: per /64) per minute on each gate, a minute's worth at once; 0 turns the limit off."),
         .integer("proofOfWorkBits", flag: "pow-bits", \.proofOfWorkBits, range: 0...ProofOfWorkLimits.maximumBits, doc: "Leading zero bits of SHA-256 a browser must find before it may join (0: off)."),
         .boolean("requireJoinPass", \.requireJoinPass, doc: "Joins need a pass the shop signed ({room, sub, exp}, HS256 with joinPassSecret): one place per shop account."),
-        .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set)."),
-        .text("displayName", \.displayName, doc: "The waiting page's heading and title (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
+        .secret("joinPassSecret", \.joinPassSecret, minimumLength: 32, doc: "The HS256 key of join passes (at least 32 characters); views show (set), or null when unset."),
+        .text("displayName", \.displayName, doc: "The waiting page's heading and title, up to 80 characters (default: the room's name).", check: { PagePresentation.plainText($0, maxLength: 80) }),
         .text("shopUrl", \.shopUrl, doc: "The link back to the shop (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
         .text("logoUrl", \.logoUrl, doc: "The shop's logo on the waiting page (http(s) URL or absolute path).", check: { PagePresentation.link($0) }),
         .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),

@@ -81,6 +81,37 @@ public struct RoomSettings: Sendable, Equatable {
     }
 }
 
+/// A setting a change adjusted to keep the settings consistent, named in the admin API's answer.
+public struct SettingsAdjustment: Sendable, Equatable, Codable {
+    public var field: String
+    public var from: Double?
+    public var to: Double?
+    public var reason: String
+
+    public init(field: String, from: Double?, to: Double?, reason: String) {
+        self.field = field
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}
+
+extension RoomSettings {
+    /// These settings after a change of the fields named in `given`, with what the change left inconsistent
+    /// and the caller did not set adjusted: a rate below the ramp's start rate lowers the start rate to the
+    /// rate (`PATCH {"rate": 0.1}` just works on a room whose old ramp started at 0.2). Settings the caller
+    /// gave are never adjusted: contradicting ones are ``validate()``'s to refuse.
+    public func reconciled(given: Set<String>) -> (settings: RoomSettings, adjusted: [SettingsAdjustment]) {
+        var settings = self
+        var adjusted: [SettingsAdjustment] = []
+        if let start = rampStartRate, start > rate, !given.contains("rampStartRate") {
+            settings.rampStartRate = rate
+            adjusted.append(SettingsAdjustment(field: "rampStartRate", from: start, to: rate, reason: "a ramp starts at or below rate"))
+        }
+        return (settings, adjusted)
+    }
+}
+
 /// A setting that failed validation, naming the field.
 public struct SettingsError: Error, Sendable, Equatable, CustomStringConvertible {
     public let field: String

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import WaitingRoomStore
+import WaitingRoomTokens
 
 /// An error the HTTP layer turns into `{"error": "<code>", "message": "<text>"}` with the right status.
 public struct APIError: Error, HTTPResponseError, Sendable {
@@ -30,32 +31,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(.badRequest, code, message) }
     static func unauthorized(_ message: String, code: String = "unauthorized") -> APIError { APIError(.unauthorized, code, message) }
     static func notFound(_ message: String) -> APIError { APIError(.notFound, "not_found", message) }
-    /// The admission is over: released (checkout left or timed out) or consumed (an order was placed).
+    /// The admission is over: released (checkout left or timed out), consumed (an order was placed) or expired.
     static func admissionEnded(_ end: AdmissionEnd) -> APIError {
         switch end {
         case .released: APIError(.conflict, "admission_ended", "this admission was released: the checkout is over", reason: end.rawValue)
         case .consumed: APIError(.conflict, "already_used", "this admission token has already been used", reason: end.rawValue)
+        case .expired: APIError(.conflict, "admission_ended", "this admission's session is over", reason: end.rawValue)
         }
     }
     static let unavailable = APIError(.serviceUnavailable, "unavailable", "the queue store is unreachable; retry shortly", retryAfterSeconds: 2)
     static func tooLarge(_ limit: Int) -> APIError { APIError(.contentTooLarge, "body_too_large", "request body is over \(limit) bytes") }
-}
-
-enum JSONText {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }

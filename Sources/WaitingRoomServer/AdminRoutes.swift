@@ -20,7 +20,7 @@ struct AdminRoutes: Sendable {
             let rooms = self.cache.roomNames.compactMap { name in self.cache.entry(name).map { RoomView(name: name, entry: $0) } }
             // Gates' health from their heartbeats (absent while Redis is unreachable: the rooms are stale then too).
             let gates = (try? await self.store.heartbeats()).map { GateHealth.list($0) }
-            return try Responses.encode(RoomList(rooms: rooms, gates: gates))
+            return try Responses.encode(RoomList(rooms: rooms, gates: gates, redisReachable: gates != nil && !rooms.contains { $0.live.stale }))
         }
         addReport(to: admin)
         admin.get("/rooms/:room") { _, context in
@@ -34,7 +34,7 @@ struct AdminRoutes: Sendable {
         admin.put("/rooms/:room") { request, context in
             let name = try RequestReader.roomName(context)
             let object = try await self.reader.jsonObject(request)
-            let settings = try Self.settings { () throws(SettingsError) in try RoomSettings(json: object) }
+            let (settings, adjusted) = try Self.settings(given: object) { () throws(SettingsError) in try RoomSettings(json: object) }
             let before: RoomSettings?
             do { before = try await self.store.settings(room: name) } catch { throw self.failures.response(for: error) }
             let result = try await self.write(name, settings, mode: .createOrReplace)
@@ -43,7 +43,7 @@ struct AdminRoutes: Sendable {
             } else if let before {
                 await self.emitChanges(name, from: before, to: settings)
             }
-            return try await self.roomResponse(name, status: result == .created ? .created : .ok)
+            return try await self.roomResponse(name, status: result == .created ? .created : .ok, adjusted: adjusted)
         }
         admin.patch("/rooms/:room") { request, context in
             let name = try RequestReader.roomName(context)
@@ -51,10 +51,10 @@ struct AdminRoutes: Sendable {
             let current: RoomSettings?
             do { current = try await self.store.settings(room: name) } catch { throw self.failures.response(for: error) }
             guard let current else { throw APIError.notFound("no such room") }
-            let merged = try Self.settings { () throws(SettingsError) in try current.merging(json: changes) }
+            let (merged, adjusted) = try Self.settings(given: changes) { () throws(SettingsError) in try current.merging(json: changes) }
             guard try await self.write(name, merged, mode: .update) != .untouched else { throw APIError.notFound("no such room") }
             await self.emitChanges(name, from: current, to: merged)
-            return try await self.roomResponse(name, status: .ok)
+            return try await self.roomResponse(name, status: .ok, adjusted: adjusted)
         }
         admin.delete("/rooms/:room") { _, context in
             let name = try RequestReader.roomName(context)
@@ -71,13 +71,12 @@ struct AdminRoutes: Sendable {
                 throw APIError.notFound("unknown action: use pause, resume, close or open")
             }
             let change: RoomStore.StateChange
-            do { change = try await self.store.change(room: name, action) } catch { throw self.failures.response(for: error) }
+            // The store records the change's event in the same step (bound to the hooks the room has then).
+            do { change = try await self.store.change(room: name, action, by: self.keyID) } catch { throw self.failures.response(for: error) }
             switch change {
             case .missing: throw APIError.notFound("no such room")
             case .conflict(let current): throw APIError(.conflict, "conflict", "cannot \(action.rawValue) a room that is \(current.rawValue)")
-            case .changed(let state):
-                let type = action == .resume ? "room.resumed" : action == .pause ? "room.paused" : action == .close ? "room.closed" : "room.opened"
-                await self.emit(name, type, ["state": .string(state.rawValue), "by": .string(self.keyID)])
+            case .changed:
                 return try await self.roomResponse(name, status: .ok)
             }
         }
@@ -95,7 +94,7 @@ struct AdminRoutes: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: (try? encoder.encode(data)) ?? Data("{}".utf8), as: UTF8.self)
         do {
-            try await store.appendEvent(room: room, type: type, dataJSON: text, atMs: Int64(Date().timeIntervalSince1970 * 1000))
+            try await store.appendEvent(room: room, type: type, dataJSON: text)
         } catch {
             failures.logger.warning("could not record a room event", metadata: ["room": "\(room)", "type": "\(type)", "error": "\(error)"])
         }
@@ -115,12 +114,15 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    /// Runs a settings reader and validates the result; a bad field is a 400 that names it.
-    private static func settings(_ read: () throws(SettingsError) -> RoomSettings) throws(APIError) -> RoomSettings {
+    /// Runs a settings reader, adjusts what the change left inconsistent and the request did not set
+    /// (``RoomSettings/reconciled(given:)``), and validates the result; a bad field is a 400 that names it.
+    private static func settings(
+        given object: [String: JSONValue], _ read: () throws(SettingsError) -> RoomSettings
+    ) throws(APIError) -> (RoomSettings, [SettingsAdjustment]) {
         do {
-            let settings = try read()
+            let (settings, adjusted) = try read().reconciled(given: Set(object.keys))
             try settings.validate()
-            return settings
+            return (settings, adjusted)
         } catch {
             let code = error.reason == "unknown field" ? "unknown_field" : "invalid_\(error.field)"
             throw .badRequest("\(error.field): \(error.reason)", code: code)
@@ -135,14 +137,17 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    /// Refreshes the room at once (so this instance answers with the change) and returns its view.
-    private func roomResponse(_ name: String, status: HTTPResponse.Status) async throws -> Response {
+    /// Refreshes the room at once (so this instance answers with the change) and returns its view, with
+    /// the settings the change adjusted (if any).
+    private func roomResponse(_ name: String, status: HTTPResponse.Status, adjusted: [SettingsAdjustment] = []) async throws -> Response {
         do {
             for snapshot in try await store.tick(rooms: [name]).values { cache.merge(snapshot) }
         } catch {
             throw failures.response(for: error)
         }
         guard let entry = cache.entry(name) else { throw APIError.notFound("no such room") }
-        return try Responses.encode(RoomView(name: name, entry: entry), status: status)
+        var view = RoomView(name: name, entry: entry)
+        if !adjusted.isEmpty { view.adjusted = adjusted }
+        return try Responses.encode(view, status: status)
     }
 }

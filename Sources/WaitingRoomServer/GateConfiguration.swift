@@ -5,7 +5,8 @@ import Yams
 
 /// Everything `waitroom serve` needs, with documented defaults. Read from `Config/waitroom.yaml` (or the file
 /// named by `WAITROOM_CONFIG`), then environment variables, which win. Validated at start-up; an error
-/// names the bad key.
+/// names the bad key. Each setting's variable, file key and parser are declared once, in
+/// ``settings`` (`GateConfiguration+Settings.swift`).
 public struct GateConfiguration: Sendable {
     public var httpHost = "127.0.0.1"
     public var httpPort = 8080
@@ -55,10 +56,21 @@ public struct GateConfiguration: Sendable {
     /// A directory whose `wait.html` (and optionally `strings.json`) replaces the built-in waiting page:
     /// `Config/templates` when it has a `wait.html`, or `WAITROOM_TEMPLATES_DIR`. Checked at start-up.
     public var templatesDirectory: String?
+    /// The configuration file and rooms file read by ``load(file:roomsFile:environment:)``; nil when none was
+    /// (the defaults under `Config/` are optional: started elsewhere, the gate runs on built-in defaults).
+    public var configurationFile: String?
+    public var roomsFile: String?
 
     public enum LogFormat: String, Sendable, Codable { case text, json }
 
     public init() {}
+
+    /// Where the settings came from, for the start-up log: the files read, or that there were none.
+    public var sourceDescription: String {
+        let files = configurationFile.map { "configuration from \($0)" }
+            ?? "no configuration file (neither --config, WAITROOM_CONFIG nor Config/waitroom.yaml): built-in defaults and WAITROOM_* variables"
+        return files + "; " + (roomsFile.map { "rooms from \($0)" } ?? "no rooms file (no Config/rooms.yaml): rooms come from the admin API")
+    }
 
     /// Loads the configuration file (if any) and applies the environment.
     public static func load(
@@ -70,9 +82,11 @@ public struct GateConfiguration: Sendable {
         // Files named explicitly must exist; the defaults under Config/ are optional.
         if let path = try chosen(file, environment["WAITROOM_CONFIG"], key: "WAITROOM_CONFIG", fallback: "Config/waitroom.yaml") {
             try configuration.apply(yamlFile: path)
+            configuration.configurationFile = path
         }
         if let path = try chosen(roomsFile, environment["WAITROOM_ROOMS_FILE"], key: "WAITROOM_ROOMS_FILE", fallback: "Config/rooms.yaml") {
             configuration.rooms = try RoomsFile.load(path)
+            configuration.roomsFile = path
         }
         if let directory = environment["WAITROOM_TEMPLATES_DIR"] {
             guard FileManager.default.fileExists(atPath: directory + "/wait.html") else {
@@ -93,56 +107,6 @@ public struct GateConfiguration: Sendable {
             return path
         }
         return FileManager.default.fileExists(atPath: fallback) ? fallback : nil
-    }
-
-    /// Environment variables override the file. Names are listed in the README.
-    public mutating func apply(environment: [String: String]) throws(ConfigurationError) {
-        func int(_ key: String) throws(ConfigurationError) -> Int? {
-            guard let text = environment[key] else { return nil }
-            guard let value = Int(text) else { throw ConfigurationError(key: key, reason: "must be an integer, got \(text)") }
-            return value
-        }
-        func bool(_ key: String) throws(ConfigurationError) -> Bool? {
-            guard let text = environment[key]?.lowercased() else { return nil }
-            switch text {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw ConfigurationError(key: key, reason: "must be true or false, got \(text)")
-            }
-        }
-        if let value = environment["WAITROOM_HTTP_HOST"] { httpHost = value }
-        if let value = try int("WAITROOM_HTTP_PORT") { httpPort = value }
-        if let value = try bool("WAITROOM_SECURE_COOKIES") { secureCookies = value }
-        if let value = try bool("WAITROOM_LOG_EVENTS") { logEvents = value }
-        if let value = try int("WAITROOM_MAX_BODY_BYTES") { maxBodyBytes = value }
-        if let value = environment["WAITROOM_REDIS_URL"] { redisURL = value }
-        if let value = try int("WAITROOM_REDIS_TIMEOUT_MS") { redisCommandTimeoutMs = value }
-        if let value = environment["WAITROOM_REDIS_SENTINEL_USERNAME"] { redisSentinelUsername = .some(value.isEmpty ? nil : value) }
-        if let value = environment["WAITROOM_REDIS_SENTINEL_PASSWORD"] { redisSentinelPassword = .some(value.isEmpty ? nil : value) }
-        if let value = try int("WAITROOM_REDIS_MIN_REPLICAS") { redisMinReplicas = value }
-        if let value = try int("WAITROOM_REDIS_MIN_REPLICAS_TIMEOUT_MS") { redisMinReplicasTimeoutMs = value }
-        if let value = environment["WAITROOM_REDIS_TLS_CA_FILE"] { redisTLSCAFile = value }
-        if let value = environment["WAITROOM_REDIS_TLS_CERT_FILE"] { redisTLSCertFile = value }
-        if let value = environment["WAITROOM_REDIS_TLS_KEY_FILE"] { redisTLSKeyFile = value }
-        if let value = environment["WAITROOM_REDIS_TLS_SERVER_NAME"] { redisTLSServerName = value }
-        if let value = environment["WAITROOM_SIGNING_KEY_FILE"] {
-            signingKeyFiles = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        if let value = environment["WAITROOM_TICKET_SECRET"] { ticketSecret = value }
-        if let value = environment["WAITROOM_ADMIN_KEY"] { adminKey = value }
-        if let value = environment["WAITROOM_SERVICE_KEY"] { serviceKey = value }
-        if let value = environment["WAITROOM_ISSUER"] { issuer = value }
-        if let value = try int("WAITROOM_REFRESH_INTERVAL_MS") { refreshIntervalMs = value }
-        if let value = environment["WAITROOM_LOG_FORMAT"] {
-            guard let format = LogFormat(rawValue: value) else { throw ConfigurationError(key: "WAITROOM_LOG_FORMAT", reason: "must be text or json") }
-            logFormat = format
-        }
-        if let value = environment["WAITROOM_LOG_LEVEL"] {
-            guard let level = Logger.Level(rawValue: value) else { throw ConfigurationError(key: "WAITROOM_LOG_LEVEL", reason: "unknown level \(value)") }
-            logLevel = level
-        }
-        if let value = environment["WAITROOM_ENV"] { development = value != "production" }
-        try limits.apply(environment: environment)
     }
 
     public func validate() throws(ConfigurationError) {
@@ -188,50 +152,6 @@ public struct GateConfiguration: Sendable {
             }
         }
     }
-
-    mutating func apply(yamlFile path: String) throws(ConfigurationError) {
-        let file: ConfigurationFile
-        do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            file = try YAMLDecoder().decode(ConfigurationFile.self, from: text)
-        } catch {
-            throw ConfigurationError(key: path, reason: "\(error)")
-        }
-        if let http = file.http {
-            httpHost = http.host ?? httpHost
-            httpPort = http.port ?? httpPort
-            secureCookies = http.secureCookies ?? secureCookies
-            maxBodyBytes = http.maxBodyBytes ?? maxBodyBytes
-        }
-        if let redis = file.redis {
-            redisURL = redis.url ?? redisURL
-            redisCommandTimeoutMs = redis.commandTimeoutMs ?? redisCommandTimeoutMs
-            redisMinReplicas = redis.minReplicas ?? redisMinReplicas
-            redisMinReplicasTimeoutMs = redis.minReplicasTimeoutMs ?? redisMinReplicasTimeoutMs
-            if let tls = redis.tls {
-                redisTLSCAFile = tls.caFile ?? redisTLSCAFile
-                redisTLSCertFile = tls.certFile ?? redisTLSCertFile
-                redisTLSKeyFile = tls.keyFile ?? redisTLSKeyFile
-                redisTLSServerName = tls.serverName ?? redisTLSServerName
-            }
-        }
-        if let tokens = file.tokens {
-            signingKeyFiles = tokens.signingKeyFiles ?? signingKeyFiles
-            ticketSecret = tokens.ticketSecret ?? ticketSecret
-            issuer = tokens.issuer ?? issuer
-            leewaySeconds = tokens.leewaySeconds ?? leewaySeconds
-        }
-        refreshIntervalMs = file.refreshIntervalMs ?? refreshIntervalMs
-        if let section = file.limits { try limits.apply(file: section) }
-        staleAfterMs = file.staleAfterMs ?? staleAfterMs
-        if let logging = file.logging {
-            logFormat = logging.format ?? logFormat
-            if let level = logging.level {
-                guard let parsed = Logger.Level(rawValue: level) else { throw ConfigurationError(key: "logging.level", reason: "unknown level \(level)") }
-                logLevel = parsed
-            }
-        }
-    }
 }
 
 /// A configuration value that cannot be used; start-up stops with this message.
@@ -245,51 +165,6 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "configuration error at \(key): \(reason)" }
-}
-
-/// The shape of `Config/waitroom.yaml`. Secrets (admin and service keys) come from the environment only.
-struct ConfigurationFile: Decodable {
-    struct HTTP: Decodable {
-        var host: String?
-        var port: Int?
-        var secureCookies: Bool?
-        var maxBodyBytes: Int?
-    }
-
-    struct Redis: Decodable {
-        struct TLS: Decodable {
-            var caFile: String?
-            var certFile: String?
-            var keyFile: String?
-            var serverName: String?
-        }
-
-        var url: String?
-        var commandTimeoutMs: Int?
-        var minReplicas: Int?
-        var minReplicasTimeoutMs: Int?
-        var tls: TLS?
-    }
-
-    struct Tokens: Decodable {
-        var signingKeyFiles: [String]?
-        var ticketSecret: String?
-        var issuer: String?
-        var leewaySeconds: Int?
-    }
-
-    struct Logging: Decodable {
-        var format: GateConfiguration.LogFormat?
-        var level: String?
-    }
-
-    var http: HTTP?
-    var redis: Redis?
-    var tokens: Tokens?
-    var refreshIntervalMs: Int?
-    var staleAfterMs: Int?
-    var logging: Logging?
-    var limits: HardeningConfiguration.File?
 }
 
 /// `Config/rooms.yaml`: rooms to create at start-up when absent. Each room's fields are read exactly as the

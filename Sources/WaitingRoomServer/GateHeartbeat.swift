@@ -19,9 +19,10 @@ struct GateHeartbeat: Service {
     func run() async throws {
         var beats = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let names = cache.roomNames
             let beat = GateHealth(
-                id: gate, startedAt: startedAt.timeIntervalSince1970, at: Date().timeIntervalSince1970, rooms: cache.roomNames.count,
-                ageSeconds: nil, healthy: nil
+                id: gate, startedAt: startedAt.timeIntervalSince1970, at: Date().timeIntervalSince1970, rooms: names.count,
+                staleRooms: names.filter { cache.entry($0)?.isStale ?? false }.count, ageSeconds: nil, healthy: nil
             )
             try? await store.writeHeartbeat(gate: gate, json: beat.json)
             beats += 1
@@ -43,6 +44,8 @@ public struct GateHealth: Codable, Sendable, Equatable {
     public var at: Double
     /// Rooms in its cache.
     public var rooms: Int
+    /// Of those, the ones it could not refresh from Redis lately (a Cluster node out of its reach, say).
+    public var staleRooms: Int?
     public var ageSeconds: Double?
     public var healthy: Bool?
 

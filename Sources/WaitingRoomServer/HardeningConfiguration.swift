@@ -3,7 +3,7 @@ import WaitingRoomCore
 
 /// Connection limits, client identity behind proxies, the metrics key and (until room settings own it) the
 /// per-client join limit. Part of ``GateConfiguration`` (`limits`); YAML section `limits:`; environment
-/// variables win.
+/// variables win (both declared in ``GateConfiguration/settings``).
 public struct HardeningConfiguration: Sendable {
     /// A keep-alive connection with no request in progress is closed after this long
     /// (`WAITROOM_HTTP_IDLE_TIMEOUT_MS`). It also bounds the wait for a new connection's first request.
@@ -50,63 +50,6 @@ public struct HardeningConfiguration: Sendable {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
         return Int(min(limit.rlim_cur, 1 << 20))
-    }
-
-    /// The `limits:` section of `Config/waitroom.yaml`.
-    struct File: Decodable {
-        var idleTimeoutMs: Int?
-        var readTimeoutMs: Int?
-        var writeTimeoutMs: Int?
-        var maxUnsentBytes: Int?
-        var maxConnections: Int?
-        var trustedProxies: [String]?
-    }
-
-    mutating func apply(file: File) throws(ConfigurationError) {
-        idleTimeoutMs = file.idleTimeoutMs ?? idleTimeoutMs
-        readTimeoutMs = file.readTimeoutMs ?? readTimeoutMs
-        writeTimeoutMs = file.writeTimeoutMs ?? writeTimeoutMs
-        maxUnsentBytes = file.maxUnsentBytes ?? maxUnsentBytes
-        maxConnections = file.maxConnections ?? maxConnections
-        if let list = file.trustedProxies {
-            trustedProxies = try Self.proxies(list.joined(separator: ","), key: "limits.trustedProxies")
-        }
-    }
-
-    mutating func apply(environment: [String: String]) throws(ConfigurationError) {
-        func int(_ key: String) throws(ConfigurationError) -> Int? {
-            guard let text = environment[key] else { return nil }
-            guard let value = Int(text) else { throw ConfigurationError(key: key, reason: "must be an integer, got \(text)") }
-            return value
-        }
-        if let value = try int("WAITROOM_HTTP_IDLE_TIMEOUT_MS") { idleTimeoutMs = value }
-        if let value = try int("WAITROOM_HTTP_READ_TIMEOUT_MS") { readTimeoutMs = value }
-        if let value = try int("WAITROOM_HTTP_WRITE_TIMEOUT_MS") { writeTimeoutMs = value }
-        if let value = try int("WAITROOM_HTTP_MAX_UNSENT_BYTES") { maxUnsentBytes = value }
-        if let text = environment["WAITROOM_HTTP_MAX_CONNECTIONS"] {
-            if text == "auto" || text.isEmpty {
-                maxConnections = nil
-            } else {
-                guard let value = Int(text) else { throw ConfigurationError(key: "WAITROOM_HTTP_MAX_CONNECTIONS", reason: "must be an integer or auto, got \(text)") }
-                maxConnections = value
-            }
-        }
-        if let text = environment["WAITROOM_TRUSTED_PROXIES"] { trustedProxies = try Self.proxies(text, key: "WAITROOM_TRUSTED_PROXIES") }
-        if let value = environment["WAITROOM_METRICS_KEY"] { metricsKey = value.isEmpty ? nil : value }
-        if let text = environment["WAITROOM_SHARED_JOIN_BUDGET"] {
-            switch text {
-            case "1", "true", "yes", "on": sharedJoinBudget = true
-            case "0", "false", "no", "off", "": sharedJoinBudget = false
-            default: throw ConfigurationError(key: "WAITROOM_SHARED_JOIN_BUDGET", reason: "must be true or false, got \(text)")
-            }
-        }
-    }
-
-    private static func proxies(_ text: String, key: String) throws(ConfigurationError) -> TrustedProxies {
-        switch TrustedProxies.parse(text) {
-        case .success(let proxies): return proxies
-        case .failure(let error): throw ConfigurationError(key: key, reason: error.description)
-        }
     }
 
     func validate() throws(ConfigurationError) {

@@ -9,8 +9,10 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// Consumes every room's events stream through one consumer group shared by all gates, so each event is
-/// handled by exactly one gate: delivered to the room's hooks that subscribe to it (signed, retried with
-/// backoff while the receiver fails, given up after `maxAttempts`), and written to the log when asked.
+/// handled by exactly one gate: delivered to the hooks that subscribe to it (signed, retried with backoff
+/// while the receiver fails, given up after `maxAttempts`), and written to the log when asked. The hooks are
+/// those the room had when the event happened (the event names that list), with their secrets then: an edit
+/// after the event changes neither where it goes nor how it is signed.
 struct HookDispatcher: Service {
     let store: RoomStore
     let cache: RoomCache
@@ -26,30 +28,42 @@ struct HookDispatcher: Service {
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(3)
-        configuration.timeout.read = .seconds(5)
+        configuration.timeout.read = .seconds(Int64(deliveryTimeoutMs / 1_000))
         configuration.redirectConfiguration = .disallow
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    /// The wait before attempt `deliveries + 1`: 1 s, 2 s, 4 s … up to a minute.
+    /// How long one delivery may take.
+    static let deliveryTimeoutMs: Int64 = 5_000
+
+    /// The wait before attempt `deliveries + 1`: 1 s, 2 s, 4 s … up to a minute, and never less than a
+    /// delivery may take — an event still being delivered by one gate is not taken over (and sent twice)
+    /// by another.
     static func backoffMs(_ deliveries: Int) -> Int64 {
-        min(60_000, 1_000 << Int64(max(0, min(deliveries - 1, 6))))
+        max(deliveryTimeoutMs + 1_000, min(60_000, 1_000 << Int64(max(0, min(deliveries - 1, 6)))))
     }
 
     func run() async throws {
         var failing = false
         var lastRetryScan = ContinuousClock.now
+        // Rooms seen with hooks, and when: a room whose hooks were just removed still has events made
+        // under them to deliver, for as long as those are fresh.
+        var hookedAt: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 // Only rooms with hooks are read (and all rooms when events go to the log): a room without
                 // either costs nothing here; its stream waits, capped, for a warehouse.
-                let rooms = logEvents ? cache.roomNames : cache.roomNames.filter { !(cache.entry($0)?.snapshot.settings.hooks.isEmpty ?? true) }
+                let now = ContinuousClock.now
+                for room in cache.roomNames where !(cache.entry(room)?.snapshot.settings.hooks.isEmpty ?? true) { hookedAt[room] = now }
+                hookedAt = hookedAt.filter { now - $0.value < .milliseconds(staleAfterMs) }
+                let hooked = hookedAt.keys.sorted()
+                let rooms = logEvents ? Array(Set(cache.roomNames).union(hooked)).sorted() : hooked
                 for (room, events) in try await store.readEvents(rooms: rooms, consumer: consumer) {
                     for event in events { try await handle(room: room, event) }
                 }
-                if ContinuousClock.now - lastRetryScan >= .seconds(1) {
-                    lastRetryScan = .now
-                    for room in rooms where !(cache.entry(room)?.snapshot.settings.hooks.isEmpty ?? true) {
+                if now - lastRetryScan >= .seconds(1) {
+                    lastRetryScan = now
+                    for room in hooked {
                         for event in try await store.retryableEvents(room: room, consumer: consumer, backoffMs: Self.backoffMs) {
                             try await handle(room: room, event)
                         }
@@ -71,10 +85,15 @@ struct HookDispatcher: Service {
         if logEvents && event.deliveries == 1 {
             logger.info("room event", metadata: ["room": "\(room)", "type": "\(event.type)", "event_id": "\(event.id)", "data": "\(event.data)"])
         }
-        let hooks = cache.entry(room)?.snapshot.settings.hooks ?? []
         let fresh = Int64(Date().timeIntervalSince1970 * 1000) - event.atMs < staleAfterMs
+        let hooks: [RoomHook]
+        switch event.hookSet {
+        case _ where !fresh: hooks = []
+        case nil: hooks = cache.entry(room)?.snapshot.settings.hooks ?? []  // recorded by a gate that kept no hook list
+        case let set?: hooks = try await store.hookSet(room: room, id: set) ?? []
+        }
         var pending = false
-        for (index, hook) in hooks.enumerated() where fresh && hook.events.contains(event.type) {
+        for (index, hook) in hooks.enumerated() where hook.events.contains(event.type) {
             if try await store.hookDelivered(room: room, eventID: event.id, index: index) { continue }
             let outcome = await deliver(hook, room: room, event: event)
             let record = DeliveryRecord(
@@ -118,7 +137,7 @@ struct HookDispatcher: Service {
         request.headers.add(name: "Waitroom-Signature", value: Self.signature(secret: hook.secret, body: body, unixSeconds: Int64(Date().timeIntervalSince1970)))
         request.body = .bytes(ByteBuffer(string: body))
         do {
-            let response = try await Self.client.execute(request, timeout: .seconds(5))
+            let response = try await Self.client.execute(request, timeout: .milliseconds(Self.deliveryTimeoutMs))
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)
             return ((200..<300).contains(status), status, (200..<300).contains(status) ? nil : "HTTP \(status)")

@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import WaitingRoomTokens
 
 /// Every error the gate answers is `{"error": "<code>", "message": "<text>"}`: errors thrown by routes that
 /// are not ``APIError`` (Hummingbird's own 404 for unrouted paths, body limits, parser errors in a body,

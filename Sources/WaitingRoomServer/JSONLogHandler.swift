@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WaitingRoomTokens
 
 /// One JSON object per line on standard error, for log shippers (Datadog, Loki, CloudWatch).
 public struct JSONLogHandler: LogHandler {

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import WaitingRoomTokens
 
 /// What the HTTP/1 parser lets through but the gate answers at once, from the request head alone, before
 /// any route sees it (RFC 9112 / RFC 9110):

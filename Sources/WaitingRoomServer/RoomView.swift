@@ -25,18 +25,24 @@ public struct RoomView: Codable, Sendable {
         public var stale: Bool
     }
 
-    /// The room's state and every setting of ``RoomSettings/schema`` under its public name.
-    @dynamicMemberLookup
+    /// The room's state and every setting of ``RoomSettings/schema`` under its public name, as shown:
+    /// secrets masked (``RoomSetting/setMarker``). A view, not settings: it is read back as it is, never
+    /// validated as settings to write (a masked secret would not pass), and a field it does not know is kept.
     public struct Settings: Codable, Sendable {
         public var state: String
-        public var values: RoomSettings
-
-        public subscript<T>(dynamicMember path: KeyPath<RoomSettings, T>) -> T { values[keyPath: path] }
+        /// Each setting's value as the view shows it, by its public name.
+        public var fields: [String: JSONValue]
 
         init(state: String, values: RoomSettings) {
             self.state = state
-            self.values = values
+            self.fields = values.publicJSON
         }
+
+        /// The field `name` (a setting's public name), `.null` when absent.
+        public subscript(name: String) -> JSONValue { fields[name] ?? .null }
+
+        public var rate: Double? { if case .number(let rate) = self["rate"] { rate } else { nil } }
+        public var capacity: Int64? { if case .number(let capacity) = self["capacity"] { Int64(exactly: capacity) } else { nil } }
 
         public init(from decoder: any Decoder) throws {
             var object = try [String: JSONValue](from: decoder)
@@ -44,15 +50,11 @@ public struct RoomView: Codable, Sendable {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "state: required string"))
             }
             self.state = state
-            do {
-                values = try RoomSettings(json: object)
-            } catch {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
-            }
+            fields = object
         }
 
         public func encode(to encoder: any Encoder) throws {
-            var object = values.publicJSON
+            var object = fields
             object["state"] = .string(state)
             try object.encode(to: encoder)
         }
@@ -63,6 +65,9 @@ public struct RoomView: Codable, Sendable {
     public var live: Live
     /// The latest hook deliveries, newest first (`GET /admin/v1/rooms/{room}` only).
     public var hookDeliveries: [HookDeliveryView]?
+    /// Settings a `PUT` or `PATCH` adjusted beyond what it asked (a rate below the ramp's start rate lowers
+    /// `rampStartRate`); absent when nothing was.
+    public var adjusted: [SettingsAdjustment]?
 
     public struct HookDeliveryView: Codable, Sendable {
         public var event: String
@@ -101,6 +106,9 @@ public struct RoomView: Codable, Sendable {
 /// `GET /admin/v1/rooms`.
 public struct RoomList: Codable, Sendable {
     public var rooms: [RoomView]
-    /// Every gate that wrote a heartbeat in the last ten minutes, and whether it is still alive.
+    /// Every gate that wrote a heartbeat in the last ten minutes, and whether it is still alive; nil when
+    /// this gate cannot read them (Redis unreachable).
     public var gates: [GateHealth]?
+    /// Whether the gate answering reaches Redis: it read the heartbeats and none of its rooms is stale.
+    public var redisReachable: Bool?
 }

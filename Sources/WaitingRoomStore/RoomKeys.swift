@@ -27,6 +27,9 @@ public struct RoomKeys: Sendable {
 
     /// Stream: the room's events (state and settings changes, per-minute aggregates), capped near 10,000.
     public var events: String { prefix + "events" }
+    /// Hash: the hook lists events were made under, by SHA-1 of their JSON (`<last used ms>|<json>`), so an
+    /// event goes to the hooks the room had when it happened (see ``RoomStore/StoredEvent/hookSet``).
+    public var hookSets: String { prefix + "hooksets" }
     /// List: the latest hook deliveries (JSON, newest first, 50 kept).
     public var hookDeliveries: String { prefix + "hookdeliveries" }
     /// String: set when hook `index` has accepted event `id` (a retry skips it).

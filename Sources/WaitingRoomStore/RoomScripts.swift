@@ -3,7 +3,7 @@ import RedisClient
 
 /// The Lua scripts that change room state, loaded from `Scripts/*.lua`. Each runs atomically in Redis and
 /// takes its clock from Redis `TIME`, so any number of front-door instances can run them without
-/// coordination. `tick`, `claim`, `release` and `setState` transcribe ``AdmissionModel``.
+/// coordination. `tick`, `claim`, `release`, `setState` and `upsert` (on a rate change) transcribe ``AdmissionModel``.
 enum RoomScripts {
     static let tick = script("tick")
     static let join = script("join")
@@ -13,8 +13,9 @@ enum RoomScripts {
     static let setState = script("setState")
     static let consume = script("consume")
     static let joinPass = script("joinPass")
+    static let event = script("event")
 
-    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass]
+    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass, event]
 
     private static func script(_ name: String) -> RedisScript {
         RedisScript(source("prelude") + "\n" + source(name))

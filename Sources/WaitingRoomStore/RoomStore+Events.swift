@@ -10,6 +10,9 @@ extension RoomStore {
         public var type: String
         public var atMs: Int64
         public var data: String
+        /// The hook list the room had when the event happened (its id in ``RoomKeys/hookSets``, read with
+        /// ``RoomStore/hookSet(room:id:)``): "" when it had none, nil for an event recorded before gates kept it.
+        public var hookSet: String? = nil
         /// How many times it was handed to a dispatcher (1 on first delivery).
         public var deliveries: Int = 1
     }
@@ -17,16 +20,27 @@ extension RoomStore {
     /// The consumer group every gate's dispatcher reads through.
     public static let eventGroup = "waitroom"
 
-    /// Appends an event (admin changes; the tick appends its own in Lua).
-    public func appendEvent(room: String, type: String, dataJSON: String, atMs: Int64) async throws(StoreError) {
+    /// Appends an event (settings changes, creation, deletion; the tick and state changes append their own
+    /// in Lua), bound in the same script to the hooks the room has now.
+    public func appendEvent(room: String, type: String, dataJSON: String, clockMs: Int64? = nil) async throws(StoreError) {
+        let keys = RoomKeys(room: room)
         do {
-            _ = try await redis.execute([
-                "XADD", RedisArgument(RoomKeys(room: room).events), "MAXLEN", "~", "10000", "*",
-                "type", RedisArgument(type), "at", RedisArgument(atMs), "data", RedisArgument(dataJSON),
-            ])
+            _ = try await redis.run(
+                RoomScripts.event, keys: [RedisArgument(keys.state), RedisArgument(keys.events), RedisArgument(keys.hookSets)],
+                arguments: [RedisArgument(type), RedisArgument(dataJSON), Self.clock(clockMs)]
+            )
         } catch {
             throw .wrap(error)
         }
+    }
+
+    /// The hooks of the set an event names (``StoredEvent/hookSet``); nil when it is gone (unused for an hour).
+    public func hookSet(room: String, id: String) async throws(StoreError) -> [RoomHook]? {
+        guard !id.isEmpty else { return [] }
+        let reply: RedisReply
+        do { reply = try await redis.execute(["HGET", RedisArgument(RoomKeys(room: room).hookSets), RedisArgument(id)]) } catch { throw .wrap(error) }
+        guard let value = reply.string, let bar = value.firstIndex(of: "|") else { return nil }
+        return RoomHook.decode(String(value[value.index(after: bar)...]))
     }
 
     /// New events of each room for `consumer`, creating the group when it is missing (from the start of
@@ -70,9 +84,11 @@ extension RoomStore {
                 guard let fields = item.array, fields.count == 4, let id = fields[0].string, let idle = fields[2].int, let count = fields[3].int else { continue }
                 if idle >= backoffMs(Int(count)) { due.append((id, Int(count))) }
             }
-            guard !due.isEmpty else { return [] }
+            guard let minimumIdle = due.map({ backoffMs($0.deliveries) }).min() else { return [] }
+            // The claim itself requires the idle time: of two gates that both saw the event due, the second
+            // claims nothing (the first claim reset the idle time).
             let claimed = try await redis.execute(
-                ["XCLAIM", key, RedisArgument(Self.eventGroup), RedisArgument(consumer), "0"] + due.map { RedisArgument($0.id) }
+                ["XCLAIM", key, RedisArgument(Self.eventGroup), RedisArgument(consumer), RedisArgument(minimumIdle)] + due.map { RedisArgument($0.id) }
             )
             let counts = Dictionary(uniqueKeysWithValues: due.map { ($0.id, $0.deliveries + 1) })
             return (claimed.array ?? []).compactMap(Self.event).map { event in
@@ -134,6 +150,6 @@ extension RoomStore {
             index += 2
         }
         guard let type = values["type"], let at = values["at"].flatMap({ Int64($0) }) else { return nil }
-        return StoredEvent(id: id, type: type, atMs: at, data: values["data"] ?? "{}")
+        return StoredEvent(id: id, type: type, atMs: at, data: values["data"] ?? "{}", hookSet: values["hooks"])
     }
 }

@@ -43,7 +43,7 @@ public struct RoomStore: Sendable {
         let initial: RoomState = (settings.opensAt.map { $0 > now } ?? false) ? .scheduled : .open
         var arguments: [RedisArgument] = [
             RedisArgument(room), RedisArgument(mode.rawValue), RedisArgument(Self.newEpoch()), RedisArgument(initial.rawValue), Self.clock(clockMs),
-        ]
+        ] + Self.entryConstants
         for (field, value) in settings.storedFields { arguments += [RedisArgument(field), RedisArgument(value)] }
         // Registered before it exists, so a listing never misses a live room (a name without a room is skipped).
         if mode != .update {
@@ -78,8 +78,16 @@ public struct RoomStore: Sendable {
         case missing
     }
 
-    public func change(room: String, _ action: RoomAction, clockMs: Int64? = nil) async throws(StoreError) -> StateChange {
-        let reply = try await run(RoomScripts.setState, keys: [RoomKeys(room: room).state], arguments: [RedisArgument(action.rawValue), Self.clock(clockMs)])
+    /// Pauses, resumes, closes or opens a room (``AdmissionModel`` change rules).
+    /// - Parameter by: who asks (an admin key's id); given, the change is recorded in the room's events
+    ///   stream in the same script, bound to the hooks the room has at that moment.
+    public func change(room: String, _ action: RoomAction, by: String? = nil, clockMs: Int64? = nil) async throws(StoreError) -> StateChange {
+        let keys = RoomKeys(room: room)
+        let reply = try await run(
+            RoomScripts.setState,
+            keys: by == nil ? [keys.state] : [keys.state, keys.events, keys.hookSets],
+            arguments: [RedisArgument(action.rawValue), Self.clock(clockMs)] + (by.map { [RedisArgument($0)] } ?? [])
+        )
         let parsed = try ScriptReply(reply, from: "setState")
         switch (parsed.outcome, parsed.texts.count) {
         case ("missing", 0): return .missing
@@ -117,7 +125,7 @@ public struct RoomStore: Sendable {
                 [
                     RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                     RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
-                    RedisArgument(keys.events),
+                    RedisArgument(keys.events), RedisArgument(keys.hookSets),
                 ],
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )
@@ -218,7 +226,11 @@ public struct RoomStore: Sendable {
         case missing
     }
 
-    /// Claims the admission offered to `ticketID` (idempotent: a second claim returns the first admission).
+    /// The entry schedule's constants from ``AdmissionModel``, as the claim and upsert scripts take them.
+    static let entryConstants = [AdmissionModel.entryBurstMs, AdmissionModel.minimumRate, AdmissionModel.entryHorizonMs].map { RedisArgument(String($0)) }
+
+    /// Claims the admission offered to `ticketID` (idempotent: a second claim returns the first admission, and
+    /// once its session is over ``ClaimResult/done(_:)`` with ``AdmissionEnd/expired``: one ticket, one admission).
     public func claim(
         room: String, ticketID: String, epoch: String, effectivePosition: Int64, jti: String = RandomID.make(), waitedMs: Int64? = nil,
         clockMs: Int64? = nil
@@ -228,8 +240,8 @@ public struct RoomStore: Sendable {
             keys: [keys.state, keys.active, keys.offers, keys.offerClaims, keys.admission(ticketID: ticketID)].map { RedisArgument($0) },
             arguments: [
                 RedisArgument(effectivePosition), RedisArgument(jti), RedisArgument(epoch), Self.clock(clockMs),
-                RedisArgument(waitedMs.map { String(max(0, $0)) } ?? ""),
-            ]
+                RedisArgument(waitedMs.map { String(max(0, $0)) } ?? ""), RedisArgument(Self.ticketLifetimeMs),
+            ] + Self.entryConstants
         )
         // The claim's WAIT covers the recorded admission; a retry after a short WAIT finds it and waits again.
         let reply = try await runReplicated(RoomScripts.claim, keys: call.keys, arguments: call.arguments)

@@ -25,7 +25,7 @@ public struct AdmissionMiddleware<Context: AdmissionRequestContext>: RouterMiddl
         do {
             context.admission = try await verifier.verify(Self.token(in: request), room: room)
         } catch {
-            let body = #"{"error":"\#(error.code)","message":"\#(error.description.replacingOccurrences(of: "\"", with: "'"))"}"#
+            let body = JSONText.errorBody(code: error.code, message: error.description)
             return Response(
                 status: .init(code: error.status),
                 headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],

@@ -385,6 +385,10 @@ def redis_down_and_back(world, browser, size):
     try:
         expect_text(ops, "#stale", "Figures are stale")
         assert "Live" not in text(ops, "#conn")
+        # Gates that cannot reach Redis are not "up", and not green.
+        expect_text(ops, "#gatecount", "Redis unreachable")
+        assert "err" in ops.get_attribute("#gatecount", "class")
+        shot(ops, f"redis-down-dashboard-{size}", full_page=False)
         expect_text(page, "#note", "You keep your place")
         newcomer = browser.new_context(viewport=SIZES[size]).new_page()
         newcomer.goto(f"{world.base}/wait/{room}")
@@ -397,6 +401,7 @@ def redis_down_and_back(world, browser, size):
     page.wait_for_function("() => document.getElementById('note').hidden", timeout=TIMEOUT_MS)
     assert queue_id(page) == qid
     ops.wait_for_function("() => document.getElementById('stale').hidden", timeout=TIMEOUT_MS)
+    expect_text(ops, "#gatecount", "1/1 gates up")
     ops.context.close()
     newcomer.context.close()
     context.close()
@@ -462,7 +467,10 @@ def no_javascript_expired_joins_again(world, browser, size):
     # returned at once, before the new page, and read the old one under load).
     with page.expect_navigation(url=f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS):
         page.click("#again button")
-    assert "You're in line" in text(page, "#state")
+    # Rate 0 holds the queue: the new place is waiting (it once flaked when a bucket saved up at rate 5 still
+    # offered the new place a tick later; the model now empties the bucket at rate 0).
+    state = text(page, "#state")
+    assert "You're in line" in state, f"after joining again: {state!r}"
     assert text(page, "#qid") != qid
     context.close()
 
@@ -560,49 +568,94 @@ def sign_in(page, world):
     page.wait_for_selector(".card", timeout=TIMEOUT_MS)
 
 
-@journey(sizes=("desktop",))
+def card(page, room):
+    """The dashboard card of one room."""
+    return page.locator(f".card[data-room='{room}']")
+
+
+def card_names(page):
+    return page.eval_on_selector_all(".card", "cs => cs.map(c => c.dataset.room)")
+
+
+@journey()
 def dashboard(world, browser, size):
-    """Cards by activity, target vs actual and what limits, a confirmation before a rate of 0 or a jump."""
-    world.room("aaa-quiet", rate=2)
-    world.room("zzz-busy", rate=0.05, capacity=0)
-    for _ in range(5):
-        world.http("POST", "/v1/rooms/zzz-busy/join")
+    """Cards in a fixed order (by name) that do not move when a room changes state; target vs actual and
+    what limits; time to drain from the API's state and onHold; the share of offers claimed; a confirmation
+    before a rate of 0 or a jump."""
+    quiet, busy = world.room(f"{size}-a-quiet", rate=2), world.room(f"{size}-b-busy", rate=0.05, capacity=0)
+    slow, lapsing = world.room(f"{size}-c-slow", rate=0.02), world.room(f"{size}-d-lapsing", rate=50, claimWindowSeconds=1)
+    for room in (busy, slow, lapsing):
+        for _ in range(5):
+            world.http("POST", f"/v1/rooms/{room}/join")
     context = browser.new_context(viewport=SIZES[size])
     page = context.new_page()
     sign_in(page, world)
     assert text(page, "h1").startswith("WaitingRoom")
-    first = page.locator(".card").first
-    first.locator("h2", has_text="zzz-busy").wait_for(timeout=TIMEOUT_MS)  # the busy room leads, though named last
-    expect_text(page, ".card:first-child [data-k=rate]", "0.05 /")
-    expect_text(page, ".card:first-child [data-k=limit]", "Limited by: capacity")
+    card(page, lapsing).wait_for(timeout=TIMEOUT_MS)
+    names = card_names(page)
+    assert names == sorted(names), f"cards by name: {names}"
+    expect_text(page, f".card[data-room='{busy}'] [data-k=rate]", "0.05 /")
+    expect_text(page, f".card[data-room='{busy}'] [data-k=limit]", "Limited by: capacity")
+
+    # Time to drain follows the API: 0.02/s is slow, not on hold (250 s for 5 at 0.02/s).
+    assert world.live(slow)["onHold"] is False
+    expect_text(page, f".card[data-room='{slow}'] [data-k=drain]", "4m")
+    # Offers nobody claimed lapse: the card says 0% of offers claimed, not the model's 100% estimate.
+    wait_for("five lapsed offers", lambda: world.live(lapsing)["lapsed"] == 5)
+    expect_text(page, f".card[data-room='{lapsing}'] [data-k=claims]", "0 / 5")
+    wait_for("0% of offers claimed", lambda: card(page, lapsing).locator("[data-k=claim]").inner_text() == "0%")  # "100%" contains "0%"
+    assert "Offers claimed" in card(page, lapsing).inner_text()
+    shot(page, f"dashboard-rooms-{size}", full_page=False)
+
     dialogs = []
     def answer(dialog):
         dialogs.append(dialog.message)
         dialog.dismiss()
     page.on("dialog", answer)
-    first.locator("[data-k=rateIn]").fill("0")
-    first.locator("[data-k=rateForm] button").click()
+    card(page, busy).locator("[data-k=rateIn]").fill("0")
+    card(page, busy).locator("[data-k=rateForm] button").click()
     wait_for("the confirmation", lambda: dialogs, timeout=5)
     assert "to 0" in dialogs[0]
-    assert world.http("GET", "/admin/v1/rooms/zzz-busy", admin=True)[1]["settings"]["rate"] == 0.05, "dismissed: unchanged"
-    first.locator("[data-k=capIn]").fill("2.5")
-    first.locator("[data-k=capForm] button[type=submit]").click()
-    expect_text(page, ".card:first-child [data-k=msg]", "whole number")
+    assert world.http("GET", f"/admin/v1/rooms/{busy}", admin=True)[1]["settings"]["rate"] == 0.05, "dismissed: unchanged"
+    card(page, busy).locator("[data-k=capIn]").fill("2.5")
+    card(page, busy).locator("[data-k=capForm] button[type=submit]").click()
+    expect_text(page, f".card[data-room='{busy}'] [data-k=msg]", "whole number")
     # History comes from the server: a reload starts with the last minutes drawn, not an empty chart.
-    wait_for("ten seconds of series", lambda: len(world.http("GET", "/admin/v1/rooms/zzz-busy/report?step=1", admin=True)[1]["series"]) >= 10)
+    wait_for("ten seconds of series", lambda: len(world.http("GET", f"/admin/v1/rooms/{busy}/report?step=1", admin=True)[1]["series"]) >= 10)
     page.reload()
-    page.wait_for_selector(".card", timeout=TIMEOUT_MS)
-    points = "() => (document.querySelector('.card .c-waiting path.ln').getAttribute('d') || '').split(/[ML]/).length - 1"
+    card(page, busy).wait_for(timeout=TIMEOUT_MS)
+    points = f"() => (document.querySelector(\".card[data-room='{busy}'] .c-waiting path.ln\").getAttribute('d') || '').split(/[ML]/).length - 1"
     # Live polls alone add one point a second; five within 1.5 s can only be the server's history.
     page.wait_for_function(points + " >= 5", timeout=1_500)
-    # Paused: Resume, not Open; closed: nobody counted as waiting.
-    world.action("aaa-quiet", "pause")
-    quiet = page.locator(".card", has=page.locator("h2", has_text="aaa-quiet"))
-    page.wait_for_function("() => [...document.querySelectorAll('.card')].some(c => c.dataset.state === 'paused')", timeout=TIMEOUT_MS)
-    assert quiet.locator("[data-act=resume]").is_enabled() and quiet.locator("[data-act=open]").is_disabled()
-    world.action("zzz-busy", "close")
-    expect_text(page, ".card[data-state=closed] [data-k=waiting]", "0 (closed)")
-    expect_text(page, "#summary", "0 waiting")
+
+    # Pause from the dashboard: the card stays where it is, so the pointer is still on this room's
+    # buttons (Resume now, not Open), and the next room's Pause has not slid under it.
+    before = card_names(page)
+    pause = card(page, quiet).locator("[data-act=pause]")
+    pause.scroll_into_view_if_needed()
+    box = pause.bounding_box()
+    pause.click()
+    page.wait_for_function(f"() => document.querySelector(\".card[data-room='{quiet}']\").dataset.state === 'paused'", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1_500)  # a poll or two after the change
+    assert card_names(page) == before, f"cards moved: {before} -> {card_names(page)}"
+    assert card(page, quiet).locator("[data-act=resume]").is_enabled() and card(page, quiet).locator("[data-act=open]").is_disabled()
+    under = page.evaluate("([x, y]) => (document.elementFromPoint(x, y) || document.body).closest('.card')?.dataset.room",
+                          [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert under == quiet, f"under the pointer after Pause: {under}'s card, not {quiet}'s"
+    # Paused: no time to drain, whatever the pace before.
+    world.action(slow, "pause")
+    expect_text(page, f".card[data-room='{slow}'] [data-k=drain]", "paused")
+    world.action(busy, "close")
+    expect_text(page, f".card[data-room='{busy}'] [data-k=waiting]", "0 (closed)")
+    assert card_names(page) == before, f"cards moved: {before} -> {card_names(page)}"
+
+    def waiting_now():
+        rooms = world.http("GET", "/admin/v1/rooms", admin=True)[1]["rooms"]
+        return sum(v["live"]["waiting"] for v in rooms if v["settings"]["state"] != "closed")
+    wait_for("the summary counts nobody in a closed room", lambda: text(page, "#summary").find(f" {waiting_now():,} waiting") >= 0)
+    expect_text(page, "#gatecount", "1/1 gates up")
+    assert "ok" in page.get_attribute("#gatecount", "class")
+    card(page, quiet).scroll_into_view_if_needed()
     shot(page, f"dashboard-{size}", full_page=False)  # the sticky header would be drawn mid-page
     axe(page, "dashboard")
     context.close()

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import WaitingRoomCore
+import WaitingRoomServer
 import Yams
 
 // Keeps Docker/docker-compose.yml, Docker/nginx.conf, Docker/Dockerfile and README.md in step with the code.
@@ -24,10 +26,14 @@ struct DeploymentFiles {
     var compose: [String: Any]
     var nginx: String
     var dockerfile: String
-    /// Sources/WaitingRoomServer/GateConfiguration.swift and HardeningConfiguration.swift: the variables the gate reads.
-    var gateSource: String
+    /// The variables the gate reads, from its own declaration (``GateConfiguration/settings``).
+    var gateVariables: Set<String>
     /// Sources/ExampleOrderService/OrderService.swift: the variables the order service reads.
     var orderSource: String
+    /// Sources/WaitingRoomCore/RoomSettings+Schema.swift: the settings and their limits.
+    var schemaSource: String
+    /// Sources/WaitingRoomCLI/ReportCommand.swift: the report's formats.
+    var reportSource: String
     var readme: String
 
     static let gateServices = ["gate1", "gate2"]
@@ -41,9 +47,10 @@ struct DeploymentFiles {
             compose: compose,
             nginx: try readText("Docker/nginx.conf"),
             dockerfile: try readText("Docker/Dockerfile"),
-            gateSource: try readText("Sources/WaitingRoomServer/GateConfiguration.swift")
-                + readText("Sources/WaitingRoomServer/HardeningConfiguration.swift"),
+            gateVariables: Set(GateConfiguration.environmentVariables),
             orderSource: try readText("Sources/ExampleOrderService/OrderService.swift"),
+            schemaSource: try readText("Sources/WaitingRoomCore/RoomSettings+Schema.swift"),
+            reportSource: try readText("Sources/WaitingRoomCLI/ReportCommand.swift"),
             readme: try readText("README.md")
         )
     }
@@ -159,9 +166,9 @@ func variablesRead(prefix: String, in source: String) -> Set<String> {
     return names
 }
 
-/// Every `WAITROOM_…` token mentioned in a text (the README).
+/// Every `WAITROOM_…` and `ORDER_SERVICE_…` token mentioned in a text (the README).
 func variablesMentioned(in text: String) -> Set<String> {
-    Set(text.matches(of: #/WAITROOM_[A-Z_]+/#).map { String($0.output) })
+    Set(text.matches(of: #/(?:WAITROOM|ORDER_SERVICE)_[A-Z_]+/#).map { String($0.output) })
 }
 
 /// Dockerfile instructions with continuation lines joined and comments dropped: (KEYWORD, arguments).
@@ -210,6 +217,10 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
     case gateDependsOnRedis
     case datadogLabel
     case readmeNamesGateVariables
+    case readmeNamesOrderServiceVariables
+    case readmeNamesHookTypes
+    case readmeNamesTextLimits
+    case readmeNamesReportFormats
 
     var testDescription: String { rawValue }
 
@@ -225,6 +236,10 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
         case .gateDependsOnRedis: Self.gateDependsOnRedis(files)
         case .datadogLabel: Self.datadogLabel(files)
         case .readmeNamesGateVariables: Self.readmeNamesGateVariables(files)
+        case .readmeNamesOrderServiceVariables: Self.readmeNamesOrderServiceVariables(files)
+        case .readmeNamesHookTypes: Self.readmeNamesHookTypes(files)
+        case .readmeNamesTextLimits: Self.readmeNamesTextLimits(files)
+        case .readmeNamesReportFormats: Self.readmeNamesReportFormats(files)
         }
     }
 
@@ -234,11 +249,11 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     /// Every WAITROOM_* / ORDER_SERVICE_* name set in compose is read by the program that service runs.
     static func environmentNames(_ files: DeploymentFiles) -> [String] {
-        let gateReads = variablesRead(prefix: "WAITROOM_", in: files.gateSource)
+        let gateReads = files.gateVariables
         let orderReads = variablesRead(prefix: "WAITROOM_", in: files.orderSource)
             .union(variablesRead(prefix: "ORDER_SERVICE_", in: files.orderSource))
         var problems: [String] = []
-        if gateReads.isEmpty { problems.append("found no WAITROOM_* literal in GateConfiguration.swift") }
+        if gateReads.isEmpty { problems.append("GateConfiguration declares no setting") }
         if orderReads.isEmpty { problems.append("found no WAITROOM_*/ORDER_SERVICE_* literal in OrderService.swift") }
         let allReads = gateReads.union(orderReads)
         for name in files.services.keys.sorted() {
@@ -422,10 +437,54 @@ enum DeploymentCheck: String, CaseIterable, Sendable, CustomTestStringConvertibl
     }
 
     static func readmeNamesGateVariables(_ files: DeploymentFiles) -> [String] {
-        let read = variablesRead(prefix: "WAITROOM_", in: files.gateSource)
-        if read.isEmpty { return ["found no WAITROOM_* literal in GateConfiguration.swift"] }
+        let read = files.gateVariables
+        if read.isEmpty { return ["GateConfiguration declares no setting"] }
         let missing = read.subtracting(variablesMentioned(in: files.readme))
         return missing.sorted().map { "README.md does not mention \($0)" }
+    }
+
+    /// The example order service's variables are documented (they were only in its source and run-dev.sh).
+    static func readmeNamesOrderServiceVariables(_ files: DeploymentFiles) -> [String] {
+        let read = variablesRead(prefix: "WAITROOM_", in: files.orderSource).union(variablesRead(prefix: "ORDER_SERVICE_", in: files.orderSource))
+        if read.isEmpty { return ["found no variable literal in OrderService.swift"] }
+        return read.subtracting(variablesMentioned(in: files.readme)).sorted().map { "README.md does not mention \($0)" }
+    }
+
+    /// The README's list of the types a hook may take is exactly ``RoomEvent/hookTypes``, and it names
+    /// every type the stream carries.
+    static func readmeNamesHookTypes(_ files: DeploymentFiles) -> [String] {
+        guard let start = files.readme.range(of: "A hook may subscribe to"), let end = files.readme[start.upperBound...].range(of: ". ") else {
+            return ["README.md does not say which types a hook may subscribe to (\"A hook may subscribe to …\")"]
+        }
+        let listed = Set(files.readme[start.upperBound..<end.lowerBound].matches(of: #/`(room\.[a-z_]+)`/#).map { String($0.output.1) })
+        var problems: [String] = []
+        if listed != Set(RoomEvent.hookTypes) { problems.append("README.md lists \(listed.sorted()) for hooks, the code takes \(RoomEvent.hookTypes.sorted())") }
+        if !files.readme.contains("the \(RoomEvent.hookTypes.count) types") { problems.append("README.md does not count the \(RoomEvent.hookTypes.count) hook types") }
+        for type in RoomEvent.hookTypes + RoomEvent.streamTypes where !files.readme.contains("`\(type)`") {
+            problems.append("README.md does not name the event type \(type)")
+        }
+        return problems
+    }
+
+    /// Every text setting with a length limit in the schema has it in the README, next to its name.
+    static func readmeNamesTextLimits(_ files: DeploymentFiles) -> [String] {
+        let limits = files.schemaSource.matches(of: #/\.text\("([A-Za-z]+)".*maxLength: (\d+)/#).map { (String($0.output.1), String($0.output.2)) }
+        if limits.isEmpty { return ["found no text setting with maxLength in RoomSettings+Schema.swift"] }
+        return limits.compactMap { name, limit in
+            guard let at = files.readme.range(of: "`\(name)` (") else { return "README.md does not describe `\(name)` (…)" }
+            let after = files.readme[at.upperBound...].prefix(120)
+            return after.contains("≤ \(limit) characters") ? nil : "README.md does not give \(name)'s limit (≤ \(limit) characters)"
+        }
+    }
+
+    /// `room report --format` takes what the README says it takes.
+    static func readmeNamesReportFormats(_ files: DeploymentFiles) -> [String] {
+        guard let match = files.reportSource.firstMatch(of: #/enum Format[^{]*\{\s*case ([a-z, ]+)\n/#) else {
+            return ["found no `enum Format { case … }` in ReportCommand.swift"]
+        }
+        let formats = match.output.1.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let usage = "--format " + formats.joined(separator: "|")
+        return files.readme.contains(usage) ? [] : ["README.md does not show `\(usage)`"]
     }
 }
 
@@ -456,6 +515,7 @@ struct DeploymentFilesTests {
         case dependsOnRedisStarted
         case datadogWrongPort, datadogMissing
         case readmeDropsVariable, gateReadsUndocumentedVariable
+        case orderServiceReadsUndocumentedVariable, readmeDropsHookType, hookTypeAdded, readmeDropsTextLimit, reportFormatAdded
 
         var testDescription: String { rawValue }
 
@@ -471,6 +531,10 @@ struct DeploymentFilesTests {
             case .dependsOnRedisStarted: .gateDependsOnRedis
             case .datadogWrongPort, .datadogMissing: .datadogLabel
             case .readmeDropsVariable, .gateReadsUndocumentedVariable: .readmeNamesGateVariables
+            case .orderServiceReadsUndocumentedVariable: .readmeNamesOrderServiceVariables
+            case .readmeDropsHookType, .hookTypeAdded: .readmeNamesHookTypes
+            case .readmeDropsTextLimit: .readmeNamesTextLimits
+            case .reportFormatAdded: .readmeNamesReportFormats
             }
         }
 
@@ -493,7 +557,8 @@ struct DeploymentFilesTests {
             case .orderVariableOnGate:
                 try files.editEnvironment("gate1") { $0["WAITROOM_URL"] = "http://proxy" }
             case .gateStopsReadingVariable:
-                try replacing("\"WAITROOM_LOG_FORMAT\"", with: "\"WAITROOM_LOGGING_FORMAT\"", in: &files.gateSource)
+                #expect(files.gateVariables.remove("WAITROOM_LOG_FORMAT") != nil)
+                files.gateVariables.insert("WAITROOM_LOGGING_FORMAT")
             case .gatesDisagreeOnTicketSecret:
                 try files.editEnvironment("gate2") { $0["WAITROOM_TICKET_SECRET"] = "${GATE2_TICKET_SECRET}" }
             case .productionWithoutSigningKey:
@@ -542,7 +607,17 @@ struct DeploymentFilesTests {
             case .readmeDropsVariable:
                 try replacing("WAITROOM_REDIS_TIMEOUT_MS", with: "the Redis timeout", in: &files.readme)
             case .gateReadsUndocumentedVariable:
-                files.gateSource += "\nlet undocumented = environment[\"WAITROOM_NOT_IN_THE_README\"]\n"
+                files.gateVariables.insert("WAITROOM_NOT_IN_THE_README")
+            case .orderServiceReadsUndocumentedVariable:
+                files.orderSource += "\nlet undocumented = environment[\"ORDER_SERVICE_NOT_IN_THE_README\"]\n"
+            case .readmeDropsHookType:
+                try replacing("`room.queue_drained`, `room.queue_above`. The other", with: "`room.queue_drained`. The other", in: &files.readme)
+            case .hookTypeAdded:
+                try replacing("A hook may subscribe to", with: "A hook may subscribe to `room.minute` and", in: &files.readme)
+            case .readmeDropsTextLimit:
+                try replacing("≤ 80 characters", with: "short", in: &files.readme)
+            case .reportFormatAdded:
+                try replacing("case table, json, csv, html", with: "case table, json, csv, html, pdf", in: &files.reportSource)
             }
         }
     }

@@ -88,6 +88,28 @@ struct RedisTopologyTests {
         // Every node has every script (a node would answer NOSCRIPT and the client reload it otherwise).
         for tag in tags { #expect(try await redis.run(bump, keys: [RedisArgument("{\(tag)}:n")], arguments: ["0"]).int ?? 0 >= 1) }
     }
+
+    /// Issue 19: the release build crashed here at start-up (`SCRIPT LOAD` on every primary) — every node's
+    /// answer landed in slot 0 (a miscompile of the child tasks' return, see `ClusterRouter.sendEach`) and
+    /// slots 1 and 2 stayed empty. CI runs this suite on the release build.
+    @Test("Cluster: every primary answers in its own slot, first contact and after; a pipeline over all nodes keeps each reply in place", .timeLimit(.minutes(1)))
+    func everyPrimaryAnswersInItsOwnSlot() async throws {
+        let cluster = try await TestRedisCluster.start()
+        let ports = Set(cluster.nodes.map(\.port))
+        for round in 0..<3 {
+            // A new client each round: the first contact (slot map, new connections) is where it broke.
+            let redis = RedisClient(configuration: try RedisConfiguration(url: cluster.url))
+            defer { redis.close() }
+            let answers = try await redis.everyPrimary(["CONFIG", "GET", "port"])
+            let answered = Set(answers.compactMap { $0.array?.last?.string.flatMap { Int($0) } })
+            #expect(answers.count == 3 && answered == ports, "round \(round): \(answers)")
+            let tags = (0..<60).map { "r\(round)-\($0)" }
+            let echoed = try await redis.pipeline(tags.map { ["SET", RedisArgument("{\($0)}:v"), RedisArgument($0), "GET"] })
+            #expect(echoed == Array(repeating: .null, count: tags.count))
+            let read = try await redis.pipeline(tags.map { ["GET", RedisArgument("{\($0)}:v")] })
+            #expect(read.map(\.string) == tags, "round \(round): each reply in its command's place")
+        }
+    }
 }
 
 /// A flag escaping closures can share.

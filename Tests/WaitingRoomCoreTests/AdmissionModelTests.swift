@@ -112,6 +112,24 @@ struct AdmissionModelTests {
         #expect(world.state.head == 0)
     }
 
+    /// Found by the browser journey that lets an offer lapse at rate 5 and then sets rate 0: the bucket saved
+    /// up while nobody waited still offered the next joiner a place a tick later (a flaky "You're in line").
+    @Test("a rate set to 0 holds the queue at once, whatever the bucket saved up before")
+    func rateZeroHoldsAtOnce() {
+        var state = AdmissionState(state: .open, nowMs: 0)
+        // An empty queue at rate 5 for two seconds: the bucket fills to its burst.
+        for step in 1...20 { state = AdmissionModel.tick(state, settings: room(rate: 5, claimWindow: 3_600), nowMs: Int64(step) * 100).state }
+        #expect(state.bucket >= 1, "the bucket saved up while nobody waited")
+        state.tail = 3
+        var offered: Int64 = 0
+        for step in 21...40 {
+            let result = AdmissionModel.tick(state, settings: room(rate: 0, claimWindow: 3_600), nowMs: Int64(step) * 100)
+            state = result.state
+            offered += result.offered
+        }
+        #expect(offered == 0 && state.head == 0, "rate 0 offered \(offered)")
+    }
+
     @Test("ETA after a resume: the range holds the real wait for at least 90% of shoppers looking 3 s later")
     func etaAfterResume() {
         var world = ModelWorld(settings: room(rate: 20), state: .paused)

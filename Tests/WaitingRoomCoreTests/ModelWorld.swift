@@ -100,7 +100,7 @@ struct ModelWorld {
                     releases.append((nowMs + checkoutMs(shopper.seq), admission.jti))
                     releases.sort { $0.atMs < $1.atMs }
                 }
-            case .expired, .closed:
+            case .expired, .closed, .ended:
                 shoppers[index].lapsed = true
             case .waiting:
                 shoppers[index].nextPollMs = nowMs + 1_000

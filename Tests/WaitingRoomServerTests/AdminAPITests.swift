@@ -4,13 +4,12 @@ import Testing
 import WaitingRoomCore
 import WaitingRoomServer
 
-@Suite("Admin API", .serialized)
+@Suite("Admin API", .serialized, .stopsGates)
 struct AdminAPITests {
     @Test("every admin route: 401 without the key, 400 naming the field, CRUD and state changes")
     func adminRoutes() async throws {
         let server = try await TestRedisServer.shared()
         let gate = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("admin")
         let url = gate.base + "/admin/v1/rooms/\(room)"
         let key = RunningGate.adminKey
@@ -57,6 +56,8 @@ struct AdminAPITests {
 
         let list = try await HTTP.shared.call(.GET, gate.base + "/admin/v1/rooms", bearer: key)
         #expect((list.json["rooms"] as? [[String: Any]])?.contains { $0["room"] as? String == room } == true)
+        #expect(list.json["redisReachable"] as? Bool == true, "the dashboard's gates light: \(list.body.prefix(300))")
+        #expect((list.json["gates"] as? [[String: Any]])?.contains { $0["staleRooms"] is Int } == true, "each gate says how many rooms it cannot refresh")
         let one = try await HTTP.shared.call(.GET, url, bearer: key)
         let live = try #require(one.json["live"] as? [String: Any])
         for field in ["waiting", "tail", "head", "active", "offers", "joinsPerSecond", "admissionsPerSecond", "claimRatio"] {
@@ -68,12 +69,32 @@ struct AdminAPITests {
         #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").status == 404)
     }
 
+    @Test("an unset secret shows as null like every unset setting (a set one as (set)), and null clears it")
+    func unsetSecretIsNull() async throws {
+        let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
+        defer { Task { await gate.stop() } }
+        let url = gate.base + "/admin/v1/rooms/\(uniqueRoom("secret"))"
+        let key = RunningGate.adminKey
+        func secret(_ reply: HTTP.Reply) -> Any? { (reply.json["settings"] as? [String: Any])?["joinPassSecret"] as Any? }
+
+        let created = try await HTTP.shared.call(.PUT, url, bearer: key, body: #"{"rate": 5, "checkoutUrl": "/checkout"}"#)
+        #expect(created.status == 201, "\(created.body)")
+        #expect(secret(created) is NSNull, "unset is null, not \"\": \(created.body)")
+        #expect(secret(try await HTTP.shared.call(.GET, url, bearer: key)) is NSNull)
+        let set = try await HTTP.shared.call(.PATCH, url, bearer: key, body: #"{"joinPassSecret": "join-pass-secret-0123456789abcdef0123"}"#)
+        #expect(secret(set) as? String == "(set)", "\(set.body)")
+        let cleared = try await HTTP.shared.call(.PATCH, url, bearer: key, body: #"{"joinPassSecret": null}"#)
+        #expect(cleared.status == 200, "\(cleared.body)")
+        #expect(secret(cleared) is NSNull, "\(cleared.body)")
+        #expect(try await HTTP.shared.call(.PATCH, url, bearer: key, body: #"{"joinPassSecret": ""}"#).status == 200, "\"\" still clears it")
+        #expect(try await HTTP.shared.call(.DELETE, url, bearer: key).status == 204)
+    }
+
     @Test("a live rate change: the admission rate measured after a PATCH matches the new rate")
     func liveRateChange() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("rate")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 20)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         // Fill the queue so admission is limited by the rate alone.
         _ = try await gate.gate.store.change(room: room, .pause)

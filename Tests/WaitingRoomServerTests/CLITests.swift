@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// The real `waitroom room …` binary against a running gate and a real Redis.
-@Suite("Ops CLI: waitroom room", .serialized)
+@Suite("Ops CLI: waitroom room", .serialized, .stopsGates)
 struct CLITests {
     /// What one run of the binary left behind.
     struct Run: Sendable, CustomStringConvertible {
@@ -74,7 +74,6 @@ struct CLITests {
     @Test("create, show --json, list, set, pause/resume/close/open, delete --yes")
     func lifecycle() async throws {
         let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("cli")
         func run(_ arguments: String...) async throws -> Run { try await Self.waitroom(arguments, url: gate.base) }
 
@@ -146,10 +145,106 @@ struct CLITests {
         #expect(gone.stderr.contains("no such room"), "\(gone)")
     }
 
+    @Test("a room with a hook and a join-pass secret (masked in views): every command exits 0 and prints the readable view, never a secret")
+    func roomWithSecrets() async throws {
+        let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
+        defer { Task { await gate.stop() } }
+        let room = uniqueRoom("cli")
+        func run(_ arguments: String...) async throws -> Run { try await Self.waitroom(arguments, url: gate.base) }
+        let (hookSecret, passSecret) = ("hook-secret-0123456789", "join-pass-secret-0123456789abcdef0123")
+        let hooks = #"[{"url":"https://hooks.example/w","events":["room.paused","room.closed"],"secret":"\#(hookSecret)"}]"#
+
+        /// The readable view: `key: value` lines, the secrets shown as set and never themselves.
+        func expectReadable(_ run: Run, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(run.status == 0, "\(what): \(run)", sourceLocation: sourceLocation)
+            #expect(run.stderr.isEmpty, "\(what): \(run)", sourceLocation: sourceLocation)
+            let lines = run.stdout.split(separator: "\n")
+            #expect(lines.first?.hasPrefix("room:") == true && lines.first?.hasSuffix(" \(room)") == true, "\(what): \(run)", sourceLocation: sourceLocation)
+            #expect(!run.stdout.hasPrefix("{"), "\(what) prints the readable view, not JSON: \(run)", sourceLocation: sourceLocation)
+            #expect(lines.contains { $0.hasPrefix("hooks:") && $0.contains("https://hooks.example/w") && $0.contains("(set)") }, "\(what): \(run)", sourceLocation: sourceLocation)
+            #expect(lines.contains { $0.hasPrefix("join-pass-secret:") && $0.hasSuffix("(set)") }, "\(what): \(run)", sourceLocation: sourceLocation)
+            #expect(!run.stdout.contains(hookSecret) && !run.stdout.contains(passSecret), "\(what): \(run)", sourceLocation: sourceLocation)
+        }
+
+        expectReadable(
+            try await run("room", "create", room, "--rate", "5", "--checkout-url", "https://shop.example/checkout", "--hooks", hooks, "--join-pass-secret", passSecret),
+            "create"
+        )
+        expectReadable(try await run("room", "show", room), "show")
+        let set = try await run("room", "set", room, "--rate", "7")
+        expectReadable(set, "set")
+        #expect(set.stdout.split(separator: "\n").contains { $0.hasPrefix("rate:") && $0.hasSuffix(" 7") }, "\(set)")
+
+        for (action, state) in [("pause", "paused"), ("resume", "open"), ("close", "closed"), ("open", "open")] {
+            let changed = try await run("room", action, room)
+            #expect(changed.status == 0, "\(action): \(changed)")
+            #expect(changed.stdout == "\(room): \(state)\n", "\(action): \(changed)")
+            #expect(changed.stderr.isEmpty, "\(action): \(changed)")
+        }
+        let list = try await run("room", "list")
+        #expect(list.status == 0, "\(list)")
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix(room + " ") }, "\(list)")
+
+        // --json stays the API's answer, for scripts.
+        let json = try await run("room", "show", room, "--json")
+        #expect(json.settings["joinPassSecret"] as? String == "(set)", "\(json)")
+        #expect(((json.settings["hooks"] as? [[String: Any]])?.first?["secret"]) as? String == "(set)", "\(json)")
+        #expect(try await run("room", "delete", room, "--yes").status == 0)
+    }
+
+    @Test("room set --rate below an old ramp's start rate: exit 0, and the view says the start rate was lowered")
+    func setRateBelowRampStart() async throws {
+        let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
+        let room = uniqueRoom("cli")
+        func run(_ arguments: String...) async throws -> Run { try await Self.waitroom(arguments, url: gate.base) }
+        let created = try await run("room", "create", room, "--rate", "1", "--ramp-seconds", "1", "--ramp-start-rate", "0.2", "--checkout-url", "/checkout")
+        let set = try await run("room", "set", room, "--rate", "0.1")
+        _ = try await run("room", "delete", room, "--yes")
+        await gate.stop()
+        #expect(created.status == 0, "\(created)")
+        #expect(set.status == 0 && set.stderr.isEmpty, "\(set)")
+        let lines = set.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("ramp-start-rate:") && $0.hasSuffix(" 0.1") }, "\(set)")
+        #expect(lines.contains("adjusted: rampStartRate 0.2 -> 0.1 (a ramp starts at or below rate)"), "\(set)")
+    }
+
+    @Test("serve started outside the repository (no Config/) says first that it runs on built-in defaults")
+    func serveSaysItRunsOnDefaults() async throws {
+        let server = try await TestRedisServer.shared()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("waitroom-noconfig-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["serve"]
+        process.currentDirectoryURL = directory
+        process.environment = ["WAITROOM_REDIS_URL": server.url, "WAITROOM_HTTP_PORT": "\(try freePort())", "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        let log = Locked("")
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            log.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+            output.fileHandleForReading.readabilityHandler = nil
+        }
+        try await waitUntil(timeout: .seconds(20)) { log.withLock { $0.contains("listening") } }
+        let text = log.withLock { $0 }
+        let said = try #require(text.split(separator: "\n").first { $0.contains("configuration file") }, "\(text)")
+        #expect(said.contains("no configuration file") && said.contains("built-in defaults"), "\(said)")
+        #expect(said.contains("no rooms file"), "\(said)")
+        #expect(text.range(of: "built-in defaults")!.lowerBound < text.range(of: "listening")!.lowerBound, "said before it listens: \(text)")
+    }
+
     @Test("wrong key, bad values, usage errors, conflicts and an unreachable gate fail non-zero with a clear message")
     func failures() async throws {
         let gate = try await RunningGate.start(redisURL: (try await TestRedisServer.shared()).url)
-        defer { Task { await gate.stop() } }
         let room = uniqueRoom("cli")
         func run(_ arguments: String..., key: String = RunningGate.adminKey) async throws -> Run {
             try await Self.waitroom(arguments, url: gate.base, key: key)

@@ -153,3 +153,54 @@ struct ConfigurationTests {
         #expect(auto.limits.trustedProxies.blocks.count == 2)
     }
 }
+
+/// Each instance setting is declared once (``GateConfiguration/settings``): the file and the environment
+/// must mean the same, and a typo in the file must stop start-up.
+@Suite("Configuration: one declaration per setting")
+struct GateSettingsTests {
+    /// `a.b.c` and a value as YAML (a value with commas as a list).
+    static func yaml(_ key: String, _ value: String) -> String {
+        let parts = key.split(separator: ".")
+        var text = ""
+        for (depth, part) in parts.dropLast().enumerated() { text += String(repeating: "  ", count: depth) + "\(part):\n" }
+        let rendered = value.contains(",") ? "[" + value.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ", ") + "]" : "\"\(value)\""
+        return text + String(repeating: "  ", count: parts.count - 1) + "\(parts.last!): \(rendered)\n"
+    }
+
+    @Test("a setting means the same from Config/waitroom.yaml and from its variable, and changes the configuration", arguments: GateConfiguration.settings.filter { $0.file != nil })
+    func sameBothWays(_ setting: GateSetting) throws {
+        var fromEnvironment = GateConfiguration()
+        try fromEnvironment.apply(environment: [setting.environment: setting.example])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("setting-\(UUID().uuidString).yaml").path
+        try Self.yaml(setting.file!, setting.example).write(toFile: path, atomically: true, encoding: .utf8)
+        var fromFile = GateConfiguration()
+        try fromFile.apply(yamlFile: path)
+        #expect(String(reflecting: fromFile) == String(reflecting: fromEnvironment))
+        #expect(String(reflecting: fromFile) != String(reflecting: GateConfiguration()), "the example must change something")
+    }
+
+    @Test("secrets have no key in the file", arguments: ["WAITROOM_ADMIN_KEY", "WAITROOM_SERVICE_KEY", "WAITROOM_METRICS_KEY", "WAITROOM_REDIS_SENTINEL_PASSWORD"])
+    func secretsFromTheEnvironmentOnly(_ name: String) throws {
+        let setting = try #require(GateConfiguration.settings.first { $0.environment == name })
+        #expect(setting.file == nil)
+    }
+
+    @Test("every variable and file key is declared once")
+    func declaredOnce() {
+        let names = GateConfiguration.environmentVariables
+        #expect(Set(names).count == names.count)
+        let keys = GateConfiguration.settings.compactMap(\.file)
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test("an unknown key in the file stops start-up naming it", arguments: ["http.prot: 9090\n", "limits:\n  idleTimeout: 5\n", "redis:\n  tls:\n    caFiles: x\n"])
+    func unknownKey(_ text: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("unknown-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var configuration = GateConfiguration()
+        #expect { try configuration.apply(yamlFile: path) } throws: { error in
+            guard let error = error as? ConfigurationError else { return false }
+            return ["http.prot", "limits.idleTimeout", "redis.tls.caFiles"].contains(error.key)
+        }
+    }
+}

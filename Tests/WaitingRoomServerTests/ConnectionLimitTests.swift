@@ -4,7 +4,7 @@ import Testing
 import WaitingRoomServer
 
 /// Connection limits on a real gate on loopback: idle and read timeouts, the connection cap.
-@Suite("Gate: connection limits", .serialized)
+@Suite("Gate: connection limits", .serialized, .stopsGates)
 struct ConnectionLimitTests {
     @Test("many idle connections leave /healthz fast, and are closed after the idle timeout")
     func idleConnections() async throws {
@@ -13,7 +13,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 4_000
             $0.limits.maxConnections = 2_000
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         let opened = clock.now
         let port = gate.port
@@ -53,7 +52,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 30_000
             $0.limits.readTimeoutMs = 800
         }
-        defer { Task { await gate.stop() } }
         let clock = ContinuousClock()
         for (head, trickle) in [("GET /healthz HTTP/1.1\r\n", "X-Slow: a\r\n"), ("POST /v1/rooms/x/join HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", "{")] {
             let socket = try RawSocket(port: gate.port, timeout: .milliseconds(50))
@@ -87,7 +85,6 @@ struct ConnectionLimitTests {
         let gate = try await RunningGate.start(redisURL: server.url) {
             $0.limits.maxConnections = 8
         }
-        defer { Task { await gate.stop() } }
         func healthz(_ socket: RawSocket) async throws -> String {
             try await blocking {
                 socket.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -131,7 +128,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 60_000
             $0.limits.readTimeoutMs = 60_000
         }
-        defer { Task { await gate.stop() } }
         // 300 dashboards (26 KB each, 8 MB) asked for at once, none read: more than the kernel's socket
         // buffers hold (up to 4 MB), so the gate's output goes above its high-water mark and stays there.
         // (It reads no further requests meanwhile: it writes about 4 MB, not 8.)
@@ -167,7 +163,6 @@ struct ConnectionLimitTests {
             $0.limits.idleTimeoutMs = 60_000
             $0.limits.readTimeoutMs = 60_000
         }
-        defer { Task { await gate.stop() } }
         let port = gate.port
         let request = String(repeating: "GET /admin/dashboard HTTP/1.1\r\nHost: x\r\n\r\n", count: 300)
         // More slow readers than the cap: they fill it (with the test's pooled client) and the rest are refused.

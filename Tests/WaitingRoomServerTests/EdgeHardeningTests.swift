@@ -8,14 +8,13 @@ import WaitingRoomTokens
 
 /// The smaller holes: JSON errors everywhere, page security headers, the metrics key, ticket choice,
 /// and the per-client join limit end to end.
-@Suite("Gate: edge hardening", .serialized)
+@Suite("Gate: edge hardening", .serialized, .stopsGates)
 struct EdgeHardeningTests {
     @Test("every error is JSON: unrouted paths, wrong methods, HEAD, parser errors, malformed chunked bodies")
     func jsonErrors() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("json")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
 
         let unrouted = try await HTTP.shared.call(.GET, gate.base + "/no/such/path")
         #expect(unrouted.status == 404)
@@ -60,7 +59,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("csp")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         for path in ["/wait/\(room)", "/admin/dashboard", "/wait/no-such-room"] {
             let page = try await HTTP.shared.call(.GET, gate.base + path)
             let csp = try #require(page.headers["Content-Security-Policy"].first, "\(path)")
@@ -106,7 +104,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("framing")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
         let join = "POST /v1/rooms/\(room)/join"
         let cases: [(request: String, status: String, code: String)] = [
             ("GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host"),
@@ -162,7 +159,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("dupes")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let admin = gate.base + "/admin/v1/rooms/\(room)"
         for body in [#"{"rate":1,"rate":1000}"#, #"{"rate":2,"r\u0061te":1000}"#, #"{"hooks":[{"url":"https://a.example/h","url":"https://b.example/h"}]}"#] {
             let refused = try await HTTP.shared.call(.PATCH, admin, bearer: RunningGate.adminKey, body: body)
@@ -192,7 +188,6 @@ struct EdgeHardeningTests {
     func readyzCostsNoRedisCommand() async throws {
         let server = try await TestRedisServer.start()  // its own Redis: its command counts are this gate's alone
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [uniqueRoom("ready"): settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         func scriptCalls() async throws -> Int {
             let info = try await redis.execute(["INFO", "commandstats"]).string ?? ""
@@ -218,7 +213,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let key = "metrics-key-for-tests-0123456789"
         let locked = try await RunningGate.start(redisURL: server.url) { $0.limits.metricsKey = key }
-        defer { Task { await locked.stop() } }
         let refused = try await HTTP.shared.call(.GET, locked.base + "/metrics")
         #expect(refused.status == 401)
         #expect(refused.string("error") == "unauthorized")
@@ -227,7 +221,6 @@ struct EdgeHardeningTests {
         #expect(allowed.status == 200)
         #expect(allowed.body.contains("waitroom_joins_total"))
         let open = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await open.stop() } }
         #expect(try await HTTP.shared.call(.GET, open.base + "/metrics").status == 200)
     }
 
@@ -236,7 +229,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("choice")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
         let base = gate.base + "/v1/rooms/\(room)"
         let ticket = try #require(try await HTTP.shared.call(.POST, base + "/join").string("ticket"))
         let junkCookie = try await HTTP.shared.call(.GET, base + "/status", bearer: ticket, headers: [("Cookie", "wr_\(room)=junk.junk")])
@@ -262,7 +254,6 @@ struct EdgeHardeningTests {
         var limited = settings(rate: 0)
         limited.joinsPerClientPerMinute = 3
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: limited])
-        defer { Task { await gate.stop() } }
         let url = gate.base + "/v1/rooms/\(room)/join"
         var tickets: [String] = []
         for _ in 0..<3 {
@@ -292,7 +283,6 @@ struct EdgeHardeningTests {
         let proxied = try await RunningGate.start(redisURL: server.url, rooms: [strict: onePerMinute]) {
             $0.limits.trustedProxies = try! TrustedProxies.parse("127.0.0.1").get()
         }
-        defer { Task { await proxied.stop() } }
         let proxiedURL = proxied.base + "/v1/rooms/\(strict)/join"
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.1")]).status == 200)
         #expect(try await HTTP.shared.call(.POST, proxiedURL, headers: [("X-Forwarded-For", "198.51.100.2")]).status == 200)
@@ -305,16 +295,14 @@ struct EdgeHardeningTests {
     }
 }
 
-@Suite("Gate: rooms another gate created")
+@Suite("Gate: rooms another gate created", .stopsGates)
 struct RoomLookupTests {
     @Test("a room created through one gate is joinable on another at once; unknown rooms stay a JSON 404")
     func lookupBeforeNotFound() async throws {
         let server = try await TestRedisServer.shared()
         // A slow refresher: without the look-up, gate B would not know the room for 30 s.
         let a = try await RunningGate.start(redisURL: server.url) { $0.refreshIntervalMs = 30_000 }
-        defer { Task { await a.stop() } }
         let b = try await RunningGate.start(redisURL: server.url) { $0.refreshIntervalMs = 30_000 }
-        defer { Task { await b.stop() } }
         let unknown = uniqueRoom("later")
         let before = try await HTTP.shared.call(.POST, b.base + "/v1/rooms/\(unknown)/join")
         #expect(before.status == 404)
@@ -341,13 +329,12 @@ struct RoomLookupTests {
     }
 }
 
-@Suite("Gate health")
+@Suite("Gate health", .stopsGates)
 struct GateHealthTests {
     @Test("every gate shows in the room list by its heartbeat; a stopped gate turns unhealthy")
     func heartbeats() async throws {
         let server = try await TestRedisServer.start()  // its own Redis: only these two gates write heartbeats
         let a = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await a.stop() } }
         let b = try await RunningGate.start(redisURL: server.url)
         func gates() async throws -> [[String: Any]] {
             try await HTTP.shared.call(.GET, a.base + "/admin/v1/rooms", bearer: RunningGate.adminKey).json["gates"] as? [[String: Any]] ?? []
@@ -363,7 +350,7 @@ struct GateHealthTests {
     }
 }
 
-@Suite("Shared join budget")
+@Suite("Shared join budget", .stopsGates)
 struct SharedJoinBudgetTests {
     @Test("with WAITROOM_SHARED_JOIN_BUDGET the per-client limit holds across gates together, not per gate")
     func sharedAcrossGates() async throws {
@@ -376,9 +363,7 @@ struct SharedJoinBudgetTests {
             configuration.limits.sharedJoinBudget = true
         }
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: limited], adjust: adjust)
-        defer { Task { await a.stop() } }
         let b = try await RunningGate.start(redisURL: server.url, adjust: adjust)
-        defer { Task { await b.stop() } }
         try await waitUntil(timeout: .seconds(3)) { b.gate.cache.entry(room) != nil }
         var statuses: [Int] = []
         for index in 0..<6 {

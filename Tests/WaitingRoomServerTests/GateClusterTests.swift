@@ -7,7 +7,7 @@ import WaitingRoomStore
 
 /// Many rooms over a Redis Cluster: a drop through two gates, and a room's slot moved to another node
 /// in the middle of it.
-@Suite("Gate: Redis Cluster", .serialized)
+@Suite("Gate: Redis Cluster", .serialized, .stopsGates)
 struct GateClusterTests {
     struct Poll: Sendable {
         var room: String
@@ -28,7 +28,6 @@ struct GateClusterTests {
         // into 503s for joins Redis did write: phantom places, see README, which are not what this test is about).
         let a = try await RunningGate.start(redisURL: cluster.url, rooms: configured) { $0.redisCommandTimeoutMs = 2_000 }
         let b = try await RunningGate.start(redisURL: cluster.url) { $0.redisCommandTimeoutMs = 2_000 }
-        defer { Task { await a.stop(); await b.stop() } }
         var owners = Set<Int>()
         for room in rooms { owners.insert(try await cluster.owner(of: try await cluster.slot(of: RoomKeys(room: room).state))) }
         #expect(owners.count == 3, "the rooms are spread over every primary")
@@ -93,19 +92,10 @@ struct GateClusterTests {
             let admitted = Set(mine.filter(\.admitted).map(\.seq))
             #expect(admitted == Set(1...Int64(perRoom)), "\(room): every place handed out once and admitted (\(admitted.count))")
             // FIFO: nobody told to wait after someone behind them was admitted (allowing one refresh).
-            var earliestBehind: [Int64: ContinuousClock.Instant] = [:]
-            var running: ContinuousClock.Instant?
             let firstAdmission = Dictionary(mine.filter(\.admitted).map { ($0.seq, $0.finishedAt) }, uniquingKeysWith: min)
-            for (seq, at) in firstAdmission.sorted(by: { $0.key > $1.key }) {
-                running = running.map { min($0, at) } ?? at
-                earliestBehind[seq] = running
-            }
-            let violations = mine.filter { poll in
-                guard poll.waiting, let behind = earliestBehind[poll.seq + 1] else { return false }
-                return poll.startedAt > behind + .milliseconds(300)
-            }
-            #expect(violations.isEmpty, "\(room): \(violations.count) FIFO violations")
-            totalViolations += violations.count
+            let violations = fifoViolations(polls: mine.map { ($0.seq, $0.startedAt, $0.waiting) }, firstAdmission: firstAdmission)
+            #expect(violations == 0, "\(room): \(violations) FIFO violations")
+            totalViolations += violations
             let times = firstAdmission.values.sorted()
             if times.count > 1 { rates.append(Double(times.count - 1) / (times.last! - times.first!).seconds) }
         }
@@ -137,7 +127,6 @@ struct GateClusterTests {
             $0.redisMinReplicasTimeoutMs = 300
             $0.redisCommandTimeoutMs = 2_000
         }
-        defer { Task { await gate.stop() } }
         /// Three joins in every room at once (group commits that span the nodes); the statuses by room.
         func joinEverywhere() async throws -> [String: [Int]] {
             try await withThrowingTaskGroup(of: (String, Int).self) { group in

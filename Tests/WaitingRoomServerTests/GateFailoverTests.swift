@@ -8,7 +8,7 @@ import WaitingRoomTokens
 
 /// Sentinel failover under load: a primary, two replicas and three sentinels; two gates joined
 /// continuously; SIGKILL the primary; then count what the shoppers hold.
-@Suite("Gate: Sentinel failover", .serialized)
+@Suite("Gate: Sentinel failover", .serialized, .stopsGates)
 struct GateFailoverTests {
     /// One answered join.
     struct Placed: Sendable {
@@ -38,7 +38,6 @@ struct GateFailoverTests {
                 })
         }
         let gates = started
-        defer { for gate in gates { Task { await gate.stop() } } }
         let signer = try TicketSigner(secret: Array("ticket-secret-shared-by-instances".utf8))
         let placed = Locked<[Placed]>([])
                 let stop = Locked(false)
@@ -168,7 +167,6 @@ struct GateFailoverTests {
             $0.redisMinReplicasTimeoutMs = 300
             $0.redisCommandTimeoutMs = 1_000
         }
-        defer { Task { await gate.stop() } }
         let signer = try TicketSigner(secret: Array("ticket-secret-shared-by-instances".utf8))
         func join() async throws -> Int64? {
             let reply = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join")

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DropSimulator
 import Foundation
 import Hummingbird
 import Logging
@@ -7,6 +8,7 @@ import NIOHTTP1
 import RedisClient
 import Synchronization
 import TestSupport
+import Testing
 import WaitingRoomCore
 import WaitingRoomServer
 import WaitingRoomStore
@@ -52,16 +54,62 @@ final class RunningGate: Sendable {
         adjust(&configuration)
         var logger = logs.map { logs in Logger(label: "gate-test") { _ in logs } } ?? Logger(label: "gate-test")
         logger.logLevel = logs == nil ? .critical : .warning
+        guard let started = StartedGates.current else { throw StartedGates.NotInScope() }
         let (app, gate) = try await GateApplication.buildWithGate(configuration: configuration, logger: logger)
         let task = Task { try await app.run() }
         let running = RunningGate(gate: gate, port: configuration.httpPort, task: task)
+        started.add(running)
         try await waitUntil(timeout: .seconds(10)) { (try? await HTTP.shared.call(.GET, running.base + "/healthz").status) == 200 }
         return running
     }
 
+    /// Stops the gate and waits until it has (stopping twice is fine).
     func stop() async {
         task.cancel()
         _ = await task.result
+    }
+}
+
+/// Gates a test started are stopped — and their stop awaited — when the test ends, passed or failed; a
+/// `defer { Task { await gate.stop() } }` returned at once, and the next test began beside gates still
+/// ticking. Put `.stopsGates` on every suite that starts gates (``RunningGate/start`` refuses otherwise).
+struct StopsGates: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    /// A scope per test case, not one for the whole suite.
+    func scopeProvider(for test: Test, testCase: Test.Case?) -> StopsGates? { testCase == nil ? nil : self }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let started = StartedGates()
+        try await StartedGates.$current.withValue(started) {
+            do {
+                try await function()
+            } catch {
+                await started.stopAll()
+                throw error
+            }
+            await started.stopAll()
+        }
+    }
+}
+
+extension Trait where Self == StopsGates {
+    static var stopsGates: Self { StopsGates() }
+}
+
+/// The gates started in the current test (a task local, so gates started from child tasks count too).
+final class StartedGates: Sendable {
+    @TaskLocal static var current: StartedGates?
+    private let gates = Mutex<[RunningGate]>([])
+
+    struct NotInScope: Error, CustomStringConvertible {
+        var description: String { "RunningGate.start outside a .stopsGates suite: nothing would stop the gate" }
+    }
+
+    func add(_ gate: RunningGate) { gates.withLock { $0.append(gate) } }
+
+    func stopAll() async {
+        for gate in gates.withLock({ $0 }).reversed() { await gate.stop() }
     }
 }
 
@@ -139,4 +187,16 @@ final class LogCapture: LogHandler, Sendable {
     }
 
     var all: [String] { lines.withLock { $0 } }
+}
+
+/// FIFO violations in a test's polls, counted by the drop simulator's own check (one check, not a copy per
+/// test): shoppers told to wait after someone behind them was admitted, allowing one cache refresh (300 ms).
+func fifoViolations(
+    polls: [(seq: Int64, startedAt: ContinuousClock.Instant, waiting: Bool)], firstAdmission: [Int64: ContinuousClock.Instant]
+) -> Int {
+    guard let epoch = (polls.map(\.startedAt) + firstAdmission.values).min() else { return 0 }
+    return DropAnalysis.fifoViolations(
+        polls: polls.map { PollObservation(seq: $0.seq, startedAt: ($0.startedAt - epoch).seconds, waiting: $0.waiting) },
+        admissions: firstAdmission.mapValues { ($0 - epoch).seconds }, tolerance: 0.3
+    )
 }

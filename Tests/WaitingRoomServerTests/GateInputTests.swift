@@ -7,7 +7,7 @@ import WaitingRoomServer
 import WaitingRoomStore
 import WaitingRoomTokens
 
-@Suite("Gate: bad input and Redis outages", .serialized)
+@Suite("Gate: bad input and Redis outages", .serialized, .stopsGates)
 struct GateInputTests {
     @Test("bad input gets a clear 4xx with a JSON error and changes no state")
     func badInput() async throws {
@@ -17,7 +17,6 @@ struct GateInputTests {
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0), other: settings(rate: 0)]) {
             $0.maxBodyBytes = 1_024
         }
-        defer { Task { await gate.stop() } }
         let base = gate.base + "/v1/rooms/\(room)"
         let join = try await HTTP.shared.call(.POST, base + "/join")
         let ticket = try #require(join.string("ticket"))
@@ -83,7 +82,6 @@ struct GateInputTests {
         let server = try await TestRedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
         let room = uniqueRoom("outage")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) { $0.staleAfterMs = 500 }
-        defer { Task { await gate.stop() } }
         let base = gate.base + "/v1/rooms/\(room)"
         let ticket = try #require(try await HTTP.shared.call(.POST, base + "/join").string("ticket"))
         let second = try #require(try await HTTP.shared.call(.POST, base + "/join").string("ticket"))

@@ -9,7 +9,7 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// The shopper loop through HTTP against a real Redis.
-@Suite("Gate: join, poll, admit, claim", .serialized)
+@Suite("Gate: join, poll, admit, claim", .serialized, .stopsGates)
 struct GateQueueTests {
     struct Event: Sendable {
         var seq: Int64
@@ -29,7 +29,6 @@ struct GateQueueTests {
         let shoppers = 2_000
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: rate)])
         let b = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await a.stop(); await b.stop() } }
         let store = a.gate.store
         #expect(try await store.change(room: room, .pause) == .changed(.paused))
         try await waitUntil(timeout: .seconds(3)) { b.gate.cache.entry(room)?.snapshot.state == .paused }
@@ -108,18 +107,8 @@ struct GateQueueTests {
         // FIFO: once shopper b was admitted, a poll by any earlier shopper that started after that (plus the
         // other instance's cache refresh) must find them admitted too.
         let firstAdmission = Dictionary(admissions.map { ($0.seq, $0.finishedAt) }, uniquingKeysWith: min)
-        let sortedAdmitted = firstAdmission.sorted { $0.key < $1.key }
-        var latestAdmissionAtOrAfter: [Int64: ContinuousClock.Instant] = [:]  // for each seq: earliest time someone >= seq was admitted
-        var running: ContinuousClock.Instant?
-        for (seq, at) in sortedAdmitted.reversed() {
-            running = running.map { min($0, at) } ?? at
-            latestAdmissionAtOrAfter[seq] = running
-        }
-        let violations = all.filter { event in
-            guard event.waiting, let laterAdmitted = latestAdmissionAtOrAfter[event.seq + 1] else { return false }
-            return event.startedAt > laterAdmitted + .milliseconds(300)
-        }
-        #expect(violations.isEmpty, "\(violations.count) polls were told to wait after someone behind them was admitted")
+        let violations = fifoViolations(polls: all.map { ($0.seq, $0.startedAt, $0.waiting) }, firstAdmission: firstAdmission)
+        #expect(violations == 0, "\(violations) shoppers were told to wait after someone behind them was admitted")
         #expect(try await store.redis.hgetall(keys.state)["claims"] == String(shoppers))
     }
 
@@ -128,7 +117,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("cap")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 3)])
-        defer { Task { await gate.stop() } }
         var tickets: [String] = []
         for _ in 0..<6 {
             tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket")))
@@ -160,7 +148,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("lapse")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 1, claimWindow: 1)])
-        defer { Task { await gate.stop() } }
         let first = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         let second = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         // The first shopper is offered the only slot but never comes back; the second waits behind them.
@@ -178,7 +165,6 @@ struct GateQueueTests {
         let server = try await TestRedisServer.start()
         let room = uniqueRoom("zero")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         _ = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))

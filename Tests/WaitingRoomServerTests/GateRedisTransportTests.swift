@@ -6,7 +6,7 @@ import WaitingRoomServer
 import WaitingRoomStore
 
 /// The gate against a TLS Redis, a stalled Redis and a reloading Redis.
-@Suite("Gate: Redis over TLS, stalls and LOADING", .serialized)
+@Suite("Gate: Redis over TLS, stalls and LOADING", .serialized, .stopsGates)
 struct GateRedisTransportTests {
     @Test("over TLS with a client certificate, an ACL user and a database: join, poll and claim work; readyz is ready")
     func queueOverTLS() async throws {
@@ -21,7 +21,6 @@ struct GateRedisTransportTests {
             $0.redisTLSKeyFile = certificates.clientKeyFile
             $0.redisTLSServerName = "localhost"
         }
-        defer { Task { await gate.stop() } }
         #expect(try await HTTP.shared.call(.GET, gate.base + "/readyz").status == 200)
         let base = gate.base + "/v1/rooms/\(room)"
         let first = try await HTTP.shared.call(.POST, base + "/join")
@@ -54,7 +53,6 @@ struct GateRedisTransportTests {
             $0.redisTLSCAFile = what == "ca" ? certificates.otherCAFile : certificates.caFile
             if what == "name" { $0.redisTLSServerName = "redis.other.example" }
         }
-        defer { Task { await gate.stop() } }
         let ready = try await HTTP.shared.call(.GET, gate.base + "/readyz")
         #expect(ready.status == 503)
         #expect(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").status == 404)  // the room never loaded
@@ -70,7 +68,6 @@ struct GateRedisTransportTests {
             $0.redisCommandTimeoutMs = 500
             $0.staleAfterMs = 500
         }
-        defer { Task { await gate.stop() } }
         let base = gate.base + "/v1/rooms/\(room)"
         let ticket = try #require(try await HTTP.shared.call(.POST, base + "/join").string("ticket"))
 
@@ -109,7 +106,6 @@ struct GateRedisTransportTests {
         // A timeout longer than the blocking save before the reload, so the gate's connection stays up and
         // sees the LOADING replies (a shorter one would see timeouts: 503 too, but not the path under test).
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) { $0.redisCommandTimeoutMs = 30_000 }
-        defer { Task { await gate.stop() } }
         let admin = RedisClient(configuration: server.configuration)
         try await admin.execute(["DEBUG", "POPULATE", "300000"])
         let base = gate.base + "/v1/rooms/\(room)"

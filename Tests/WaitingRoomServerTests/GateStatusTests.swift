@@ -7,14 +7,13 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// What a shopper's browser reads: every field of the join and status answers.
-@Suite("Gate: join and status answers", .serialized)
+@Suite("Gate: join and status answers", .serialized, .stopsGates)
 struct GateStatusTests {
     @Test("join carries the ETA a poll would; rate 0 is on hold; admitted carries token, checkout URL and expiry")
     func answers() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("answers")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0, ttl: 600)])
-        defer { Task { await gate.stop() } }
 
         // Rate 0: nothing is admitted, and the answers say so instead of showing a moving queue.
         let held = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join")

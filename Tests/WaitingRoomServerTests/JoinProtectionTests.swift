@@ -7,7 +7,7 @@ import WaitingRoomStore
 import WaitingRoomTokens
 
 /// Proof of work and join passes at the join route: each refusal is a clear 4xx that takes no place.
-@Suite("Join protections: proof of work, join passes")
+@Suite("Join protections: proof of work, join passes", .stopsGates)
 struct JoinProtectionTests {
     static let secret = "join-pass-secret-of-the-shop-0123456789"
 
@@ -22,7 +22,6 @@ struct JoinProtectionTests {
         var hard = settings(rate: 0)
         hard.proofOfWorkBits = 8
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: hard])
-        defer { Task { await gate.stop() } }
         let url = gate.base + "/v1/rooms/\(room)/join"
         let before = try await tail(gate, room)
 
@@ -73,7 +72,6 @@ struct JoinProtectionTests {
         passes.requireJoinPass = true
         passes.joinPassSecret = Self.secret
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: passes])
-        defer { Task { await gate.stop() } }
         let url = gate.base + "/v1/rooms/\(room)/join"
         let key = try JoinPass.Key(secret: Self.secret)
         let now = Int64(Date().timeIntervalSince1970)

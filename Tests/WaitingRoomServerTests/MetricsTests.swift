@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 import WaitingRoomServer
 
-@Suite("Metrics")
+@Suite("Metrics", .stopsGates)
 struct MetricsTests {
     /// Every line is a comment or `name{labels} value` (Prometheus text format 0.0.4).
     static func parse(_ text: String) throws -> [String: Double] {
@@ -23,7 +23,6 @@ struct MetricsTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("metrics")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100)])
-        defer { Task { await gate.stop() } }
         let before = try Self.parse(try await HTTP.shared.call(.GET, gate.base + "/metrics").body)
         let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
         try await waitUntil(timeout: .seconds(3)) {

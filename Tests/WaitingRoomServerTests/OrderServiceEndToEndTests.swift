@@ -6,7 +6,7 @@ import WaitingRoomServer
 import WaitingRoomTokens
 
 /// Gate + the example order service (its real binary) + a real Redis.
-@Suite("End to end: gate, example order service, Redis", .serialized)
+@Suite("End to end: gate, example order service, Redis", .serialized, .stopsGates)
 struct OrderServiceEndToEndTests {
     static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -50,10 +50,7 @@ struct OrderServiceEndToEndTests {
         try Ed25519PrivateKey().pem().write(toFile: newKeyFile, atomically: true, encoding: .utf8)
         let rotated = try await RunningGate.start(redisURL: server.url) { $0.signingKeyFiles = [newKeyFile, RunningGate.keyFile] }
         let (orderService, orders) = try await startOrderService(gate: rotated, room: room)
-        defer {
-            orderService.terminate()
-            Task { await gate.stop(); await rotated.stop() }
-        }
+        defer { orderService.terminate() }
 
         let first = try await admit(gate, room: room)
         let next = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))

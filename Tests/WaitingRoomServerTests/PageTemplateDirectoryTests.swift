@@ -5,7 +5,7 @@ import Testing
 import WaitingRoomServer
 import WaitingRoomTokens
 
-@Suite("Page templates from a directory")
+@Suite("Page templates from a directory", .stopsGates)
 struct PageTemplateDirectoryTests {
     func directory(_ template: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)").path
@@ -22,7 +22,6 @@ struct PageTemplateDirectoryTests {
         drop.displayName = "Acme <Drops>"
         let path = try directory(#"<!doctype html><html lang="{{lang}}"><title>{{title}}</title><h1 class="custom">Our own page: {{heading}}</h1><p>{{t.joining}}</p></html>"#)
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: drop]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         let page = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)", headers: [("Accept-Language", "de")])
         #expect(page.status == 200)
         #expect(page.body.contains(#"<h1 class="custom">Our own page: Acme &lt;Drops&gt;</h1>"#), "\(page.body)")
@@ -55,7 +54,6 @@ struct PageTemplateDirectoryTests {
         let own = "console.log('shop')"
         let path = try directory("<!doctype html><title>{{title}}</title><div>{{!message}}</div><script>\(own)</script>")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: drop]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         for url in ["/wait/\(room)", "/wait/\(room)?js=0"] {
             let page = try await HTTP.shared.call(.GET, gate.base + url)
             #expect(page.body.contains("<script>alert(document.cookie)</script>"), "the raw placeholder renders the message as it is")
@@ -80,7 +78,6 @@ struct PageTemplateDirectoryTests {
         let room = uniqueRoom("tpldata")
         let path = try directory(#"<p>{{heading}}</p><script type="application/json" id="wr-data">{{!data}}</script>"#)
         let gate = try await RunningGate.start(redisURL: configuration.redisURL, rooms: [room: settings(rate: 1)]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         #expect(try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)").status == 200)
     }
 

@@ -4,16 +4,14 @@ import Testing
 import WaitingRoomCore
 import WaitingRoomServer
 
-@Suite("Drop report")
+@Suite("Drop report", .stopsGates)
 struct ReportTests {
     @Test("through two gates: report totals equal what the shoppers and the order service did; CSV; bad queries are 400")
     func reportTotals() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("report")
         let a = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 50)])
-        defer { Task { await a.stop() } }
         let b = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await b.stop() } }
         let service = RunningGate.serviceKey
         var tickets: [String] = []
         for index in 0..<12 {

@@ -5,14 +5,13 @@ import Testing
 import WaitingRoomServer
 import WaitingRoomStore
 
-@Suite("Order service API")
+@Suite("Order service API", .stopsGates)
 struct ServiceAPITests {
     @Test("verify, consume (single use) and release (idempotent) with the service key only")
     func serviceRoutes() async throws {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("svc")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100, capacity: 1)])
-        defer { Task { await gate.stop() } }
         let (_, token) = try await admitted(gate, room)
         let body = #"{"token":"\#(token)"}"#
         let service = RunningGate.serviceKey
@@ -37,7 +36,6 @@ struct ServiceAPITests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("svcidem")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100)])
-        defer { Task { await gate.stop() } }
         func consume(_ token: String, _ key: String?) async throws -> HTTP.Reply {
             let field = key.map { #","idempotencyKey":"\#($0)""# } ?? ""
             return try await HTTP.shared.call(.POST, gate.base + "/v1/admissions/consume", bearer: RunningGate.serviceKey, body: #"{"token":"\#(token)"\#(field)}"#)
@@ -88,7 +86,6 @@ struct ServiceAPITests {
             $0.redisMinReplicasTimeoutMs = 300
             $0.redisCommandTimeoutMs = 1_000
         }
-        defer { Task { await gate.stop() } }
         let (_, unpromised) = try await admitted(gate, room)
         let (_, token) = try await admitted(gate, room)
         func call(_ action: String, _ token: String) async throws -> HTTP.Reply {
@@ -138,7 +135,6 @@ struct ServiceAPITests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("end")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 100)])
-        defer { Task { await gate.stop() } }
         let service = RunningGate.serviceKey
         let status = { (ticket: String) in try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket) }
 

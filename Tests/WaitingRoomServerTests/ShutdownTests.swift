@@ -5,7 +5,7 @@ import WaitingRoomCore
 import WaitingRoomServer
 import WaitingRoomStore
 
-@Suite("Graceful shutdown", .serialized)
+@Suite("Graceful shutdown", .serialized, .stopsGates)
 struct ShutdownTests {
     @Test("SIGTERM during a burst of joins: every join that got a 200 holds a valid place afterwards")
     func sigtermDuringJoins() async throws {
@@ -53,7 +53,6 @@ struct ShutdownTests {
         let issued = tickets.withLock { $0 }
         #expect(issued.count >= 300)
         let check = try await RunningGate.start(redisURL: server.url)
-        defer { Task { await check.stop() } }
         try await waitUntil(timeout: .seconds(3)) { check.gate.cache.entry(room) != nil }
         let tail = try #require(check.gate.cache.entry(room)?.snapshot.tail)
         var seqs = Set<Int64>()

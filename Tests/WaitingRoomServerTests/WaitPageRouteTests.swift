@@ -4,7 +4,7 @@ import TestSupport
 import WaitingRoomCore
 
 /// `/wait/{room}` through a running gate: the page without JavaScript uses the API's own join and status.
-@Suite("Waiting page routes")
+@Suite("Waiting page routes", .stopsGates)
 struct WaitPageRouteTests {
     private func cookie(_ reply: HTTP.Reply) -> String? {
         reply.headers["Set-Cookie"].first?.split(separator: ";").first.map(String.init)
@@ -38,7 +38,6 @@ struct WaitPageRouteTests {
         var held = settings(rate: 0)
         held.displayName = "Acme <Drops>"
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: held])
-        defer { Task { await gate.stop() } }
 
         let first = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)?js=0", headers: [("Accept-Language", "fr-FR,fr;q=0.9")])
         #expect(first.status == 200)
@@ -88,7 +87,6 @@ struct WaitPageRouteTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("again")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
         let first = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)?js=0")
         let jar = try #require(cookie(first))
         let token = try #require(formToken(first.body), "the page's form carries a token")
@@ -124,7 +122,6 @@ struct WaitPageRouteTests {
         fixed.language = "ja"
         fixed.logoUrl = "https://cdn.example/logo.svg"
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: fixed])
-        defer { Task { await gate.stop() } }
         let page = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)", headers: [("Accept-Language", "de")])
         #expect(page.body.contains(#"<html lang="ja">"#))
         #expect(page.body.contains("待合室"))

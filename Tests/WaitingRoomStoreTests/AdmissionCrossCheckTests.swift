@@ -1,3 +1,6 @@
+// Reaches into internals (`@testable`): built and run on the debug build only. The release build runs the
+// suites that see the modules as shipped (`make test-release`).
+#if DEBUG
 import Foundation
 import RedisClient
 import TestSupport
@@ -43,6 +46,8 @@ struct AdmissionCrossCheckTests {
         var model = AdmissionState(state: (settings.opensAt.map { $0.timeIntervalSince1970 * 1000 > Double(now) } ?? false) ? .scheduled : .open, nowMs: now)
         let epoch = try #require(try await store.redis.hgetall(RoomKeys(room: room).state)["epoch"])
         var jtiCounter = 0
+        // One ticket, one admission: every jti Redis handed each ticket.
+        var admitted: [String: Set<String>] = [:]
         for (index, step) in steps.enumerated() {
             switch step {
             case .advance(let ms):
@@ -65,9 +70,15 @@ struct AdmissionCrossCheckTests {
                 let expected = AdmissionModel.claim(model, settings: settings, ticketID: ticket, position: position, jti: jti, nowMs: now)
                 model = expected.state
                 let actual = try await store.claim(room: room, ticketID: ticket, epoch: epoch, effectivePosition: position, jti: jti, clockMs: now)
+                if case .admitted(let admission, _) = actual {
+                    // An admission handed out is a live one: never a session that is already over.
+                    #expect(admission.expiresAtMs > now, "step \(index) \(step): admitted with a session that ended at \(admission.expiresAtMs)")
+                    admitted[ticket, default: []].insert(admission.jti)
+                    #expect(admitted[ticket]?.count == 1, "step \(index) \(step): ticket \(ticket) admitted as \(admitted[ticket] ?? [])")
+                }
                 switch (expected.outcome, actual) {
                 case (.admitted(let a), .admitted(let b, _)): #expect(a == b, "step \(index): \(step)")
-                case (.waiting, .waiting), (.expired, .expired), (.closed, .closed): break
+                case (.ended, .done(.expired)), (.waiting, .waiting), (.expired, .expired), (.closed, .closed): break
                 default: Issue.record("step \(index) \(step): model \(expected.outcome), Redis \(actual)")
                 }
             case .release(let jti):
@@ -77,6 +88,7 @@ struct AdmissionCrossCheckTests {
             case .settings(let changed):
                 var next = changed
                 next.opensAt = settings.opensAt
+                model = AdmissionModel.settingsChanged(model, from: settings, to: next, nowMs: now)
                 settings = next
                 #expect(try await store.write(room: room, settings: settings, mode: .update, clockMs: now) == .replaced)
             case .action(let action):
@@ -197,6 +209,66 @@ struct AdmissionCrossCheckTests {
         #expect(compared == steps.count)
     }
 
+    /// Accepted settings from the whole range the API takes, edges first: the slowest and fastest rates,
+    /// sessions far shorter or longer than the claim window, ramps from 0 over a day.
+    static func acceptedSettings(_ random: inout SplitMix64) -> RoomSettings {
+        func pick<T>(_ values: [T]) -> T { values[Int(random.next(upTo: UInt64(values.count)))] }
+        var settings = RoomSettings(rate: acceptedRate(&random), checkoutUrl: "/checkout")
+        settings.claimWindowSeconds = pick([1, 2, 5, 60, 3_600, 86_400, 1 + Int(random.next(upTo: 86_400))])
+        settings.sessionTTLSeconds = pick([1, 2, 30, 900, 86_400, 1 + Int(random.next(upTo: 86_400))])
+        settings.capacity = pick([nil, nil, 0, 1, 5, 100_000_000])
+        if random.next(upTo: 2) == 0 {
+            settings.rampSeconds = pick([0, 1, 30, 86_400])
+            settings.rampStartRate = pick([nil, 0, AdmissionModel.minimumRate, settings.rate / 2, settings.rate])
+        }
+        return settings.reconciled(given: []).settings
+    }
+
+    /// A rate the API accepts: 0, the edges, or anything between (spread over the decades).
+    static func acceptedRate(_ random: inout SplitMix64) -> Double {
+        switch random.next(upTo: 6) {
+        case 0: return 0
+        case 1: return AdmissionModel.minimumRate
+        case 2: return 1_000_000
+        default: return (AdmissionModel.minimumRate * pow(10, Double(random.next(upTo: 9_000)) / 1_000) * 1_000).rounded() / 1_000 + AdmissionModel.minimumRate
+        }
+    }
+
+    @Test("property: for any accepted settings and any sequence of rate changes, no claim fails and no ticket is admitted twice", arguments: 1...6)
+    func anyAcceptedSettings(seed: Int) async throws {
+        let server = try await TestRedisServer.shared()
+        let store = RoomStore(redis: RedisClient(configuration: server.configuration))
+        var random = SplitMix64(seed: UInt64(seed) &* 104_729)
+        let initial = Self.acceptedSettings(&random)
+        try initial.validate()
+        var settings = initial
+        var steps: [Step] = []
+        var tickets = 0
+        for _ in 0..<300 {
+            switch random.next(upTo: 100) {
+            case 0..<20: steps.append(.advance(Int64(random.next(upTo: 1_500))))
+            case 20..<25: steps.append(.advance(Int64(random.next(upTo: UInt64(settings.sessionTTLSeconds) * 2_000))))  // past sessions
+            case 25..<35: steps.append(.join(1 + Int(random.next(upTo: 30))))
+            case 35..<55: steps.append(.tick)
+            case 55..<85:
+                // Mostly the same few tickets again (a shopper polling), sometimes a new one.
+                if tickets == 0 || random.next(upTo: 4) == 0 { tickets += 1 }
+                let ticket = 1 + Int(random.next(upTo: UInt64(tickets)))
+                steps.append(.claim(position: Int64(ticket), ticket: "t\(ticket)"))
+            default:
+                // A rate change as the API makes it: other settings kept, what no longer fits adjusted.
+                var changed = settings
+                changed.rate = Self.acceptedRate(&random)
+                changed = changed.reconciled(given: ["rate"]).settings
+                try changed.validate()
+                settings = changed
+                steps.append(.settings(changed))
+            }
+        }
+        // replay fails on any script error, any divergence from the model, and any ticket with two jtis.
+        #expect(try await Self.replay(steps, initial: initial, store: store) == steps.count, "\(initial)")
+    }
+
     @Test("table: a scheduled room with a ramp opens, lapses, claims at the entry gate, releases")
     func scheduledRamp() async throws {
         let server = try await TestRedisServer.shared()
@@ -216,17 +288,4 @@ struct AdmissionCrossCheckTests {
         #expect(try await Self.replay(steps, initial: settings, startMs: start, store: store) == steps.count)
     }
 }
-
-/// A small seeded generator (SplitMix64): reproducible scenarios from a seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(upTo bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
-}
+#endif

@@ -18,6 +18,18 @@ local function ramped(r, openedAt, now)
   return rate
 end
 
+-- The entry schedule's constants, passed in from AdmissionModel (ARGV 'entry' below): {burstMs, minimumRate, horizonMs}.
+local function entry_constants(first)
+  return {burst = tonumber(ARGV[first]), minimum = tonumber(ARGV[first + 1]), horizon = tonumber(ARGV[first + 2])}
+end
+-- AdmissionModel.entrySpacingMs: entries 1/rate apart, never wider than at the minimum rate.
+local function entry_spacing(rate, e) return 1000 / math.max(rate, e.minimum) end
+-- AdmissionModel.entrySchedule: the stored schedule as a claim may use it, within the horizon.
+local function entry_schedule(tat, now, e)
+  if tat ~= tat then return 0 end
+  return math.min(tat, now + e.horizon)
+end
+
 -- An admission record is 'jti|entersAtMs|expiresAtMs', with '|released' or '|consumed' once it has ended.
 -- The end of the admission stored at `key` for `jti`, or nil while it lasts (or when it is another's).
 local function admission_end(key, jti)
@@ -49,4 +61,24 @@ local function wait_bucket(seconds)
     if seconds < bound then return i - 1 end
   end
   return #wait_bounds
+end
+
+-- Appends an event to the room's stream (KEYS events and hookSets given as `eventsKey`, `setsKey`) with
+-- the hooks it goes to: the room's hook list as it is when the event happens, kept in the hook-sets hash
+-- under its SHA-1 (`hooks` names it; '' for none). The dispatcher delivers to that set, signed with its
+-- secrets, however the hooks are edited afterwards. A set unused for an hour goes when another is added.
+local function add_event(eventsKey, setsKey, hooksText, kind, now, dataText)
+  local set = ''
+  if hooksText and hooksText ~= '' then
+    set = redis.sha1hex(hooksText)
+    local added = redis.call('HSET', setsKey, set, fmt(now) .. '|' .. hooksText)
+    if added == 1 then
+      local all = redis.call('HGETALL', setsKey)
+      for i = 1, #all, 2 do
+        local used = tonumber(string.match(all[i + 1], '^(%d+)|'))
+        if used == nil or used < now - 3600000 then redis.call('HDEL', setsKey, all[i]) end
+      end
+    end
+  end
+  redis.call('XADD', eventsKey, 'MAXLEN', '~', '10000', '*', 'type', kind, 'at', fmt(now), 'data', dataText, 'hooks', set)
 end

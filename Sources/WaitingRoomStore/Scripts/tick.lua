@@ -1,6 +1,6 @@
 -- AdmissionModel.tick, transcribed line by line (Sources/WaitingRoomCore/AdmissionModel.swift); a Store
 -- test replays randomized scenarios through both and compares the state after every step.
--- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series, events.
+-- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series, events, hook sets.
 -- ARGV: a fresh lottery key (used only at opening), clock.
 -- Returns the room hash's fields plus `now`, `active` and `oldestJoinMs`; false for a missing room.
 local now = clock(ARGV[2])
@@ -13,7 +13,7 @@ local function num(k, d) local v = tonumber(r[k]); if v == nil then return d end
 -- Events for hooks and the warehouse stream (see RoomEvent): appended here when the tick itself changes
 -- something, so exactly one gate emits each.
 local function event(kind, data)
-  redis.call('XADD', KEYS[8], 'MAXLEN', '~', '10000', '*', 'type', kind, 'at', fmt(now), 'data', cjson.encode(data))
+  add_event(KEYS[8], KEYS[9], r['hooks'], kind, now, cjson.encode(data))
 end
 local hooks = {}
 if r['hooks'] and r['hooks'] ~= '' then
@@ -92,6 +92,7 @@ if state == 'open' then
   bucket = bucket + offerRate * elapsed / 1000
   local burst = offerRate
   if burst < 1 then burst = 1 end
+  if offerRate <= 0 then burst = 0 end
   if bucket > burst then bucket = burst end
   local n = math.floor(bucket)
   if n > tail - head then n = tail - head end

@@ -1,8 +1,10 @@
 -- Creates, replaces, seeds or updates a room's settings.
 -- KEYS: state (the registry is written by the store, outside: a script touches one room's slot only). ARGV: name, mode ('create': create or replace; 'seed': only if absent;
--- 'update': only if present), epoch, initial state, clock, then field/value pairs (every setting, from
--- RoomSettings.schema: the scripts need no defaults of their own).
+-- 'update': only if present), epoch, initial state, clock, the entry constants (burst ms, minimum rate,
+-- horizon ms), then field/value pairs (every setting, from RoomSettings.schema: the scripts need no
+-- defaults of their own).
 -- Returns 'created', 'replaced' or 'untouched'.
+-- A faster rate re-spaces the entries reserved ahead at once (AdmissionModel.settingsChanged).
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 local mode = ARGV[2]
 if mode == 'seed' and exists then return 'untouched' end
@@ -15,6 +17,27 @@ if not exists then
     'createdAtMs', fmt(now), 'lastTickMs', fmt(now), 'openedAtMs', openedAt, 'claims', '0',
     'releases', '0', 'lapsed', '0', 'offersLive', '0')
 end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if exists then return 'replaced' end
+local rateFields = {'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}
+local function rate_settings()
+  local values = redis.call('HMGET', KEYS[1], unpack(rateFields))
+  local r = {}
+  for i, name in ipairs(rateFields) do r[name] = values[i] end
+  return r
+end
+local old = rate_settings()
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if exists then
+  local new = rate_settings()
+  local e = entry_constants(6)
+  local openedAt = tonumber(new['openedAtMs']) or 0
+  local before = ramped(old, openedAt, now)
+  local after = ramped(new, openedAt, now)
+  local tat = entry_schedule(tonumber(new['entryTatMs']) or 0, now, e)
+  if after > before and tat > now then
+    local ratio = 0
+    if before > 0 then ratio = entry_spacing(after, e) / entry_spacing(before, e) end
+    redis.call('HSET', KEYS[1], 'entryTatMs', string.format('%.3f', now + (tat - now) * ratio))
+  end
+  return 'replaced'
+end
 return 'created'

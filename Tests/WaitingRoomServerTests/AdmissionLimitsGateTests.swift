@@ -1,0 +1,118 @@
+import Foundation
+import TestSupport
+import Testing
+import WaitingRoomCore
+import WaitingRoomServer
+
+/// Issue 20's admission holes, as a shopper and an operator meet them over HTTP (real Redis, real clock).
+@Suite("Gate: admission limits whatever the settings", .serialized, .stopsGates)
+struct AdmissionLimitsGateTests {
+    /// Runs `body` against a gate with `rooms`, and waits for the gate to stop (also when `body` throws).
+    private func withGate(_ rooms: [String: RoomSettings], _ body: (RunningGate) async throws -> Void) async throws {
+        let server = try await TestRedisServer.shared()
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: rooms)
+        do {
+            try await body(gate)
+        } catch {
+            await gate.stop()
+            throw error
+        }
+        await gate.stop()
+    }
+
+    @Test("one ticket, one admission: polls after a 1 s session inside a 60 s claim window answer done, never a new token")
+    func oneAdmissionPerTicket() async throws {
+        let room = uniqueRoom("once")
+        try await withGate([room: settings(rate: 100, claimWindow: 60, ttl: 1)]) { gate in
+            let ticket = try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))
+            var first: String?
+            try await waitUntil(timeout: .seconds(5)) {
+                let reply = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket)
+                if reply.string("state") == "admitted" { first = reply.string("token") }
+                return first != nil
+            }
+            // Poll on past the session's end: every answer is the same admission, then "done" — never another.
+            var answers: [String] = []
+            try await waitUntil(timeout: .seconds(5), every: .milliseconds(100)) {
+                let reply = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket)
+                let state = reply.string("state") ?? "?"
+                answers.append(state)
+                if state == "admitted" { #expect(reply.string("token") == first, "a second admission: \(reply.body)") }
+                if state == "done" { #expect(reply.string("reason") == "expired", "\(reply.body)") }
+                return state == "done"
+            }
+            #expect(answers.allSatisfy { $0 == "admitted" || $0 == "done" }, "\(answers)")
+            let claims = try await HTTP.shared.call(.GET, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey)
+            #expect((claims.json["live"] as? [String: Any])?["claims"] as? Int == 1, "\(claims.body)")
+        }
+    }
+
+    @Test("a rate the model cannot carry is refused with 400 invalid_rate, as JSON; 0 and the minimum are taken", arguments: [
+        #"{"rate": 1e-17}"#, #"{"rate": 0.0009}"#, #"{"rate": 5e-324}"#, #"{"rampStartRate": 1e-17}"#,
+    ])
+    func tinyRateRefused(patch: String) async throws {
+        let room = uniqueRoom("tiny")
+        try await withGate([room: settings(rate: 10)]) { gate in
+            let url = gate.base + "/admin/v1/rooms/\(room)"
+            let refused = try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: patch)
+            #expect(refused.status == 400, "\(refused.body)")
+            #expect(refused.headers.first(name: "content-type")?.hasPrefix("application/json") == true)
+            let field = patch.contains("rampStartRate") ? "rampStartRate" : "rate"
+            #expect(refused.string("error") == "invalid_\(field)", "\(refused.body)")
+            #expect(refused.string("message")?.contains("0.001") == true, "\(refused.body)")
+            for rate in ["0", "0.001"] {
+                #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": \#(rate)}"#).status == 200)
+            }
+            let put = try await HTTP.shared.call(.PUT, url, bearer: RunningGate.adminKey, body: #"{"rate": 1e-17, "checkoutUrl": "/checkout"}"#)
+            #expect(put.status == 400 && put.string("error") == "invalid_rate", "\(put.body)")
+        }
+    }
+
+    @Test("20 entries reserved at 0.1/s, then 100/s: the next shopper is admitted at once, not told 'entering' for 199 s")
+    func fasterRateReachesTheEntrySchedule() async throws {
+        let room = uniqueRoom("faster")
+        try await withGate([room: settings(rate: 100, claimWindow: 600)]) { gate in
+            var tickets: [String] = []
+            for _ in 0..<21 { tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))) }
+            try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.head == 21 }
+            let url = gate.base + "/admin/v1/rooms/\(room)"
+            #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.1}"#).status == 200)
+            var states: [String] = []
+            for ticket in tickets.prefix(20) {
+                states.append(try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket).string("state") ?? "?")
+            }
+            #expect(states.filter { $0 == "entering" }.count >= 18, "the entry gate spaces them 10 s apart: \(states)")
+            #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 100}"#).status == 200)
+            let next = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: tickets[20])
+            #expect(next.string("state") == "admitted", "\(next.body)")
+            // The 20th, reserved ~190 s ahead at the old rate, is not overtaken: its next poll finds it due within a second.
+            let reserved = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: tickets[19])
+            let eta = (reserved.json["etaSeconds"] as? [String: Any])?["high"] as? Int
+            #expect(reserved.string("state") == "admitted" || (reserved.string("state") == "entering" && (eta ?? 99) <= 1), "\(reserved.body)")
+        }
+    }
+
+    @Test("a rate below an old ramp's start rate just works: the start rate is lowered and the answer says so")
+    func rateBelowOldRampStart() async throws {
+        let room = uniqueRoom("ramp")
+        var ramped = settings(rate: 1)
+        ramped.rampSeconds = 1
+        ramped.rampStartRate = 0.2
+        try await withGate([room: ramped]) { gate in
+            let url = gate.base + "/admin/v1/rooms/\(room)"
+            let patched = try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.1}"#)
+            #expect(patched.status == 200, "\(patched.body)")
+            let settings = try #require(patched.json["settings"] as? [String: Any])
+            #expect(settings["rate"] as? Double == 0.1 && settings["rampStartRate"] as? Double == 0.1, "\(patched.body)")
+            let adjusted = try #require(patched.json["adjusted"] as? [[String: Any]], "\(patched.body)")
+            #expect(adjusted.count == 1)
+            #expect(adjusted.first?["field"] as? String == "rampStartRate")
+            #expect(adjusted.first?["from"] as? Double == 0.2 && adjusted.first?["to"] as? Double == 0.1, "\(patched.body)")
+            // Nothing adjusted: no "adjusted"; a start rate given above the rate in the same change: refused.
+            let plain = try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.5}"#)
+            #expect(plain.status == 200 && plain.json["adjusted"] == nil, "\(plain.body)")
+            let both = try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.1, "rampStartRate": 0.5}"#)
+            #expect(both.status == 400 && both.string("error") == "invalid_rampStartRate", "\(both.body)")
+        }
+    }
+}

@@ -104,7 +104,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("framing")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
         let join = "POST /v1/rooms/\(room)/join"
         let cases: [(request: String, status: String, code: String)] = [
             ("GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host"),
@@ -160,7 +159,6 @@ struct EdgeHardeningTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("dupes")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let admin = gate.base + "/admin/v1/rooms/\(room)"
         for body in [#"{"rate":1,"rate":1000}"#, #"{"rate":2,"r\u0061te":1000}"#, #"{"hooks":[{"url":"https://a.example/h","url":"https://b.example/h"}]}"#] {
             let refused = try await HTTP.shared.call(.PATCH, admin, bearer: RunningGate.adminKey, body: body)
@@ -190,7 +188,6 @@ struct EdgeHardeningTests {
     func readyzCostsNoRedisCommand() async throws {
         let server = try await TestRedisServer.start()  // its own Redis: its command counts are this gate's alone
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [uniqueRoom("ready"): settings(rate: 1)])
-        defer { Task { await gate.stop() } }
         let redis = gate.gate.store.redis
         func scriptCalls() async throws -> Int {
             let info = try await redis.execute(["INFO", "commandstats"]).string ?? ""

@@ -54,7 +54,6 @@ struct PageTemplateDirectoryTests {
         let own = "console.log('shop')"
         let path = try directory("<!doctype html><title>{{title}}</title><div>{{!message}}</div><script>\(own)</script>")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: drop]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         for url in ["/wait/\(room)", "/wait/\(room)?js=0"] {
             let page = try await HTTP.shared.call(.GET, gate.base + url)
             #expect(page.body.contains("<script>alert(document.cookie)</script>"), "the raw placeholder renders the message as it is")
@@ -79,7 +78,6 @@ struct PageTemplateDirectoryTests {
         let room = uniqueRoom("tpldata")
         let path = try directory(#"<p>{{heading}}</p><script type="application/json" id="wr-data">{{!data}}</script>"#)
         let gate = try await RunningGate.start(redisURL: configuration.redisURL, rooms: [room: settings(rate: 1)]) { $0.templatesDirectory = path }
-        defer { Task { await gate.stop() } }
         #expect(try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)").status == 200)
     }
 

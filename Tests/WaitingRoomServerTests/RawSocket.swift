@@ -111,6 +111,13 @@ final class RawSocket: @unchecked Sendable {
         return errno == EAGAIN || errno == EWOULDBLOCK ? .timedOut : .closed
     }
 
+    /// The first bytes that have arrived, left unread (nothing consumed: a slow reader stays slow).
+    func peekText(_ count: Int) -> String {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_PEEK)) }
+        return got > 0 ? String(decoding: buffer[..<got], as: UTF8.self) : ""
+    }
+
     /// Everything until the server closes the connection or the timeout passes.
     func receiveAll() -> (text: String, closed: Bool) {
         var text = ""

@@ -87,7 +87,6 @@ struct WaitPageRouteTests {
         let server = try await TestRedisServer.shared()
         let room = uniqueRoom("again")
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
-        defer { Task { await gate.stop() } }
         let first = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)?js=0")
         let jar = try #require(cookie(first))
         let token = try #require(formToken(first.body), "the page's form carries a token")

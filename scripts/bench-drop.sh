@@ -4,7 +4,7 @@
 #   BUILD=release|debug (default release)   SHOPPERS, RATE, ABANDON, ARRIVALS, CLAIM_WINDOW, CONNECTIONS (see defaults)
 #   GATES=n (default 2)   REDIS=single|sentinel|cluster (default single: one append-only redis-server; sentinel:
 #   a primary, a replica and three sentinels; cluster: three primaries) — the gates get that URL form.
-#   HOG_SECONDS=n: a CPU hog (a busy loop per core) runs beside the drop for its first n seconds, and
+#   HOG_SECONDS=n: a CPU hog (HOG_LOOPS busy loops, default one per core) runs beside the drop for its first n seconds, and
 #   `--check` then allows errors until n + RECOVER_SECONDS (default 10) and none after: the drop must recover.
 #   CONNECTIONS per gate defaults to 32: on a 2-core machine shared with the gates, more connections cost
 #   more in scheduling than they add (measured: 256 → status p99 119 ms, 64 → 58 ms, 32 → 12 ms).
@@ -51,9 +51,9 @@ hog_args=()
 if [ "${HOG_SECONDS:-0}" -gt 0 ]; then
     # The drop's clock starts a few seconds later (the gates' idle CPU is measured first): the hog covers
     # the drop's first HOG_SECONDS at most.
-    for _ in $(seq "$(nproc)"); do timeout "$((HOG_SECONDS + 4))" sh -c 'while :; do :; done' & started_pids+=($!); done
+    for _ in $(seq "${HOG_LOOPS:-$(nproc)}"); do timeout "$((HOG_SECONDS + 4))" sh -c 'while :; do :; done' & started_pids+=($!); done
     hog_args=(--errors-until "$((HOG_SECONDS + ${RECOVER_SECONDS:-10}))")
-    echo "bench-drop: CPU hog on $(nproc) cores for the drop's first ${HOG_SECONDS} s"
+    echo "bench-drop: ${HOG_LOOPS:-$(nproc)} busy loops for the drop's first ${HOG_SECONDS} s"
 fi
 
 "$bin/waitroom" bench drop "${hog_args[@]}" --connections "${CONNECTIONS:-32}" "${gate_args[@]}" \

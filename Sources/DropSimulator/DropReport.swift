@@ -54,8 +54,8 @@ public struct DropReport: Codable, Sendable {
     public var shoppersPerSimulatorCore: Double?
     /// Arrival to leaving, summed over every shopper.
     public var shopperSeconds: Double
-    /// When the last error happened (seconds since the start), nil without errors: after an overload, how
-    /// long the drop took to recover.
+    /// When the last request that failed was sent (seconds since the start), nil without errors: after an
+    /// overload, how long the drop took to recover.
     public var lastErrorAt: Double?
     public var fifoViolations: Int
     public var configuredRate: Double
@@ -176,7 +176,7 @@ public struct DropReport: Codable, Sendable {
             row("join", join), row("status", status), row("claim", claim), row("time to admission", timeToAdmissionSeconds, unit: "s"),
             row("arrival→admission", arrivalToAdmissionSeconds, unit: "s"),
             "  errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
-                + (lastErrorAt.map { String(format: " (the last at %.1f s)", $0) } ?? ""),
+                + (lastErrorAt.map { String(format: " (the last sent at %.1f s)", $0) } ?? ""),
             "  FIFO violations: \(fifoViolations)",
         ]
         if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {

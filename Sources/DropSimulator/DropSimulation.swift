@@ -85,7 +85,8 @@ public final class DropSimulation: Sendable {
         public var errors: [String: Int] = [:]
         /// When this shopper's simulation ended (admitted and checked out, gone, or out of time).
         public var leftAt: Double?
-        /// When this shopper last met an error (seconds since start): the report's "errors stopped at".
+        /// When the last request of this shopper's that failed was sent (seconds since start): the report's
+        /// "errors stopped at".
         public var lastErrorAt: Double?
         /// The first ETA range this shopper was shown, and when (seconds since start).
         public var firstETA: ShownETA?
@@ -207,9 +208,9 @@ public final class DropSimulation: Sendable {
                 pollAfter = reply.pollAfterMs ?? 1_000
                 outcome.firstETA = reply.eta.map { ShownETA(at: elapsed, low: $0.low, high: $0.high) }
             case .success(let reply):
-                outcome.recordError("join \(reply.status)", at: elapsed)
+                outcome.recordError("join \(reply.status)", sentAt: begun)
             case .failure(let error):
-                outcome.recordError("join \(error)", at: elapsed)
+                outcome.recordError("join \(error)", sentAt: begun)
             }
             if ticket != nil { break }
             try? await Task.sleep(for: backoff.next())
@@ -230,8 +231,8 @@ public final class DropSimulation: Sendable {
             let latency = elapsed - begun
             guard case .success(let reply) = result, reply.status == 200, let state = reply.state else {
                 switch result {
-                case .success(let reply): outcome.recordError("status \(reply.status)", at: elapsed)
-                case .failure(let error): outcome.recordError("status \(error)", at: elapsed)
+                case .success(let reply): outcome.recordError("status \(reply.status)", sentAt: begun)
+                case .failure(let error): outcome.recordError("status \(error)", sentAt: begun)
                 }
                 pollAfter = Int(backoff.next().seconds * 1000)
                 continue
@@ -261,6 +262,7 @@ public final class DropSimulation: Sendable {
 
     /// Places the order (consume + release at the gate, by the order service) or releases the slot directly.
     private func checkOut(token: String, outcome: inout ShopperOutcome) async {
+        let begun = elapsed
         let result: Result<Reply, HTTPClientError>
         if let orders = plan.orderServiceURL {
             result = await call(.POST, orders, "/checkout/order", bearer: token)
@@ -271,8 +273,8 @@ public final class DropSimulation: Sendable {
         }
         switch result {
         case .success(let reply) where reply.status < 300: break
-        case .success(let reply): outcome.recordError("checkout \(reply.status)", at: elapsed)
-        case .failure(let error): outcome.recordError("checkout \(error)", at: elapsed)
+        case .success(let reply): outcome.recordError("checkout \(reply.status)", sentAt: begun)
+        case .failure(let error): outcome.recordError("checkout \(error)", sentAt: begun)
         }
     }
 
@@ -361,9 +363,11 @@ public final class DropSimulation: Sendable {
 }
 
 extension DropSimulation.ShopperOutcome {
-    mutating func recordError(_ kind: String, at time: Double) {
+    /// Counts a failed request, dated by when it was sent: a request that waited out its 10 s deadline
+    /// failed because of what happened when it was sent, not when the deadline passed.
+    mutating func recordError(_ kind: String, sentAt time: Double) {
         errors[kind, default: 0] += 1
-        lastErrorAt = time
+        lastErrorAt = max(lastErrorAt ?? time, time)
     }
 }
 

@@ -94,6 +94,16 @@ struct GateServiceClient: Sendable {
     let baseURL: String
     let serviceKey: String
 
+    /// Every checkout makes two calls to the gate: the shared client's 8 connections per host made a queue
+    /// inside the client when a drop's admissions came in a burst (the simulator saw checkouts wait out
+    /// their 10 s after a CPU hog). 64 connections, as many as the gate serves at ease.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.timeout.connect = .seconds(2)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     func call(_ action: String, token: String, idempotencyKey: String? = nil) async throws -> Int {
         var request = HTTPClientRequest(url: baseURL + "/v1/admissions/" + action)
         request.method = .POST
@@ -101,7 +111,7 @@ struct GateServiceClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         let key = idempotencyKey.map { #","idempotencyKey":"\#($0)""# } ?? ""
         request.body = .bytes(ByteBuffer(string: #"{"token":"\#(token)"\#(key)}"#))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await Self.client.execute(request, timeout: .seconds(5))
         _ = try await response.body.collect(upTo: 1 << 16)
         return Int(response.status.code)
     }

@@ -151,13 +151,20 @@ enum OpenSSL {
             }
             self.mac = mac
             self.template = template
+            // An OSSL_PARAM holds pointers to its name and value, read later by EVP_MAC_init: both C strings must
+            // live until then. The Swift string `OSSL_MAC_PARAM_DIGEST` passed straight in became a temporary C
+            // string, freed as soon as OSSL_PARAM_construct_utf8_string returned (AddressSanitizer:
+            // heap-use-after-free in OSSL_PARAM_locate under EVP_MAC_init, debug build; issue 19).
+            let parameterName = Array(OSSL_MAC_PARAM_DIGEST.utf8CString)
             var digestName = Array("SHA256".utf8CString)
-            let initialised = digestName.withUnsafeMutableBufferPointer { name -> Int32 in
-                let parameters = [
-                    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name.baseAddress, 0),
-                    OSSL_PARAM_construct_end(),
-                ]
-                return EVP_MAC_init(template, key, key.count, parameters)
+            let initialised = parameterName.withUnsafeBufferPointer { parameter -> Int32 in
+                digestName.withUnsafeMutableBufferPointer { name -> Int32 in
+                    let parameters = [
+                        OSSL_PARAM_construct_utf8_string(parameter.baseAddress, name.baseAddress, 0),
+                        OSSL_PARAM_construct_end(),
+                    ]
+                    return EVP_MAC_init(template, key, key.count, parameters)
+                }
             }
             guard initialised == 1 else { throw .capture("EVP_MAC_init") }
         }

@@ -108,8 +108,10 @@ struct RedisClientTests {
         try await server.kill()
         let seen = await load.value
         #expect(seen.count == 16)
-        #expect(seen.allSatisfy { $0.isConnectivity })
-        #expect(seen.contains { if case .connectionLost = $0 { true } else { false } })
+        // Typed and retryable, whichever way each loop met the kill: a call in flight fails as connectionLost,
+        // one sent just after as a failed reconnect. Which of the two any loop sees depends on scheduling (the
+        // release build once had all 16 loops between calls at the kill), so only the kind of error is required.
+        #expect(seen.allSatisfy { $0.isConnectivity && $0.isRetryable }, "\(seen)")
         await #expect(throws: RedisError.self) { try await redis.ping() }
 
         try await server.launch()

@@ -189,6 +189,7 @@ struct BenchDrop: AsyncParsableCommand {
                 redisIdleCoreShare: redisIdleCoreShare, admitted: report.admitted, durationSeconds: simulation.elapsed,
                 microsecondsPerPoll: modelPollMicroseconds, microsecondsPerRequest: modelRequestMicroseconds
             )
+            report.capacity?.boardMode = pollMode == .board ? true : nil
             report.redisMicrosecondsByCommand = redisBefore.flatMap { before in redisAfter.map { $0.microseconds(since: before) } }
         }
         if let before = simulatorCPUBefore, let after = Self.cpuSeconds([getpid()]), after > before {

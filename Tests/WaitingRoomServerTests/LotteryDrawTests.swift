@@ -55,7 +55,7 @@ struct LotteryDrawTests {
         seen.append(try await HTTP.shared.call(.GET, base + "/admin/v1/rooms/\(room)/report", bearer: admin).body)
         seen.append(try await HTTP.shared.call(.GET, base + "/admin/v1/rooms/\(room)/report.csv", bearer: admin).body)
         seen.append(try await HTTP.shared.call(.GET, base + "/metrics").body)
-        seen.append(try await HTTP.shared.call(.GET, base + "/wait/\(room)?js=0").body)
+        seen.append(try await HTTP.shared.call(.GET, base + "/wait/\(room)").body)
         for ticket in tickets.prefix(5) {
             seen.append(try await HTTP.shared.call(.GET, base + "/v1/rooms/\(room)/status", bearer: ticket).body)
         }

@@ -64,6 +64,9 @@ struct LotteryDrawTests {
         try await waitUntil(timeout: .seconds(5)) { logs.all.contains { $0.contains("room event") } }
         seen += logs.all
         for text in seen { #expect(!text.contains(secret), "the sealed key leaked before opening: \(text.prefix(300))") }
+        let early = try await CLITests.waitroom(["room", "lottery", room, "--verify"], url: base)
+        #expect(early.status == 1 && early.stdout.contains("sealed until opening") && early.stdout.contains(commitment), "\(early)")
+        #expect(!early.stdout.contains(secret))
 
         // Opening reveals the key and freezes the beacon; the places are the permutation of the draw key.
         #expect(try await HTTP.shared.call(.POST, base + "/admin/v1/rooms/\(room)/open", bearer: admin).status == 200)
@@ -94,6 +97,17 @@ struct LotteryDrawTests {
         try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.settings.lotteryBeacon == "too-late" }
         #expect(gate.gate.cache.entry(room)?.snapshot.lotteryDrawKey == drawKey)
         #expect(try await HTTP.shared.call(.GET, base + "/v1/rooms/\(room)/status", bearer: tickets[0]).int("position") == Int(permutation.permute(0)))
+
+        // The CLI recomputes every place and checks the commitment: it passes, and fails on a forged commitment.
+        let verified = try await CLITests.waitroom(["room", "lottery", room, "--verify"], url: base)
+        #expect(verified.status == 0 && verified.stdout.contains("VERIFIED") && !verified.stdout.contains("FAIL"), "\(verified)")
+        let forged = String(repeating: "0", count: 64)
+        _ = try await redis.execute(["HSET", RedisArgument(keys.state), "lotteryCommitment", RedisArgument(forged)])
+        try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.lotteryCommitment == forged }
+        let refused = try await CLITests.waitroom(["room", "lottery", room, "--verify"], url: base)
+        #expect(refused.status == 1 && refused.stdout.contains("FAIL: sha256(key)") && refused.stdout.contains("NOT VERIFIED"), "\(refused)")
+        let plan = try await CLITests.waitroom(["plan", "--shoppers", "100000", "--window", "120", "--cached"], url: base)
+        #expect(plan.status == 0 && plan.stdout.contains("gate cores, cached") && !plan.stdout.contains("no cache"), "\(plan)")
         await gate.stop()
     }
 

@@ -48,6 +48,6 @@ struct PlanCommand: ParsableCommand {
         print("drop: \(shoppers.formatted()) shoppers over \(Int(window)) s, rate \(rate.formatted())/s\(cached ? ", behind a shared cache" : "")")
         // Both rows are computed; the flag says which one the deployment is.
         let skip = cached ? ["origin requests/s, no cache", "gate cores, no cache"] : ["origin requests/s, cached", "gate cores, cached"]
-        for line in plan.table where !skip.contains(where: line.hasPrefix) { print("  " + line) }
+        for line in plan.table where !skip.contains(where: { line.hasPrefix($0) }) { print("  " + line) }
     }
 }

@@ -187,8 +187,8 @@ public struct PrescalePlan: Sendable, Equatable {
             ("checkout admissions/s", d(r.checkoutAdmissionsPerSecond), r.checkoutRampSeconds > 0 ? "after a \(r.checkoutRampSeconds) s ramp" : "from opening"),
             ("drain (minutes)", r.drainMinutes.map(d) ?? "never (rate 0)", "until the last expected shopper is admitted"),
         ]
-        let width = rows.map(\.0.count).max() ?? 0
-        let valueWidth = rows.map(\.1.count).max() ?? 0
+        let width = rows.map { $0.0.count }.max() ?? 0
+        let valueWidth = rows.map { $0.1.count }.max() ?? 0
         return rows.map { row in
             row.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + String(repeating: " ", count: valueWidth - row.1.count) + row.1 + (row.2.isEmpty ? "" : "  " + row.2)

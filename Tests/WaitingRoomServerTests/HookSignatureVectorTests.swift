@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 import WaitingRoomCore
-import WaitingRoomStore
+@testable import WaitingRoomStore
 @testable import WaitingRoomServer
 
 /// The example receiver's CI vector (`make prescale-check`): the gate's own signing function signs the sample

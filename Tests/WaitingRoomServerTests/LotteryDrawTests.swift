@@ -59,7 +59,8 @@ struct LotteryDrawTests {
         for ticket in tickets.prefix(5) {
             seen.append(try await HTTP.shared.call(.GET, base + "/v1/rooms/\(room)/status", bearer: ticket).body)
         }
-        seen.append("\(try await redis.execute(["XRANGE", RedisArgument(keys.events), "-", "+"]))")
+        seen.append(Self.text(try await redis.execute(["XRANGE", RedisArgument(keys.events), "-", "+"])))
+        #expect(seen.last?.contains("round-4242:9a8b7c") == true, "the scan reads the events' text")
         seen.append(try await redis.hgetall(keys.state).map { "\($0.key)=\($0.value)" }.joined(separator: "\n"))
         try await waitUntil(timeout: .seconds(5)) { logs.all.contains { $0.contains("room event") } }
         seen += logs.all
@@ -89,7 +90,7 @@ struct LotteryDrawTests {
         #expect(shown["beacon"] as? String == "round-4242:9a8b7c")
         #expect(shown["prequeue"] as? Int == 40)
         #expect(shown["firstPlaces"] as? [Int] == (0..<10).map { Int(permutation.permute(UInt64($0))) + 1 })
-        let openedEvent = "\(try await redis.execute(["XRANGE", RedisArgument(keys.events), "-", "+"]))"
+        let openedEvent = Self.text(try await redis.execute(["XRANGE", RedisArgument(keys.events), "-", "+"]))
         #expect(openedEvent.contains(secret), "room.opened carries the revealed key")
 
         // A beacon typed in after opening moves nobody.
@@ -109,6 +110,12 @@ struct LotteryDrawTests {
         let plan = try await CLITests.waitroom(["plan", "--shoppers", "100000", "--window", "120", "--cached"], url: base)
         #expect(plan.status == 0 && plan.stdout.contains("gate cores, cached") && !plan.stdout.contains("no cache"), "\(plan)")
         await gate.stop()
+    }
+
+    /// Every string in a reply (a stream's entries), one per line.
+    static func text(_ reply: RedisReply) -> String {
+        if let items = reply.array { return items.map(text).joined(separator: "\n") }
+        return reply.string ?? ""
     }
 
     @Test("a real scheduled drop: room.prescale and room.opening_soon carry the recommendation, signed like every hook")

@@ -7,8 +7,9 @@ import Foundation
 /// `windowSeconds` (joins peak at three times their average, as measured drops did), admitted at `rate` a
 /// second. Peaks are added (an upper bound: the opening burst, the join peak and the longest queue are
 /// near each other in a drop). Per-request costs are the README's, measured on a 2-core host: a board read
-/// or page load is priced like the gate's cheapest answer (152 µs), a join, claim, consume or release as a
-/// join (235 µs); the model's gate CPU is then sized ×1.5 (what a four-gate drop measured above it) at ≤ 70%.
+/// or page load is priced like the gate's cheapest answer (152 µs), a status call (each pre-queued shopper
+/// makes one at opening, within a board read, to learn its drawn place; no Redis) as a poll (200 µs), a join,
+/// claim, consume or release as a join (235 µs); the model's gate CPU is then sized ×1.5 (what a four-gate drop measured above it) at ≤ 70%.
 ///
 /// ```swift
 /// let plan = PrescalePlan(drop: .init(prequeue: 0, arrivals: 1_000_000, windowSeconds: 120, rate: 1_000))
@@ -76,6 +77,7 @@ public struct PrescalePlan: Sendable, Equatable {
     }
 
     public static let microsecondsPerCheapRequest = 152.0
+    public static let microsecondsPerPoll = 200.0
     public static let microsecondsPerScript = 235.0
     public static let redisMicrosecondsPerAdmission = 600.0
     public static let redisCommandsPerScript = 3.0
@@ -96,10 +98,12 @@ public struct PrescalePlan: Sendable, Equatable {
         let waiting = max(0, total - drop.rate * drop.windowSeconds)
         // The pre-queue learns its drawn places with one status call each at opening, within a board read.
         let opening = drop.prequeue / drop.readAfterSeconds
-        let scripts = peakJoins + opening + 3 * drop.rate  // joins (at most one script each), claims, consume + release
+        let scripts = peakJoins + 3 * drop.rate  // joins (at most one script each), claims, consume + release
         let uncachedCheap = peakJoins + waiting / drop.readAfterSeconds  // page loads, board reads
         let cachedCheap = 2 * drop.cacheNodes  // page and board, once a second per cache node
-        func cores(_ cheap: Double) -> Double { (cheap * Self.microsecondsPerCheapRequest + scripts * Self.microsecondsPerScript) / 1_000_000 }
+        func cores(_ cheap: Double) -> Double {
+            (cheap * Self.microsecondsPerCheapRequest + opening * Self.microsecondsPerPoll + scripts * Self.microsecondsPerScript) / 1_000_000
+        }
         func instances(_ cores: Double) -> Int { max(2, Int((cores * 1.5 / 0.7 / Self.coresPerGate).rounded(.up))) }
         let gateCores = cores(uncachedCheap)
         let gateCoresCached = cores(cachedCheap)
@@ -108,7 +112,8 @@ public struct PrescalePlan: Sendable, Equatable {
         recommendation = Recommendation(
             shoppersPrequeued: Int64(drop.prequeue.rounded()), expectedArrivalsFirstTwoMinutes: Int64((drop.arrivals * min(1, 120 / drop.windowSeconds)).rounded()),
             arrivalsSource: arrivalsSource, peakJoinsPerSecond: Int64(peakJoins.rounded()), peakWaiting: Int64(waiting.rounded()),
-            originRequestsPerSecond: Int64((uncachedCheap + scripts).rounded()), originRequestsPerSecondCached: Int64((cachedCheap + scripts).rounded()),
+            originRequestsPerSecond: Int64((uncachedCheap + opening + scripts).rounded()),
+            originRequestsPerSecondCached: Int64((cachedCheap + opening + scripts).rounded()),
             gateCores: (gateCores * 10).rounded() / 10, gateCoresCached: (gateCoresCached * 10).rounded() / 10,
             gateInstances: gates, gateInstancesCached: instances(gateCoresCached),
             redisOpsPerSecond: Int64((Self.redisCommandsPerScript * (peakJoins + 3 * drop.rate) + 10 * Double(gates)).rounded()),

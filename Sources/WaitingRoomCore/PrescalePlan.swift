@@ -68,7 +68,7 @@ public struct PrescalePlan: Sendable, Equatable {
         public var redisOpsPerSecond: Int64
         public var redisCores: Double
         public var redisMemoryMB: Double
-        /// Shoppers a second checkout will see (after the ramp), how long the ramp takes, how long until the
+        /// Shoppers a second checkout will see (the rate after the ramp, or fewer when fewer come), how long the ramp takes, how long until the
         /// last shopper now expected is admitted (nil at rate 0).
         public var checkoutAdmissionsPerSecond: Double
         public var checkoutRampSeconds: Int64
@@ -98,9 +98,11 @@ public struct PrescalePlan: Sendable, Equatable {
         let waiting = max(0, total - drop.rate * drop.windowSeconds)
         // The pre-queue learns its drawn places with one status call each at opening, within a board read.
         let opening = drop.prequeue / drop.readAfterSeconds
-        let scripts = peakJoins + 3 * drop.rate  // joins (at most one script each), claims, consume + release
+        // Shoppers are admitted at the rate, or as fast as they come when fewer come than the rate lets in.
+        let admitting = min(drop.rate, max(peakJoins, opening))
+        let scripts = peakJoins + 3 * admitting  // joins (at most one script each), claims, consume + release
         let uncachedCheap = peakJoins + waiting / drop.readAfterSeconds  // page loads, board reads
-        let cachedCheap = 2 * drop.cacheNodes  // page and board, once a second per cache node
+        let cachedCheap = min(uncachedCheap, 2 * drop.cacheNodes)  // page and board, at most once a second per cache node
         func cores(_ cheap: Double) -> Double {
             (cheap * Self.microsecondsPerCheapRequest + opening * Self.microsecondsPerPoll + scripts * Self.microsecondsPerScript) / 1_000_000
         }
@@ -116,10 +118,10 @@ public struct PrescalePlan: Sendable, Equatable {
             originRequestsPerSecondCached: Int64((cachedCheap + opening + scripts).rounded()),
             gateCores: (gateCores * 10).rounded() / 10, gateCoresCached: (gateCoresCached * 10).rounded() / 10,
             gateInstances: gates, gateInstancesCached: instances(gateCoresCached),
-            redisOpsPerSecond: Int64((Self.redisCommandsPerScript * (peakJoins + 3 * drop.rate) + 10 * Double(gates)).rounded()),
-            redisCores: (drop.rate * Self.redisMicrosecondsPerAdmission / 1_000_000 * 100).rounded() / 100,
+            redisOpsPerSecond: Int64((Self.redisCommandsPerScript * scripts + 10 * Double(gates)).rounded()),
+            redisCores: (admitting * Self.redisMicrosecondsPerAdmission / 1_000_000 * 100).rounded() / 100,
             redisMemoryMB: ((inSession * Self.bytesPerAdmission + total * Self.bytesPerAdmissionRecord + Self.bytesPerRoomSeries) / 100_000).rounded() / 10,
-            checkoutAdmissionsPerSecond: drop.rate, checkoutRampSeconds: Int64(drop.rampSeconds),
+            checkoutAdmissionsPerSecond: (admitting * 10).rounded() / 10, checkoutRampSeconds: Int64(drop.rampSeconds),
             drainMinutes: drop.rate > 0 ? (total / drop.rate / 6).rounded() / 10 : nil, cacheNodes: Int(drop.cacheNodes)
         )
     }

@@ -162,7 +162,8 @@ struct LotteryDrawTests {
         let recommendation = try #require(data["recommendation"] as? [String: Any])
         #expect(recommendation["shoppersPrequeued"] as? Int ?? 0 >= 25, "the pre-queue projected to opening at its growth")
         #expect(recommendation["arrivalsSource"] as? String == "pre-queue growth")
-        #expect(recommendation["checkoutAdmissionsPerSecond"] as? Double == 250)
+        // 25 shoppers cannot be admitted at 250/s: the pre-queue comes back within a board read (2 s) at opening.
+        #expect(recommendation["checkoutAdmissionsPerSecond"] as? Double == 12.5)
         #expect(recommendation["checkoutRampSeconds"] as? Int == 60)
         #expect(recommendation["gateInstances"] as? Int ?? 0 >= 2)
         #expect((recommendation["originRequestsPerSecondCached"] as? Int ?? .max) <= (recommendation["originRequestsPerSecond"] as? Int ?? 0))

@@ -66,11 +66,12 @@ if state == 'scheduled' and opensAt > now then
           r[field] = fmt(opensAt)
           redis.call('HSET', KEYS[1], field, r[field])
           if signal == nil then
+            -- Growth over at least a minute (a few seconds of joins say nothing about the next half hour).
             local sinceMs = now - num('createdAtMs', now)
             local growth = 0
-            if num('prescaleAtMs', 0) > 0 and now > num('prescaleAtMs', 0) then
+            if num('prescaleAtMs', 0) > 0 and now - num('prescaleAtMs', 0) >= 60000 then
               growth = (tail - num('prescaleTail', 0)) * 1000 / (now - num('prescaleAtMs', 0))
-            elseif sinceMs > 0 then
+            elseif sinceMs >= 60000 then
               growth = tail * 1000 / sinceMs
             end
             local previous = redis.call('HMGET', KEYS[11], 'prequeue', 'arrivals2m')

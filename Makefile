@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 
-.PHONY: test test-release release-tests-build browser-test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop topology-check fuzz idle-connections clean
+.PHONY: lottery-check prescale-check test test-release release-tests-build browser-test run build release deps bench-redis bench-stall bench-http bench-drop smoke-drop topology-check fuzz idle-connections clean
 
 run:
 	@scripts/run-dev.sh
@@ -78,6 +78,14 @@ fuzz: deps
 # 10,000 idle connections to one gate, then a descriptor-starved flood (issue 12's connection check).
 idle-connections: deps
 	scripts/idle-connections.sh
+
+# The pre-queue lottery's second implementation (Python, standard library) against the README's test vectors.
+lottery-check:
+	python3 scripts/lottery/lottery.py --check-vectors
+
+# The example pre-scale receiver: a signed sample hook accepted and turned into scale commands, forgeries refused.
+prescale-check:
+	python3 scripts/prescale/test_receiver.py
 
 clean:
 	rm -rf .build .run

@@ -11,7 +11,7 @@ struct RoomCommand: AsyncParsableCommand {
         discussion: "Talks to $WAITROOM_ADMIN_URL (default http://127.0.0.1:8080) with the key in $WAITROOM_ADMIN_KEY; --url and --key override them. Exit codes: 0 ok, 1 API error or unreachable gate, 64 usage error (EX_USAGE, as ArgumentParser does).",
         subcommands: [
             ListRooms.self, ShowRoom.self, CreateRoom.self, SetRoom.self,
-            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self, ReportRoom.self,
+            PauseRoom.self, ResumeRoom.self, CloseRoom.self, OpenRoom.self, DeleteRoom.self, ReportRoom.self, LotteryRoom.self,
         ]
     )
 }
@@ -300,6 +300,10 @@ enum RoomOutput {
             ("on-hold", live.onHold ? "yes" : "no"),
             ("stale", live.stale ? "yes" : "no"),
         ]
+        if let lottery = view.lottery {
+            lines.append(("lottery-commitment", lottery.commitment ?? "-"))
+            lines.append(("lottery-key", lottery.key ?? "sealed until opening"))
+        }
         let width = lines.map(\.0.count).max() ?? 0
         var text = lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()
         // What the change adjusted beyond what was asked (a rate below the ramp's start rate lowers it).

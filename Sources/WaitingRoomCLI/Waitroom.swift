@@ -7,6 +7,6 @@ struct Waitroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "waitroom",
         abstract: "A self-hosted virtual waiting room.",
-        subcommands: [ServeCommand.self, RoomCommand.self, KeysCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, RoomCommand.self, KeysCommand.self, BenchCommand.self, PlanCommand.self]
     )
 }

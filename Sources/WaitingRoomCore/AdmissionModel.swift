@@ -96,7 +96,7 @@ public enum AdmissionModel {
         if elapsed < 0 { elapsed = 0 }
         if elapsed > maximumTickCreditMs { elapsed = maximumTickCreditMs }
 
-        // A scheduled room opens here: the pre-queue is frozen (its lottery key is drawn by the caller).
+        // A scheduled room opens here: the pre-queue is frozen (its sealed lottery key is revealed by the script).
         var opened = false
         let opensAt = settings.opensAtMs
         if s.state == .scheduled && opensAt > 0 && now >= opensAt {

@@ -1,8 +1,11 @@
 /// The pre-queue lottery: a keyed pseudo-random permutation of `0..<size`, computed without storing a list.
 ///
 /// A balanced Feistel network over the smallest even-bit domain that holds `size`, with cycle walking to
-/// stay inside `0..<size`: a bijection by construction, whatever the key. The key is drawn at opening, so
-/// nobody (bots included) can know or influence the order by arriving early or fast.
+/// stay inside `0..<size`: a bijection by construction, whatever the key. The key is drawn when the room
+/// gets its opening time, kept secret and committed to (its SHA-256 published), and revealed at opening, so
+/// nobody (bots included) can know or influence the order by arriving early or fast, and anyone can check
+/// the draw afterwards. The README's "A draw anyone can check" specifies it byte by byte, with test vectors;
+/// `scripts/lottery/lottery.py` is a second implementation held to the same vectors.
 ///
 /// ```swift
 /// let lottery = LotteryPermutation(size: 5_000, key: "9f2c…")   // key: 32 hex digits
@@ -52,6 +55,15 @@ public struct LotteryPermutation: Sendable {
             (left, right) = (right, left ^ (Self.mix(right ^ key) & halfMask))
         }
         return left << halfBits | right
+    }
+
+    /// Why `beacon` cannot be a lottery beacon, or nil: 1 to 256 printable ASCII characters (hashed as
+    /// bytes, so no Unicode form can make two people hash different bytes for what looks the same).
+    public static func beaconProblem(_ beacon: String) -> String? {
+        guard (1...256).contains(beacon.utf8.count) else { return "must be 1 to 256 characters" }
+        guard beacon.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else { return "must be printable ASCII" }
+        guard beacon.first != " ", beacon.last != " " else { return "must not start or end with a space" }
+        return nil
     }
 
     /// The MurmurHash3 64-bit finaliser: every input bit affects every output bit.

@@ -9,7 +9,8 @@ public struct RoomHook: Sendable, Equatable, Codable {
     public var events: [String]
     /// The HMAC key of the signature (16 to 256 characters).
     public var secret: String
-    /// For `room.opening_soon`: seconds before `opensAt` to call (e.g. [900, 300, 60]: the pre-scale signal).
+    /// For `room.opening_soon` and `room.prescale`: seconds before `opensAt` to call (e.g. [900, 300, 60]: the
+    /// pre-scale signal, with a recommendation from ``PrescalePlan``).
     public var leads: [Int]?
     /// For `room.queue_above`: called when the number waiting rises above this.
     public var queueAbove: Int?
@@ -58,7 +59,7 @@ public struct RoomHook: Sendable, Equatable, Codable {
 public enum RoomEvent {
     /// Types a hook may subscribe to.
     public static let hookTypes = [
-        "room.opening_soon", "room.opened", "room.paused", "room.resumed", "room.closed", "room.rate_changed", "room.queue_drained",
+        "room.opening_soon", "room.prescale", "room.opened", "room.paused", "room.resumed", "room.closed", "room.rate_changed", "room.queue_drained",
         "room.queue_above",
     ]
     /// Types only the stream carries: settings changes and per-minute aggregates.

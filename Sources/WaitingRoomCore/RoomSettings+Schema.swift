@@ -342,6 +342,8 @@ extension RoomSettings {
         .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),
         .text("message", \.message, doc: "A short note from the shop on the waiting page.", check: { PagePresentation.plainText($0, maxLength: 500) }),
         .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
+        .text("lotteryBeaconSource", \.lotteryBeaconSource, doc: "Where the lottery's beacon will come from, published with the commitment before opening (up to 200 characters).", check: { PagePresentation.plainText($0, maxLength: 200) }),
+        .text("lotteryBeacon", \.lotteryBeacon, doc: "The beacon's value, typed in before opening: 1 to 256 printable ASCII characters, mixed into the lottery key (frozen at opening).", check: { LotteryPermutation.beaconProblem($0) }),
         .hooks("hooks", \.hooks, doc: "Webhooks: [{url, events, secret, leads?, queueAbove?}], signed Waitroom-Signature deliveries of the room's events."),
     ]
 

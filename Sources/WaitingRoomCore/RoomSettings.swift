@@ -32,6 +32,12 @@ public struct RoomSettings: Sendable, Equatable {
     public var joinPassSecret: String = ""
     /// Webhooks for the room's events (pre-scale signals, state changes).
     public var hooks: [RoomHook] = []
+    /// Where the lottery's beacon will come from, named before opening and published with the commitment
+    /// ("drand quicknet round 12345678"): a promise anyone can hold the room to.
+    public var lotteryBeaconSource: String? = nil
+    /// The beacon's value, typed in before opening; the draw mixes it into the key (``LotteryPermutation``).
+    /// Frozen at opening: a later change does not move anyone.
+    public var lotteryBeacon: String? = nil
 
     // Presentation: the waiting page is the shop's page. All optional; escaped wherever they are shown.
     /// The page's heading and title (the room's name when unset).

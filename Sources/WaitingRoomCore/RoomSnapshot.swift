@@ -12,7 +12,14 @@ public struct RoomSnapshot: Sendable, Equatable {
     public var head: Int64
     /// Size of the pre-queue whose order was drawn by lottery at opening (0 when there was none).
     public var prequeue: Int64
+    /// The lottery key, revealed at opening (32 hex digits); nil before: until then only its commitment is known.
     public var lotteryKey: String?
+    /// Hex SHA-256 of the lottery key's text, published as soon as the room has an opening time.
+    public var lotteryCommitment: String?
+    /// The beacon mixed into the draw, as it was at opening (nil before opening, or without one).
+    public var lotteryBeacon: String?
+    /// The key the permutation runs on (``lotteryKey`` with the beacon mixed in); nil means ``lotteryKey``.
+    public var lotteryDrawKey: String?
     public var openedAtMs: Int64
     /// Claimed, unexpired, unreleased admissions.
     public var active: Int64
@@ -70,7 +77,7 @@ public struct RoomSnapshot: Sendable, Equatable {
 
     /// The place in line of queue number `seq`: drawn by lottery for the pre-queue, FIFO after it.
     public func effectivePosition(ofSeq seq: Int64) -> Int64 {
-        guard seq <= prequeue, prequeue > 0, let key = lotteryKey,
+        guard seq <= prequeue, prequeue > 0, let key = lotteryDrawKey ?? lotteryKey,
             let lottery = LotteryPermutation(size: UInt64(prequeue), key: key)
         else { return seq }
         return Int64(lottery.permute(UInt64(seq - 1))) + 1

@@ -116,10 +116,25 @@ struct HookDispatcher: Service {
 
     static func eventID(room: String, _ event: RoomStore.StoredEvent) -> String { "\(room):\(event.id)" }
 
-    /// The JSON body a hook receives.
+    /// The JSON body a hook receives. A pre-scale signal's data gains its `recommendation`, computed here
+    /// from what the tick recorded (the same on every attempt: it depends on the event alone).
     static func body(room: String, _ event: RoomStore.StoredEvent) -> String {
         let at = Date(timeIntervalSince1970: Double(event.atMs) / 1000).formatted(.iso8601)
-        return #"{"id":"\#(JSONText.escape(eventID(room: room, event)))","type":"\#(JSONText.escape(event.type))","room":"\#(JSONText.escape(room))","at":"\#(at)","data":\#(event.data)}"#
+        return #"{"id":"\#(JSONText.escape(eventID(room: room, event)))","type":"\#(JSONText.escape(event.type))","room":"\#(JSONText.escape(room))","at":"\#(at)","data":\#(data(event))}"#
+    }
+
+    static let prescaleTypes: Set<String> = ["room.opening_soon", "room.prescale"]
+
+    /// The event's data, with the recommendation spliced in for a pre-scale signal.
+    static func data(_ event: RoomStore.StoredEvent) -> String {
+        guard prescaleTypes.contains(event.type), event.data.hasSuffix("}"),
+            var signal = try? JSONDecoder().decode(PrescalePlan.Signal.self, from: Data(event.data.utf8))
+        else { return event.data }
+        signal.atMs = event.atMs
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let recommendation = try? encoder.encode(PrescalePlan(signal: signal).recommendation) else { return event.data }
+        return String(event.data.dropLast()) + #","recommendation":"# + String(decoding: recommendation, as: UTF8.self) + "}"
     }
 
     /// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.

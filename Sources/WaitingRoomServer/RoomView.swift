@@ -60,9 +60,38 @@ public struct RoomView: Codable, Sendable {
         }
     }
 
+    /// The pre-queue lottery as anyone may check it (README "A draw anyone can check"): the commitment from
+    /// the moment the room has an opening time, the key (and the beacon used) only once it has opened.
+    public struct Lottery: Codable, Sendable, Equatable {
+        /// Hex SHA-256 of the key's 32 hex characters.
+        public var commitment: String?
+        /// The key, revealed at opening; nil before.
+        public var key: String?
+        /// Where the beacon will come from, as named before opening (the room setting).
+        public var beaconSource: String?
+        /// The beacon mixed into the draw at opening; nil before opening or without one.
+        public var beacon: String?
+        /// The pre-queue's size (the permutation's size), once the room has opened.
+        public var prequeue: Int64
+        /// The drawn places of pre-queue numbers 1…10 (at most), as this gate computes them: for a checker to compare.
+        public var firstPlaces: [Int64]
+
+        init?(_ snapshot: RoomSnapshot) {
+            guard snapshot.lotteryCommitment != nil || snapshot.lotteryKey != nil else { return nil }
+            commitment = snapshot.lotteryCommitment
+            key = snapshot.lotteryKey
+            beaconSource = snapshot.settings.lotteryBeaconSource
+            beacon = snapshot.lotteryBeacon
+            prequeue = snapshot.lotteryKey == nil ? 0 : snapshot.prequeue
+            firstPlaces = prequeue > 0 ? (1...min(10, prequeue)).map { snapshot.effectivePosition(ofSeq: $0) } : []
+        }
+    }
+
     public var room: String
     public var settings: Settings
     public var live: Live
+    /// Absent for a room that never had an opening time.
+    public var lottery: Lottery?
     /// The latest hook deliveries, newest first (`GET /admin/v1/rooms/{room}` only).
     public var hookDeliveries: [HookDeliveryView]?
     /// Settings a `PUT` or `PATCH` adjusted beyond what it asked (a rate below the ramp's start rate lowers
@@ -100,6 +129,7 @@ public struct RoomView: Codable, Sendable {
             oldestWaitingSeconds: snapshot.oldestWaitingJoinedAtMs.map { max(0, Double(snapshot.redisNowMs - $0) / 1000) },
             onHold: onHold, stale: entry.isStale
         )
+        lottery = Lottery(snapshot)
     }
 }
 

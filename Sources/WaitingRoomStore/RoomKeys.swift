@@ -25,6 +25,16 @@ public struct RoomKeys: Sendable {
     /// Sorted set: one sample per minute (14 days) with the time-in-queue buckets.
     public var seriesMinutes: String { prefix + "series:m" }
 
+    /// String: the lottery key while it is secret (drawn when the room gets an opening time; its SHA-256 is
+    /// the room hash's `lotteryCommitment`). Apart from the room hash on purpose: nothing that reads the
+    /// room (HGETALL, the tick's reply, views, events, reports) can carry it. The opening tick moves it into
+    /// the hash as `lotteryKey` (revealed) and deletes it.
+    public var lotterySecret: String { prefix + "lottery" }
+    /// Hash: what the room's previous drops looked like (`prequeue`, `arrivals2m`: joins in the first two
+    /// minutes after opening, `openedAtMs`), for the pre-scale recommendation of the next. Kept when the room
+    /// is deleted (like the events stream), so a drop re-run under the same name learns from the last.
+    public var history: String { prefix + "history" }
+
     /// Stream: the room's events (state and settings changes, per-minute aggregates), capped near 10,000.
     public var events: String { prefix + "events" }
     /// Hash: the hook lists events were made under, by SHA-1 of their JSON (`<last used ms>|<json>`), so an

@@ -1,5 +1,6 @@
 import RedisClient
 import WaitingRoomCore
+import WaitingRoomTokens
 
 extension RoomSnapshot {
     /// Builds a snapshot from the tick script's field/value reply; nil when a field the room cannot do
@@ -12,6 +13,9 @@ extension RoomSnapshot {
         func double(_ key: String, _ fallback: Double) -> Double { fields[key].flatMap(Double.init) ?? fallback }
         let lotteryKey = fields["lotteryKey"].flatMap { $0.isEmpty ? nil : $0 }
         let oldest = int("oldestJoinMs")
+        let commitment = fields["lotteryCommitment"].flatMap { $0.isEmpty ? nil : $0 }
+        // The beacon as frozen at opening (the setting may change later; the draw does not).
+        let beacon = lotteryKey == nil ? nil : fields["lotteryBeaconUsed"].flatMap { $0.isEmpty ? nil : $0 }
         self.init(
             name: name, settings: settings, state: state, epoch: epoch, tail: int("tail"), head: int("head"),
             prequeue: int("prequeue"), lotteryKey: lotteryKey, openedAtMs: int("openedAtMs"), active: int("active"),
@@ -19,5 +23,9 @@ extension RoomSnapshot {
             showUpRatio: double("showUp", 1), offerRate: double("offerRate", 0), entryTatMs: double("entryTatMs", 0),
             oldestWaitingJoinedAtMs: oldest > 0 ? oldest : nil, redisNowMs: int("now")
         )
+        lotteryCommitment = commitment
+        lotteryBeacon = beacon
+        // Derived once per refresh, not per poll: a poll only runs the permutation.
+        lotteryDrawKey = lotteryKey.map { LotterySeal.drawKey(key: $0, beacon: beacon) }
     }
 }

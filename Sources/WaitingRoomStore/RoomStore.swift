@@ -44,12 +44,16 @@ public struct RoomStore: Sendable {
         var arguments: [RedisArgument] = [
             RedisArgument(room), RedisArgument(mode.rawValue), RedisArgument(Self.newEpoch()), RedisArgument(initial.rawValue), Self.clock(clockMs),
         ] + Self.entryConstants
+        // A fresh key on every write; the script keeps it only when this write gives a scheduled room its
+        // first opening time.
+        let lotteryKey = LotterySeal.newKey()
+        arguments += [RedisArgument(lotteryKey), RedisArgument(LotterySeal.commitment(ofKey: lotteryKey))]
         for (field, value) in settings.storedFields { arguments += [RedisArgument(field), RedisArgument(value)] }
         // Registered before it exists, so a listing never misses a live room (a name without a room is skipped).
         if mode != .update {
             do { try await redis.execute(["SADD", RedisArgument(RoomKeys.registry), RedisArgument(room)]) } catch { throw .wrap(error) }
         }
-        let reply = try await run(RoomScripts.upsert, keys: [keys.state], arguments: arguments)
+        let reply = try await run(RoomScripts.upsert, keys: [keys.state, keys.lotterySecret], arguments: arguments)
         guard let result = reply.string.flatMap(WriteResult.init(rawValue:)) else { throw .corrupt("upsert returned \(reply)") }
         return result
     }
@@ -64,6 +68,7 @@ public struct RoomStore: Sendable {
             let removed = try await redis.execute([
                 "DEL", RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                 RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes), RedisArgument(keys.hookDeliveries),
+                RedisArgument(keys.lotterySecret),
             ])
             try await redis.execute(["SREM", RedisArgument(RoomKeys.registry), RedisArgument(room)])
             return (removed.int ?? 0) > 0
@@ -125,7 +130,7 @@ public struct RoomStore: Sendable {
                 [
                     RedisArgument(keys.state), RedisArgument(keys.active), RedisArgument(keys.offers), RedisArgument(keys.offerClaims),
                     RedisArgument(keys.arrivals), RedisArgument(keys.seriesSeconds), RedisArgument(keys.seriesMinutes),
-                    RedisArgument(keys.events), RedisArgument(keys.hookSets),
+                    RedisArgument(keys.events), RedisArgument(keys.hookSets), RedisArgument(keys.lotterySecret), RedisArgument(keys.history),
                 ],
                 [RedisArgument(Self.newLotteryKey()), Self.clock(clockMs)]
             )
@@ -412,8 +417,7 @@ public struct RoomStore: Sendable {
 
     static func newEpoch() -> String { RandomID.make(bytes: 6) }
 
-    static func newLotteryKey() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return String(format: "%016llx%016llx", generator.next() as UInt64, generator.next() as UInt64)
-    }
+    /// The key of a room that opens without a sealed draw (created before draws were sealed): drawn at
+    /// opening, as before, with no commitment to check it against.
+    static func newLotteryKey() -> String { LotterySeal.newKey() }
 }

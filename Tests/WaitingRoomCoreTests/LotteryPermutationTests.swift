@@ -63,3 +63,48 @@ struct LotteryPermutationTests {
         #expect(snapshot.effectivePosition(ofSeq: 150) == 150)
     }
 }
+
+@Suite("Pre-queue lottery: the README's vectors and arrival order")
+struct LotteryVectorTests {
+    /// The README's test vectors (also in `scripts/lottery/lottery.py`): permutation key (the beacon already
+    /// mixed in), pre-queue size, the drawn places of pre-queue numbers 1...10.
+    static let vectors: [(key: String, size: UInt64, first: [UInt64])] = [
+        ("00112233445566778899aabbccddeeff", 10, [4, 7, 10, 5, 2, 1, 6, 3, 9, 8]),
+        ("00112233445566778899aabbccddeeff", 1_000, [311, 10, 801, 163, 326, 746, 331, 36, 718, 106]),
+        ("9f2c4a1b0d3e5f67a8b9c0d1e2f30415", 100_000, [19275, 63628, 89389, 7216, 58508, 43337, 733, 35785, 71259, 70880]),
+        ("d651cb852682f6c3b59c267336496e17", 100_000, [491, 870, 34087, 54514, 71819, 67632, 97036, 44484, 25586, 43159]),
+        ("ffffffffffffffffffffffffffffffff", 1, [1]),
+    ]
+
+    @Test("the drawn places match the README's vectors", arguments: 0..<vectors.count)
+    func vector(index: Int) throws {
+        let vector = Self.vectors[index]
+        let lottery = try #require(LotteryPermutation(size: vector.size, key: vector.key))
+        #expect((1...UInt64(vector.first.count)).map { lottery.permute($0 - 1) + 1 } == vector.first)
+    }
+
+    @Test("arrival order says nothing about the drawn place (Spearman's rank correlation ≈ 0)")
+    func rankCorrelation() {
+        // For a uniform permutation of n the correlation has standard deviation 1/sqrt(n - 1): 0.0045 at 50,000.
+        let n = 50_000
+        for trial in 0..<5 {
+            let lottery = LotteryPermutation(size: UInt64(n), key: (UInt64(trial) &* 0x9E37_79B9_7F4A_7C15, 0xC0FF_EE00 + UInt64(trial)))
+            var sumSquares = 0.0
+            for index in 0..<n {
+                let difference = Double(Int(lottery.permute(UInt64(index))) - index)
+                sumSquares += difference * difference
+            }
+            let rho = 1 - 6 * sumSquares / (Double(n) * (Double(n) * Double(n) - 1))
+            #expect(abs(rho) < 0.02, "trial \(trial): rho \(rho)")
+        }
+    }
+
+    @Test("a beacon is printable ASCII, 1 to 256 characters, no surrounding spaces")
+    func beacons() {
+        #expect(LotteryPermutation.beaconProblem("drand quicknet 1234567: 0a1b") == nil)
+        #expect(LotteryPermutation.beaconProblem("") != nil)
+        #expect(LotteryPermutation.beaconProblem(" x") != nil)
+        #expect(LotteryPermutation.beaconProblem("naïve") != nil)
+        #expect(LotteryPermutation.beaconProblem(String(repeating: "a", count: 257)) != nil)
+    }
+}

@@ -38,9 +38,11 @@ final class RunningGate: Sendable {
     static let adminKey = "admin-key-for-tests-0123456789"
     static let serviceKey = "service-key-for-tests-0123456789"
 
-    /// - Parameter logs: receives the gate's log lines (warning and up) when given; otherwise only critical ones are logged.
+    /// - Parameter logs: receives the gate's log lines (`logLevel` and up, by default warning) when given;
+    ///   otherwise only critical ones are logged.
     static func start(
-        redisURL: String, rooms: [String: RoomSettings] = [:], logs: LogCapture? = nil, adjust: (inout GateConfiguration) -> Void = { _ in }
+        redisURL: String, rooms: [String: RoomSettings] = [:], logs: LogCapture? = nil, logLevel: Logger.Level = .warning,
+        adjust: (inout GateConfiguration) -> Void = { _ in }
     ) async throws -> RunningGate {
         var configuration = GateConfiguration()
         configuration.httpPort = try freePort()
@@ -53,7 +55,7 @@ final class RunningGate: Sendable {
         configuration.redisCommandTimeoutMs = 500
         adjust(&configuration)
         var logger = logs.map { logs in Logger(label: "gate-test") { _ in logs } } ?? Logger(label: "gate-test")
-        logger.logLevel = logs == nil ? .critical : .warning
+        logger.logLevel = logs == nil ? .critical : logLevel
         guard let started = StartedGates.current else { throw StartedGates.NotInScope() }
         let (app, gate) = try await GateApplication.buildWithGate(configuration: configuration, logger: logger)
         let task = Task { try await app.run() }

@@ -1,7 +1,7 @@
 -- AdmissionModel.change: ops state changes. KEYS: state, and optionally events and hook sets. ARGV: action
 -- (pause, resume, close, open), clock, and with the events key who changed it (the event's `by`).
 -- Returns {'changed', newState}, {'conflict', currentState} or {'missing'}.
--- Opening a scheduled room moves `opensAt` to now; the next tick draws the lottery.
+-- Opening a scheduled room moves `opensAt` to now; the next tick reveals the lottery key sealed at scheduling.
 -- A change is recorded as an event in the same step, so it goes to the hooks the room has at that moment.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'missing'} end

@@ -1,7 +1,8 @@
 -- AdmissionModel.tick, transcribed line by line (Sources/WaitingRoomCore/AdmissionModel.swift); a Store
 -- test replays randomized scenarios through both and compares the state after every step.
--- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series, events, hook sets.
--- ARGV: a fresh lottery key (used only at opening), clock.
+-- KEYS: state, active, offers, offerClaims, arrivals, seconds series, minutes series, events, hook sets,
+-- lottery secret, history.
+-- ARGV: a fresh lottery key (used only at opening when no draw was sealed), clock.
 -- Returns the room hash's fields plus `now`, `active` and `oldestJoinMs`; false for a missing room.
 local now = clock(ARGV[2])
 local raw = redis.call('HGETALL', KEYS[1])
@@ -28,19 +29,35 @@ local elapsed = now - num('lastTickMs', now)
 if elapsed < 0 then elapsed = 0 end
 if elapsed > 1000 then elapsed = 1000 end
 
--- A scheduled room opens here: the pre-queue is frozen and its lottery key drawn.
+-- A scheduled room opens here: the pre-queue is frozen and its lottery key revealed (the key sealed when
+-- the room got its opening time; a fresh one for a room that has none), with the beacon as it is now.
 local openedAt = num('openedAtMs', 0)
 local opensAt = num('opensAt', 0)
 if state == 'scheduled' and opensAt > 0 and now >= opensAt then
   state = 'open'
   openedAt = now
+  local key = redis.call('GET', KEYS[10])
+  if not key then key = ARGV[1] end
   r['prequeue'] = fmt(tail)
-  r['lotteryKey'] = ARGV[1]
-  redis.call('HSET', KEYS[1], 'prequeue', r['prequeue'], 'lotteryKey', ARGV[1])
-  event('room.opened', {reason = 'scheduled', prequeue = tail})
+  r['lotteryKey'] = key
+  r['lotteryBeaconUsed'] = r['lotteryBeacon'] or ''
+  redis.call('HSET', KEYS[1], 'prequeue', r['prequeue'], 'lotteryKey', key, 'lotteryBeaconUsed', r['lotteryBeaconUsed'])
+  redis.call('DEL', KEYS[10])
+  event('room.opened', {reason = 'scheduled', prequeue = tail, lotteryCommitment = r['lotteryCommitment'] or '',
+    lotteryKey = key, lotteryBeacon = r['lotteryBeaconUsed']})
 end
--- The pre-scale signal: each hook's leads before a scheduled opening, once per opening time.
+-- What this drop looked like two minutes in, for the next drop's pre-scale recommendation.
+if openedAt > 0 and now >= openedAt + 120000 and r['historyAt'] ~= fmt(openedAt) then
+  r['historyAt'] = fmt(openedAt)
+  redis.call('HSET', KEYS[1], 'historyAt', r['historyAt'])
+  redis.call('HSET', KEYS[11], 'openedAtMs', fmt(openedAt), 'prequeue', fmt(num('prequeue', 0)), 'arrivals2m', fmt(tail - num('prequeue', 0)))
+end
+-- The pre-scale signal: each hook's leads before a scheduled opening, once per opening time, as
+-- `room.opening_soon` and `room.prescale`, with what the recommendation is computed from (PrescalePlan.Inputs:
+-- the gate delivering it adds the recommendation): the pre-queue now, its growth since the last signal (or
+-- since the room was created), the admission settings and the room's previous drop, if any.
 if state == 'scheduled' and opensAt > now then
+  local signal = nil
   for _, hook in ipairs(hooks) do
     if type(hook.leads) == 'table' then
       for _, lead in ipairs(hook.leads) do
@@ -48,7 +65,25 @@ if state == 'scheduled' and opensAt > now then
         if opensAt - now <= lead * 1000 and r[field] ~= fmt(opensAt) then
           r[field] = fmt(opensAt)
           redis.call('HSET', KEYS[1], field, r[field])
-          event('room.opening_soon', {opensAt = opensAt, leadSeconds = lead, waiting = tail})
+          if signal == nil then
+            -- Growth over at least a minute (a few seconds of joins say nothing about the next half hour).
+            local sinceMs = now - num('createdAtMs', now)
+            local growth = 0
+            if num('prescaleAtMs', 0) > 0 and now - num('prescaleAtMs', 0) >= 60000 then
+              growth = (tail - num('prescaleTail', 0)) * 1000 / (now - num('prescaleAtMs', 0))
+            elseif sinceMs >= 60000 then
+              growth = tail * 1000 / sinceMs
+            end
+            local previous = redis.call('HMGET', KEYS[11], 'prequeue', 'arrivals2m')
+            signal = {opensAt = opensAt, waiting = tail, growthPerSecond = tonumber(string.format('%.3f', growth)),
+              rate = num('rate', 0), rampSeconds = num('rampSeconds', 0), claimWindowSeconds = num('claimWindowSeconds', 60),
+              sessionTTLSeconds = num('sessionTTLSeconds', 900), previousPrequeue = tonumber(previous[1] or '-1') or -1,
+              previousArrivals2m = tonumber(previous[2] or '-1') or -1}
+            redis.call('HSET', KEYS[1], 'prescaleTail', fmt(tail), 'prescaleAtMs', fmt(now))
+          end
+          signal.leadSeconds = lead
+          event('room.opening_soon', signal)
+          event('room.prescale', signal)
         end
       end
     end

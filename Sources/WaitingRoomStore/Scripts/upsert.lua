@@ -1,8 +1,11 @@
 -- Creates, replaces, seeds or updates a room's settings.
--- KEYS: state (the registry is written by the store, outside: a script touches one room's slot only). ARGV: name, mode ('create': create or replace; 'seed': only if absent;
+-- KEYS: state, lottery secret (the registry is written by the store, outside: a script touches one room's slot only). ARGV: name, mode ('create': create or replace; 'seed': only if absent;
 -- 'update': only if present), epoch, initial state, clock, the entry constants (burst ms, minimum rate,
--- horizon ms), then field/value pairs (every setting, from RoomSettings.schema: the scripts need no
--- defaults of their own).
+-- horizon ms), a fresh lottery key and its commitment, then field/value pairs (every setting, from
+-- RoomSettings.schema: the scripts need no defaults of their own).
+-- A scheduled room with an opening time and no sealed draw yet is sealed here, in the same step: the key
+-- goes to its own key (secret until opening), its commitment to the room hash (public). A sealed draw is
+-- never re-drawn: moving the opening time keeps the commitment (README "A draw anyone can check").
 -- Returns 'created', 'replaced' or 'untouched'.
 -- A faster rate re-spaces the entries reserved ahead at once (AdmissionModel.settingsChanged).
 local exists = redis.call('EXISTS', KEYS[1]) == 1
@@ -25,7 +28,12 @@ local function rate_settings()
   return r
 end
 local old = rate_settings()
-for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local sealed = redis.call('HMGET', KEYS[1], 'state', 'opensAt', 'lotteryCommitment')
+if sealed[1] == 'scheduled' and (tonumber(sealed[2]) or 0) > 0 and (sealed[3] == false or sealed[3] == '') then
+  redis.call('SET', KEYS[2], ARGV[9])
+  redis.call('HSET', KEYS[1], 'lotteryCommitment', ARGV[10])
+end
 if exists then
   local new = rate_settings()
   local e = entry_constants(6)

@@ -31,6 +31,8 @@ public struct RoomBoard: Sendable, Equatable {
     public var prequeue: Int64
     public var lotteryCommitment: String?
     public var lotteryKey: String?
+    /// The public value mixed into the draw at opening (with the key: the draw anyone can recompute).
+    public var lotteryBeacon: String?
 
     /// The board for `snapshot`, with the same forecast a status poll uses.
     ///
@@ -50,8 +52,10 @@ public struct RoomBoard: Sendable, Equatable {
         claimWindowSeconds = snapshot.settings.claimWindowSeconds
         self.readAfterMs = Self.readInterval(readAfterMs, claimWindowSeconds: claimWindowSeconds)
         prequeue = snapshot.prequeue
-        lotteryCommitment = nil
+        // The draw is sealed (the commitment) when the opening time is set, and revealed (the key) at opening.
+        lotteryCommitment = snapshot.lotteryCommitment
         lotteryKey = snapshot.state == .scheduled ? nil : snapshot.lotteryKey
+        lotteryBeacon = snapshot.state == .scheduled ? nil : snapshot.lotteryBeacon
         switch snapshot.state {
         case .open:
             eta = Self.knots(snapshot: snapshot, slotsFreeingPerSecond: slotsFreeingPerSecond)

@@ -9,7 +9,7 @@ extension RoomBoard {
             #""serverTimeMs":\#(serverTimeMs),"state":"\#(state.rawValue)","opensAtMs":\#(opensAtMs.map(String.init) ?? "null"),"#
             + #""head":\#(head),"tail":\#(tail),"onHold":\#(onHold),"stale":\#(stale),"readAfterMs":\#(readAfterMs),"#
             + #""claimWindowSeconds":\#(claimWindowSeconds),"eta":[\#(knots)],"prequeue":\#(prequeue),"#
-            + #""lotteryCommitment":\#(Self.optionalString(lotteryCommitment)),"lotteryKey":\#(Self.optionalString(lotteryKey))}"#
+            + #""lotteryCommitment":\#(Self.optionalString(lotteryCommitment)),"lotteryKey":\#(Self.optionalString(lotteryKey)),"lotteryBeacon":\#(Self.optionalString(lotteryBeacon))}"#
         let version = Self.version(of: fields)
         return (#"{"room":"\#(JSONText.escape(room))","version":"\#(version)",\#(fields)"#, version)
     }

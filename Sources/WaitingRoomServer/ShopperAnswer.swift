@@ -44,4 +44,15 @@ struct ShopperReply: Sendable, Equatable {
     var stale: Bool = false
     /// The signed ticket: on a join only.
     var ticket: String?
+    /// A scheduled room's draw, for the page to show: sealed before opening, revealed after.
+    var lottery: Lottery?
+
+    struct Lottery: Sendable, Equatable {
+        /// Hex SHA-256 of the lottery key, published when the opening time was set.
+        var commitment: String?
+        /// The key, once the room has opened.
+        var key: String?
+        /// The shopper's number in the pre-queue (their arrival order), when they are in it.
+        var prequeueNumber: Int64?
+    }
 }

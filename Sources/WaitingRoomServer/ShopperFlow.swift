@@ -158,7 +158,15 @@ struct ShopperFlow: Sendable {
             answer = .waiting(position: 0, eta: nil, onHold: false, pollAfterMs: policy.minimumMs)
             place = effectivePosition
         }
-        return (decision, ShopperReply(answer: answer, place: place, stale: entry.isStale))
+        var reply = ShopperReply(answer: answer, place: place, stale: entry.isStale)
+        let prequeued = snapshot.state == .scheduled || (snapshot.prequeue > 0 && ticket.seq <= snapshot.prequeue)
+        if snapshot.lotteryCommitment != nil || prequeued {
+            reply.lottery = .init(
+                commitment: snapshot.lotteryCommitment, key: snapshot.state == .scheduled ? nil : snapshot.lotteryKey,
+                prequeueNumber: prequeued ? ticket.seq : nil
+            )
+        }
+        return (decision, reply)
     }
 
     /// Where the shopper holding `presented` stands; when their turn has come, the claim.

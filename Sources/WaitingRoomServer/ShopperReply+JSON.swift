@@ -7,7 +7,7 @@ extension ShopperReply {
     var json: String {
         let ticketJSON = ticket.map { #""ticket":"\#(JSONText.escape($0))","# } ?? ""
         let placeJSON = place.map(String.init) ?? "null"
-        let staleJSON = stale ? #","stale":true"# : ""
+        let staleJSON = (stale ? #","stale":true"# : "") + (lottery.map(Self.lotteryFields) ?? "")
         let head = #"{\#(ticketJSON)"state":"\#(answer.state)","place":\#(placeJSON),"#
         switch answer {
         case .waiting(let position, let eta, let onHold, let poll):
@@ -29,6 +29,12 @@ extension ShopperReply {
         case .expired:
             return head + #""position":null,"etaSeconds":null,"pollAfterMs":0"# + staleJSON + "}"
         }
+    }
+
+    /// Only in a room with a draw (most answers have none: nothing is added to the hot path).
+    private static func lotteryFields(_ lottery: Lottery) -> String {
+        func text(_ value: String?) -> String { value.map { #""\#(JSONText.escape($0))""# } ?? "null" }
+        return #","lotteryCommitment":\#(text(lottery.commitment)),"lotteryKey":\#(text(lottery.key)),"prequeueNumber":\#(lottery.prequeueNumber.map(String.init) ?? "null")"#
     }
 
     private static func fields(position: Int64?, eta: ETARange?, onHold: Bool, pollAfterMs: Int) -> String {

@@ -10,7 +10,7 @@ import WaitingRoomServer
 struct BoardRouteTests {
     static let fields: Set<String> = [
         "room", "version", "serverTimeMs", "state", "opensAtMs", "head", "tail", "onHold", "stale", "readAfterMs",
-        "claimWindowSeconds", "eta", "prequeue", "lotteryCommitment", "lotteryKey",
+        "claimWindowSeconds", "eta", "prequeue", "lotteryCommitment", "lotteryKey", "lotteryBeacon",
     ]
 
     @Test("the board is public and cacheable, the same for every shopper, and position = place − head − 1")

@@ -30,13 +30,17 @@ struct ShopperReplyJSONTests {
         var checkoutUrl: String?
         var expiresAt: Int64?
         var stale: Bool?
+        var lotteryCommitment: String?
+        var lotteryKey: String?
+        var prequeueNumber: Int64?
     }
 
     static let replies: [ShopperReply] = [
         ShopperReply(answer: .waiting(position: 41, eta: ETARange(low: 10, high: 20), onHold: false, pollAfterMs: 3_300), place: 142),
         ShopperReply(answer: .waiting(position: 0, eta: nil, onHold: true, pollAfterMs: 5_000), place: 7, stale: true),
         ShopperReply(answer: .paused(position: 3, pollAfterMs: 5_000), place: 9, ticket: "t.k"),
-        ShopperReply(answer: .scheduled(opensInSeconds: 61, pollAfterMs: 30_000), place: nil, ticket: "t\"k"),
+        ShopperReply(answer: .scheduled(opensInSeconds: 61, pollAfterMs: 30_000), place: nil, ticket: "t\"k", lottery: .init(commitment: "ab12", key: nil, prequeueNumber: 40)),
+        ShopperReply(answer: .waiting(position: 2, eta: nil, onHold: true, pollAfterMs: 5_000), place: 9, lottery: .init(commitment: "ab12", key: "cd34", prequeueNumber: 4)),
         ShopperReply(answer: .closed, place: 12, stale: true),
         ShopperReply(answer: .entering(eta: ETARange(low: 0, high: 2), pollAfterMs: 1_400), place: 3),
         ShopperReply(answer: .admitted(token: "a.b.c", checkoutUrl: "https://shop.example/c?x=\"1\"", expiresAt: 1_800_000_000), place: 3),
@@ -47,6 +51,7 @@ struct ShopperReplyJSONTests {
     /// The twin of a reply, from the documented meaning of each field.
     static func twin(_ reply: ShopperReply) -> Twin {
         var twin = Twin(ticket: reply.ticket, state: reply.answer.state, place: reply.place, pollAfterMs: 0, stale: reply.stale ? true : nil)
+        (twin.lotteryCommitment, twin.lotteryKey, twin.prequeueNumber) = (reply.lottery?.commitment, reply.lottery?.key, reply.lottery?.prequeueNumber)
         switch reply.answer {
         case .waiting(let position, let eta, let onHold, let poll):
             (twin.position, twin.onHold, twin.pollAfterMs) = (position, onHold, poll)

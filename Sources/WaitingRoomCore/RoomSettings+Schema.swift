@@ -342,6 +342,15 @@ extension RoomSettings {
         .text("accentColor", \.accentColor, doc: "Button and progress colour on the waiting page (#rgb or #rrggbb).", check: { PagePresentation.color($0) }),
         .text("message", \.message, doc: "A short note from the shop on the waiting page.", check: { PagePresentation.plainText($0, maxLength: 500) }),
         .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
+        .boolean("autoTune", \.autoTune, doc: "The admission rate follows checkout's health (RateController): rate is then the ceiling, minRate the floor."),
+        .integer("targetLatencyMs", \.targetLatencyMs, range: 1...600_000, doc: "Auto-tuning: checkout's p95 latency (ms) to stay under."),
+        .number("maxErrorRatio", \.maxErrorRatio, range: 0...1, doc: "Auto-tuning: the share of failing checkout requests tolerated, 0...1."),
+        .number("minRate", \.minRate, range: AdmissionModel.minimumRate...1_000_000, orZero: true, doc: "Auto-tuning's floor, 0 or 0.001... and at most rate; a rate change below it lowers it to the rate."),
+        .text("healthUrl", \.healthUrl, doc: "Auto-tuning: an http(s) URL answering checkout's health as JSON {p95Ms, errorRatio}, read by one gate every interval (for an order service that cannot push).", check: { url in
+            if let reason = CheckoutURL.validate(url) { return reason }
+            let lower = url.lowercased()
+            return lower.hasPrefix("http://") || lower.hasPrefix("https://") ? nil : "must be an absolute http(s) URL"
+        }),
         .hooks("hooks", \.hooks, doc: "Webhooks: [{url, events, secret, leads?, queueAbove?}], signed Waitroom-Signature deliveries of the room's events."),
     ]
 
@@ -394,6 +403,8 @@ extension RoomSettings {
             }
             if let value = setting.value(fromStored: text) { setting.apply(value, to: &settings) }
         }
+        // Not a setting: the tuner's decision, stored beside them (RateController).
+        settings.effectiveRate = fields["effectiveRate"].flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         self = settings
     }
 }

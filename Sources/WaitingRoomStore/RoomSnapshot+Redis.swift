@@ -19,5 +19,8 @@ extension RoomSnapshot {
             showUpRatio: double("showUp", 1), offerRate: double("offerRate", 0), entryTatMs: double("entryTatMs", 0),
             oldestWaitingJoinedAtMs: oldest > 0 ? oldest : nil, redisNowMs: int("now")
         )
+        rateReason = fields["rateReason"].flatMap(RateController.Reason.init(rawValue:))
+        rateTunedAtMs = fields["rateTunedAtMs"].flatMap { Int64($0) }
+        health = RoomStore.health(fields)
     }
 }

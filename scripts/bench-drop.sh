@@ -41,7 +41,10 @@ for port in "${gates[@]}"; do
     WAITROOM_HTTP_PORT=$port "$bin/waitroom" serve & started_pids+=($!)
     gate_args+=(--gate "http://127.0.0.1:$port"); pid_args+=(--server-pid "$!")
 done
-ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:${gates[0]}" "$bin/example-order-service" & started_pids+=($!)
+# The order service posts checkout's health to the drop's room (the rate tuner's signal); its capacity model
+# is off unless ORDER_SERVICE_CAPACITY is set (see scripts/bench-autotune.sh).
+ORDER_SERVICE_HEALTH_ROOM=${ORDER_SERVICE_HEALTH_ROOM:-bench-drop} ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:${gates[0]}" \
+    "$bin/example-order-service" & started_pids+=($!)
 cd - >/dev/null
 for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"

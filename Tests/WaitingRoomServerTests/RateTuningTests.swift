@@ -124,12 +124,12 @@ struct RateTuningTests {
         }
         defer { reporter.cancel() }
         try await waitUntil(timeout: .seconds(15)) { ((try? await view(gate, room))?["effectiveRate"] as? Double ?? 50) < 50 }
-        // Ops set the rate: the answer to the PATCH already runs at it.
-        let patched = try await HTTP.shared.call(.PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"rate": 20}"#)
+        // Ops raise the rate: the answer to the PATCH already runs at it (the tuned rate, below 50, is gone).
+        let patched = try await HTTP.shared.call(.PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"rate": 60}"#)
         #expect(patched.status == 200)
         let live = (patched.json["live"] as? [String: any Sendable]) ?? [:]
-        #expect(live["effectiveRate"] as? Double == 20)
-        #expect(live["targetRate"] as? Double == 20)
+        #expect(live["effectiveRate"] as? Double == 60, "\(patched.body)")
+        #expect(live["targetRate"] as? Double == 60)
         // A pause holds everything at once; the tuner leaves a paused room alone.
         let paused = try await HTTP.shared.call(.POST, gate.base + "/admin/v1/rooms/\(room)/pause", bearer: RunningGate.adminKey)
         #expect(paused.status == 200)
@@ -137,7 +137,7 @@ struct RateTuningTests {
         #expect(try await store.beginTuning(room: room, intervalMs: 0) == nil)
         // Turning auto-tuning off: the rate is the rate.
         _ = try await HTTP.shared.call(.PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"autoTune": false}"#)
-        #expect(try await view(gate, room)["effectiveRate"] as? Double == 20)
+        #expect(try await view(gate, room)["effectiveRate"] as? Double == 60)
     }
 
     @Test("settings: minRate above rate is a 400; lowering the rate below minRate lowers it with a note")

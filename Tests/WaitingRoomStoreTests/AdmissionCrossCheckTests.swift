@@ -176,6 +176,9 @@ struct AdmissionCrossCheckTests {
         var random = SplitMix64(seed: seed)
         var settings = RoomSettings(rate: Double(random.next(upTo: 40)) + 0.5, claimWindowSeconds: 2 + Int(random.next(upTo: 6)), sessionTTLSeconds: 30 + Int(random.next(upTo: 60)), checkoutUrl: "/checkout")
         if random.next(upTo: 2) == 0 { settings.capacity = 5 + Int(random.next(upTo: 40)) }
+        // Auto-tuned half the time, so the tuner's rate is in play from the first settings change.
+        settings.autoTune = seed % 2 == 0
+        settings.minRate = min(settings.rate, Double(random.next(upTo: 10)))
         var steps: [Step] = []
         var head: Int64 = 0
         var tickets: [String] = []
@@ -193,11 +196,14 @@ struct AdmissionCrossCheckTests {
                 if !tickets.contains(ticket) { tickets.append(ticket) }
                 steps.append(.claim(position: 1 + Int64(random.next(upTo: UInt64(max(head, 1)))), ticket: ticket))
                 jtis += 1
-            case 85..<90:
+            case 85..<88:
                 if jtis > 0 { steps.append(.release(jti: "j\(1 + random.next(upTo: UInt64(jtis)))")) }
+            case 88..<90:
+                // Any rate the tuner might store, even out of bounds: the model and the scripts clamp it alike.
+                steps.append(.tune(Double(random.next(upTo: 600)) / 10))
             case 90..<95:
                 var changed = settings
-                switch random.next(upTo: 7) {
+                switch random.next(upTo: 6) {
                 case 0: changed.rate = Double(random.next(upTo: 50)) / Double(1 + random.next(upTo: 4))
                 case 1: changed.capacity = random.next(upTo: 2) == 0 ? nil : Int(random.next(upTo: 50))
                 case 2:
@@ -207,10 +213,6 @@ struct AdmissionCrossCheckTests {
                 case 4:
                     changed.autoTune.toggle()
                     changed.minRate = Double(random.next(upTo: 20)) / Double(1 + random.next(upTo: 3))
-                case 5:
-                    // Any rate the tuner might store, even out of bounds: the model and the scripts clamp it alike.
-                    steps.append(.tune(Double(random.next(upTo: 600)) / 10))
-                    continue
                 default: changed.rate = 0
                 }
                 if let start = changed.rampStartRate, start > changed.rate { changed.rampStartRate = changed.rate }
@@ -229,7 +231,8 @@ struct AdmissionCrossCheckTests {
         let server = try await TestRedisServer.shared()
         let store = RoomStore(redis: RedisClient(configuration: server.configuration))
         var random = SplitMix64(seed: UInt64(seed))
-        let initial = RoomSettings(rate: Double(random.next(upTo: 30)) + 1, capacity: random.next(upTo: 2) == 0 ? nil : 10, claimWindowSeconds: 3, sessionTTLSeconds: 40, checkoutUrl: "/checkout")
+        var initial = RoomSettings(rate: Double(random.next(upTo: 30)) + 1, capacity: random.next(upTo: 2) == 0 ? nil : 10, claimWindowSeconds: 3, sessionTTLSeconds: 40, checkoutUrl: "/checkout")
+        initial.autoTune = seed % 2 == 1
         let (_, steps) = Self.randomScenario(seed: UInt64(seed) &* 7_919, steps: 600)
         let compared = try await Self.replay(steps, initial: initial, store: store)
         #expect(compared == steps.count)

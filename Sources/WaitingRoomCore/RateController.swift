@@ -69,6 +69,13 @@ public enum RateController {
         public var checkoutSeconds: Double?
         /// Share of offers that lapsed unclaimed; nil without offers ending.
         public var lapsedShare: Double?
+
+        public init(consumesPerSecond: Double, releasesPerSecond: Double, checkoutSeconds: Double?, lapsedShare: Double?) {
+            self.consumesPerSecond = consumesPerSecond
+            self.releasesPerSecond = releasesPerSecond
+            self.checkoutSeconds = checkoutSeconds
+            self.lapsedShare = lapsedShare
+        }
     }
 
     /// What the controller remembers between intervals (stored in the room hash as ``text``: any gate

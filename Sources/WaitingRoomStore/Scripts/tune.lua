@@ -6,7 +6,7 @@
 -- {'missing'}.
 -- 'apply' ARGV: 'apply', the `now` begin returned (the interval's fence), clock, the rate the decision was
 -- made under, the effective rate it read ('' for none), the new effective rate, reason, memory, the event's
--- data ('' for no event). Writes the decision unless ops changed the rate (or autoTune) since, or another
+-- data ('' for no event), then the entry constants (burst ms, minimum rate, horizon ms). Writes the decision unless ops changed the rate (or autoTune) since, or another
 -- gate took a later interval: returns 'applied' or 'stale'. A faster rate re-spaces the entries reserved
 -- ahead, as a rate set by hand does (AdmissionModel.settingsChanged).
 local now = clock(ARGV[3])
@@ -35,6 +35,6 @@ if tonumber(ARGV[6]) ~= tonumber(ARGV[5]) then redis.call('HSET', KEYS[1], 'rate
 local new = {}
 for k, v in pairs(old) do new[k] = v end
 new['effectiveRate'] = ARGV[6]
-respace(KEYS[1], old, new, now, entry_constants(11))
+respace(KEYS[1], old, new, now, entry_constants(10))
 if ARGV[9] ~= '' then add_event(KEYS[2], KEYS[3], old['hooks'], 'room.rate_tuned', now, ARGV[9]) end
 return 'applied'

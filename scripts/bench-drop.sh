@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a simulated drop end to end on this machine: a private Redis, gate instances, the example order
 # service, then `waitroom bench drop` against every gate. Extra arguments go to bench drop.
-#   BUILD=release|debug (default release)   SHOPPERS, RATE, ABANDON, ARRIVALS, CLAIM_WINDOW, CONNECTIONS (see defaults)
+#   BUILD=release|debug (default release), or BIN=<folder with the binaries>   SHOPPERS, RATE, ABANDON, ARRIVALS, CLAIM_WINDOW, CONNECTIONS (see defaults)
 #   GATES=n (default 2)   REDIS=single|sentinel|cluster (default single: one append-only redis-server; sentinel:
 #   a primary, a replica and three sentinels; cluster: three primaries) — the gates get that URL form.
 #   HOG_SECONDS=n: a CPU hog (HOG_LOOPS busy loops, default one per core) runs beside the drop for its first n seconds, and
@@ -23,7 +23,8 @@ OUT=${OUT:-bench-results}
 
 scripts/install-deps.sh
 source scripts/lib.sh
-build_products "$BUILD" waitroom example-order-service
+# BIN: a folder that already holds waitroom and example-order-service (skips the build).
+if [ -n "${BIN:-}" ]; then bin=$BIN; else build_products "$BUILD" waitroom example-order-service; fi
 dir=$(mktemp -d /tmp/waitroom-drop.XXXXXX)
 start_redis_topology "${REDIS:-single}" "$dir"
 gates=(); gate_args=(); pid_args=()
@@ -44,7 +45,10 @@ for port in "${gates[@]}"; do
     WAITROOM_HTTP_PORT=$port "$bin/waitroom" serve & started_pids+=($!)
     gate_args+=(--gate "http://127.0.0.1:$port"); pid_args+=(--server-pid "$!")
 done
-ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:${gates[0]}" "$bin/example-order-service" & started_pids+=($!)
+# The order service posts checkout's health to the drop's room (the rate tuner's signal); its capacity model
+# is off unless ORDER_SERVICE_CAPACITY is set (see scripts/bench-autotune.sh).
+ORDER_SERVICE_HEALTH_ROOM=${ORDER_SERVICE_HEALTH_ROOM:-bench-drop} ORDER_SERVICE_PORT=$orders WAITROOM_URL="http://127.0.0.1:${gates[0]}" \
+    "$bin/example-order-service" & started_pids+=($!)
 cd - >/dev/null
 for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"

@@ -13,9 +13,17 @@ public struct DropSample: Codable, Sendable, Equatable {
     public var offered: Int?
     /// Failed requests so far (errors and the simulator's own deadlines): when it stops rising, the drop recovered.
     public var errors: Int?
+    /// The rate the room admits at (auto-tuned: the tuner's rate) and why, when Redis is sampled.
+    public var effectiveRate: Double?
+    public var rateReason: String?
 
-    public init(t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?, offered: Int? = nil, errors: Int? = nil) {
+    public init(
+        t: Double, arrived: Int, admitted: Int, waiting: Int?, redisMemoryBytes: Int?, offered: Int? = nil, errors: Int? = nil,
+        effectiveRate: Double? = nil, rateReason: String? = nil
+    ) {
         self.errors = errors
+        self.effectiveRate = effectiveRate
+        self.rateReason = rateReason
         self.t = t
         self.arrived = arrived
         self.admitted = admitted
@@ -103,6 +111,47 @@ public struct DropReport: Codable, Sendable {
     /// All of those per shopper per minute spent in the room (arrival to leaving).
     public var gateRequestsPerShopperMinute: Double?
 
+    /// Checkout as the shoppers saw it (with an order service): latency, errors, orders per minute.
+    public struct CheckoutFigures: Codable, Sendable, Equatable {
+        public var count: Int
+        public var p50Ms: Double
+        public var p95Ms: Double
+        public var errorRatio: Double
+        /// Orders placed per minute, between the first and the last checkout.
+        public var ordersPerMinute: Double
+        /// Per 10 s of the drop: checkouts sent, their p95 and error ratio (how fast it backs off and recovers).
+        public var windows: [Window]
+
+        public struct Window: Codable, Sendable, Equatable {
+            public var t: Double
+            public var count: Int
+            public var p95Ms: Double
+            public var errorRatio: Double
+        }
+
+        public init?(_ checkouts: [DropSimulation.Checkout], windowSeconds: Double = 10) {
+            guard !checkouts.isEmpty else { return nil }
+            func p95(_ values: [Double]) -> Double {
+                let sorted = values.sorted()
+                return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)] * 1_000
+            }
+            count = checkouts.count
+            let sorted = checkouts.map(\.seconds).sorted()
+            p50Ms = sorted[sorted.count / 2] * 1_000
+            p95Ms = p95(sorted)
+            let ok = checkouts.filter(\.ok)
+            errorRatio = Double(checkouts.count - ok.count) / Double(checkouts.count)
+            let span = (ok.map(\.at).max() ?? 0) - (ok.map(\.at).min() ?? 0)
+            ordersPerMinute = span > 0 ? Double(ok.count) / span * 60 : Double(ok.count)
+            let grouped = Dictionary(grouping: checkouts) { ($0.at / windowSeconds).rounded(.down) * windowSeconds }
+            windows = grouped.keys.sorted().map { t in
+                let group = grouped[t] ?? []
+                return Window(t: t, count: group.count, p95Ms: p95(group.map(\.seconds)), errorRatio: Double(group.filter { !$0.ok }.count) / Double(max(group.count, 1)))
+            }
+        }
+    }
+    public var checkout: CheckoutFigures?
+
     /// Builds the report from the shoppers' (and bots') outcomes.
     public init(
         plan: DropPlan, outcomes: [DropSimulation.ShopperOutcome], bots: DropSimulation.BotOutcome = .init(), durationSeconds: Double,
@@ -162,6 +211,7 @@ public struct DropReport: Codable, Sendable {
         self.serverPeakRSSBytes = serverPeakRSSBytes
         self.samples = samples
         pollMode = plan.pollMode.rawValue
+        checkout = CheckoutFigures(outcomes.compactMap(\.checkout))
     }
 
     /// Records what reached the gates (counter differences over the drop).
@@ -197,6 +247,19 @@ public struct DropReport: Codable, Sendable {
         if let requests = gateRequests, let perMinute = gateRequestsPerShopperMinute {
             let split = requests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append(String(format: "  requests that reached the gates (%@ mode): %.2f per shopper per minute in the room; %@", (pollMode ?? "status") as NSString, perMinute, split as NSString))
+        }
+        if let checkout {
+            lines.append(String(
+                format: "  checkout: n=%d p50 %.0f ms p95 %.0f ms, errors %.1f%%, %.0f orders/min; median wait (join→admission) %.1f s",
+                checkout.count, checkout.p50Ms, checkout.p95Ms, checkout.errorRatio * 100, checkout.ordersPerMinute, timeToAdmissionSeconds.p50Ms))
+            let rates = samples.compactMap { s in s.effectiveRate.map { (s.t, $0, s.rateReason ?? "") } }
+            var timeline: [String] = []
+            for window in checkout.windows {
+                let rate = rates.last { $0.0 <= window.t + 10 }
+                timeline.append(String(format: "%3.0fs: n=%d p95 %.0f ms err %.0f%%", window.t, window.count, window.p95Ms, window.errorRatio * 100)
+                    + (rate.map { String(format: " rate %.1f (%@)", $0.1, $0.2 as NSString) } ?? ""))
+            }
+            lines.append("  checkout per 10 s: " + timeline.joined(separator: " | "))
         }
         if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {
             lines.append(String(format: "  entry rate: %.2f /s against %.2f configured (%+.2f%%), measured %.0f–%.0f s", entryRate, configuredRate, error, window[0], window[1]))

@@ -92,6 +92,15 @@ public final class DropSimulation: Sendable {
         public var lastErrorAt: Double?
         /// The first ETA range this shopper was shown, and when (seconds since start).
         public var firstETA: ShownETA?
+        /// The checkout (the order service's answer): when it was sent, how long it took, whether it succeeded.
+        public var checkout: Checkout?
+    }
+
+    /// One checkout as the shopper saw it.
+    public struct Checkout: Sendable, Codable, Equatable {
+        public var at: Double
+        public var seconds: Double
+        public var ok: Bool
     }
 
     /// An ETA range as shown to a shopper.
@@ -377,6 +386,8 @@ public final class DropSimulation: Sendable {
         case .success(let reply): outcome.recordError("checkout \(reply.status)", sentAt: begun)
         case .failure(let error): outcome.recordError("checkout \(error)", sentAt: begun)
         }
+        if case .success(let reply) = result { outcome.checkout = Checkout(at: begun, seconds: elapsed - begun, ok: reply.status < 300) }
+        else { outcome.checkout = Checkout(at: begun, seconds: elapsed - begun, ok: false) }
     }
 
     /// The few fields a shopper reads from a gate answer, picked out without a JSON library: the simulator

@@ -32,6 +32,25 @@ struct OrderService {
         // Optional: accept only admissions to this room (others answer 403).
         let room = environment["ORDER_SERVICE_ROOM"]
 
+        // A capacity model, for drops whose checkout degrades for real (see CheckoutCapacity): flags win over
+        // the environment (`--capacity 8 --service-ms 300 --queue-limit 40 --slow-after 60 --slow-for 30 --slow-factor 3`).
+        let flags = Self.flags(CommandLine.arguments)
+        func setting(_ flag: String, _ variable: String) -> String? { flags[flag] ?? environment[variable] }
+        var model = CheckoutCapacity.Model()
+        model.concurrency = setting("capacity", "ORDER_SERVICE_CAPACITY").flatMap { Int($0) } ?? 0
+        model.serviceMs = setting("service-ms", "ORDER_SERVICE_SERVICE_MS").flatMap { Int($0) } ?? model.serviceMs
+        model.queueLimit = setting("queue-limit", "ORDER_SERVICE_QUEUE_LIMIT").flatMap { Int($0) } ?? model.queueLimit
+        model.slowAfterSeconds = setting("slow-after", "ORDER_SERVICE_SLOW_AFTER").flatMap { Double($0) }
+        model.slowForSeconds = setting("slow-for", "ORDER_SERVICE_SLOW_FOR").flatMap { Double($0) } ?? model.slowForSeconds
+        model.slowFactor = setting("slow-factor", "ORDER_SERVICE_SLOW_FACTOR").flatMap { Double($0) } ?? model.slowFactor
+        let capacity = CheckoutCapacity(model)
+        // Checkout's health (p95, error ratio over the last seconds) goes to the gate's rate tuner once a second.
+        let healthRoom = setting("health-room", "ORDER_SERVICE_HEALTH_ROOM") ?? room
+        let reporter = healthRoom.map { healthRoom in
+            Task { await capacity.report(to: gateURL, room: healthRoom, serviceKey: serviceKey, client: GateServiceClient.client) }
+        }
+        defer { reporter?.cancel() }
+
         let verifier = AdmissionVerifier(jwksURL: gateURL + "/.well-known/jwks.json", issuer: issuer, minimumRefetchInterval: .seconds(5))
         let gate = GateServiceClient(baseURL: gateURL, serviceKey: serviceKey)
 
@@ -53,7 +72,7 @@ struct OrderService {
                 """
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
         }
-        checkout.post("/order") { request, context in
+        @Sendable func placeOrder(_ request: Request, _ context: Context) async throws -> Response {
             let claims = context.admission!
             let token = AdmissionMiddleware<Context>.token(in: request) ?? ""
             // Single use: the gate remembers this token until it expires. The order's id goes with it as the
@@ -75,6 +94,27 @@ struct OrderService {
                 return json(.badGateway, #"{"error":"gate_error","message":"the waiting room answered \#(status)"}"#)
             }
         }
+        checkout.post("/order") { request, context in
+            // The capacity model: wait for a slot (or fail at once when the line is full), take the order's
+            // time, and count the request's latency and outcome for the health report.
+            let started = ContinuousClock.now
+            guard await capacity.enter() else {
+                await capacity.record(ms: (ContinuousClock.now - started).seconds * 1000, ok: false)
+                return json(.serviceUnavailable, #"{"error":"overloaded","message":"checkout is full; try again shortly"}"#)
+            }
+            let response: Response
+            do {
+                try await Task.sleep(for: await capacity.serviceTime())
+                response = try await placeOrder(request, context)
+            } catch {
+                await capacity.leave()
+                await capacity.record(ms: (ContinuousClock.now - started).seconds * 1000, ok: false)
+                throw error
+            }
+            await capacity.leave()
+            await capacity.record(ms: (ContinuousClock.now - started).seconds * 1000, ok: response.status == .ok)
+            return response
+        }
         checkout.post("/abandon") { request, _ in
             _ = try await gate.call("release", token: AdmissionMiddleware<Context>.token(in: request) ?? "")
             return json(.ok, #"{"checkout":"abandoned"}"#)
@@ -82,6 +122,17 @@ struct OrderService {
 
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "example-order-service"))
         try await app.runService()
+    }
+
+    /// `--name value` pairs.
+    static func flags(_ arguments: [String]) -> [String: String] {
+        var flags: [String: String] = [:]
+        var index = 1
+        while index + 1 < arguments.count {
+            if arguments[index].hasPrefix("--") { flags[String(arguments[index].dropFirst(2))] = arguments[index + 1] }
+            index += 2
+        }
+        return flags
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {

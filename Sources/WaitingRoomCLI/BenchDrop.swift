@@ -47,6 +47,18 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(help: "Ramp: the rate it starts from.")
     var rampStartRate: Double?
 
+    @Flag(help: "Auto-tune the rate by checkout's health (the order service posts it): --rate is then the ceiling.")
+    var autoTune = false
+
+    @Option(help: "Auto-tuning: the floor (room setting minRate).")
+    var minRate: Double?
+
+    @Option(help: "Auto-tuning: checkout p95 to stay under, ms (room setting targetLatencyMs).")
+    var targetLatencyMs: Int?
+
+    @Option(help: "Auto-tuning: the share of failing checkouts tolerated (room setting maxErrorRatio).")
+    var maxErrorRatio: Double?
+
     @Option(help: "Bots: this many joins, as fast as the gates answer, never polling (the bot scenario).")
     var bots = 0
 
@@ -269,6 +281,10 @@ struct BenchDrop: AsyncParsableCommand {
         )
         if let joinsPerClient { settings.joinsPerClientPerMinute = joinsPerClient }
         if let powBits { settings.proofOfWorkBits = powBits }
+        settings.autoTune = autoTune
+        if let minRate { settings.minRate = minRate }
+        if let targetLatencyMs { settings.targetLatencyMs = targetLatencyMs }
+        if let maxErrorRatio { settings.maxErrorRatio = maxErrorRatio }
         let created = ContinuousClock.now
         _ = try await admin.send(.PUT, "/admin/v1/rooms/" + room, body: try SettingFlags.encode(settings.json))
         if resumeAfter != nil { _ = try await admin.send(.POST, "/admin/v1/rooms/\(room)/pause") }
@@ -287,20 +303,29 @@ struct BenchDrop: AsyncParsableCommand {
             var waiting: Int?
             var memory: Int?
             var offered: Int?
+            var effectiveRate: Double?
+            var rateReason: String?
             if let redis {
                 // The room's counters from its node; memory summed over every primary (a Cluster has several).
-                async let counters = try? redis.send(["HMGET", .init(key), "tail", "head"])
+                async let counters = try? redis.send(["HMGET", .init(key), "tail", "head", "rate", "autoTune", "effectiveRate", "rateReason", "minRate"])
                 async let memoryInfo = try? redis.infoOnEveryPrimary("memory")
-                if let pair = await counters?.array, pair.count == 2, let tail = pair[0].int, let head = pair[1].int {
+                if let fields = await counters?.array, fields.count == 7, let tail = fields[0].int, let head = fields[1].int {
                     waiting = Int(max(0, tail - head))
                     offered = Int(head)
+                    // The rate the room admits at, as the admission model reads it (RoomSettings.admissionRate).
+                    var settings = RoomSettings(rate: fields[2].string.flatMap(Double.init) ?? 0, checkoutUrl: "/")
+                    settings.autoTune = fields[3].string == "1"
+                    settings.effectiveRate = fields[4].string.flatMap(Double.init)
+                    settings.minRate = fields[6].string.flatMap(Double.init) ?? 0
+                    effectiveRate = settings.admissionRate
+                    rateReason = fields[5].string
                 }
                 memory = await memoryInfo.map { nodes in nodes.reduce(0) { $0 + (Int($1["used_memory"] ?? "") ?? 0) } }
             }
             samples.append(
                 DropSample(
                     t: simulation.elapsed, arrived: live.arrived, admitted: live.admitted, waiting: waiting, redisMemoryBytes: memory, offered: offered,
-                    errors: live.errors))
+                    errors: live.errors, effectiveRate: effectiveRate, rateReason: rateReason))
             let line = String(
                 format: "\rt=%4.0fs arrived %7d joined %7d admitted %7d waiting %7@ errors %4d req/s %6d   ",
                 simulation.elapsed, live.arrived, live.joined, live.admitted, (waiting.map(String.init) ?? "?") as NSString, live.errors,

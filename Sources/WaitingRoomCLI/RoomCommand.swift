@@ -283,6 +283,7 @@ enum RoomOutput {
         }
         lines += [
             ("effective-rate", number(live.effectiveRate)),
+            ("target-rate", live.targetRate.map(number) ?? "-"),
             ("waiting", "\(live.waiting)"),
             ("head", "\(live.head)"),
             ("tail", "\(live.tail)"),
@@ -303,6 +304,16 @@ enum RoomOutput {
         if let lottery = view.lottery {
             lines.append(("lottery-commitment", lottery.commitment ?? "-"))
             lines.append(("lottery-key", lottery.key ?? "sealed until opening"))
+        }
+        // Auto-tuning: target vs effective, and why (healthy / degraded / no_signal / at_ceiling).
+        if let tuning = live.tuning {
+            lines.insert(("rate-reason", tuning.reason ?? "(no decision yet)"), at: lines.firstIndex { $0.0 == "target-rate" }.map { $0 + 1 } ?? lines.count)
+            if let p95 = tuning.p95Ms, let errors = tuning.errorRatio {
+                lines.append(("checkout-health", "p95 \(p95) ms, errors \(number(errors * 100))% (\(tuning.healthAgeSeconds.map(number) ?? "?") s ago)"))
+            } else {
+                lines.append(("checkout-health", "no report"))
+            }
+            if let changed = tuning.changedAt { lines.append(("rate-tuned-at", changed)) }
         }
         let width = lines.map(\.0.count).max() ?? 0
         var text = lines.map { key, value in (key + ":").padding(toLength: width + 2, withPad: " ", startingAt: 0) + value + "\n" }.joined()

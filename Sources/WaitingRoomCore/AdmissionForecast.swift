@@ -1,6 +1,10 @@
 /// What the admission model will do from now on, for the ETA and the poll interval: the same rules as
 /// ``AdmissionModel`` run forward (the ramp, the show-up compensation, the capacity cap), not a rate
 /// measured over the past — which, right after a resume or an opening, still holds the quiet seconds.
+///
+/// It runs at ``RoomSettings/admissionRate``: with `autoTune`, the controller's rate that the settings of a
+/// snapshot carry (``RoomSettings/effectiveRate``, read from the room hash with the settings), so any caller
+/// passing `snapshot.settings` gets the forecast at the rate the gates admit at.
 public enum AdmissionForecast {
     /// Seconds until `count` more shoppers have been offered admission, or nil when nothing is being
     /// admitted (rate 0, or capacity full and no slot coming free).
@@ -30,7 +34,7 @@ public enum AdmissionForecast {
     /// Time for the (ramped) rate to integrate to `entries`: a closed form, not a loop, so a poll far back
     /// in a long queue costs the same as one at the front.
     static func secondsAlongRamp(offers entries: Double, settings: RoomSettings, openedAtMs: Int64, nowMs: Int64) -> Double? {
-        let target = settings.rate
+        let target = settings.admissionRate  // the auto-tuned rate when the room has one
         let now = AdmissionModel.rate(settings, openedAtMs: openedAtMs, nowMs: nowMs)
         guard let ramp = settings.rampSeconds, ramp > 0, openedAtMs > 0, now != target else {
             return target > 0 ? entries / target : nil

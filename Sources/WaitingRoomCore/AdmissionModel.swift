@@ -42,12 +42,13 @@ public enum AdmissionModel {
     /// schedule stored beyond it was written before this limit (`rate: 1e-17` left 1e20): it is dropped.
     public static let entryHorizonMs = 86_400_000.0
 
-    /// The rate at `nowMs`, ramped linearly from `rampStartRate` (a tenth of `rate` when unset) over
-    /// `rampSeconds` after opening.
+    /// The rate at `nowMs`: the ``RoomSettings/admissionRate`` (`rate`, or the auto-tuned rate within
+    /// `minRate...rate`), ramped linearly from `rampStartRate` (a tenth of `rate` when unset; never above the
+    /// admission rate) over `rampSeconds` after opening.
     public static func rate(_ settings: RoomSettings, openedAtMs: Int64, nowMs: Int64) -> Double {
-        let target = settings.rate
+        let target = settings.admissionRate
         guard let ramp = settings.rampSeconds, ramp > 0, openedAtMs > 0, nowMs < openedAtMs + Int64(ramp) * 1_000 else { return target }
-        let start = settings.rampStartRate ?? target / 10
+        let start = min(settings.rampStartRate ?? settings.rate / 10, target)
         return start + (target - start) * (Double(nowMs - openedAtMs) / Double(Int64(ramp) * 1_000))
     }
 

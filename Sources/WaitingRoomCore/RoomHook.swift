@@ -60,7 +60,7 @@ public enum RoomEvent {
     /// Types a hook may subscribe to.
     public static let hookTypes = [
         "room.opening_soon", "room.prescale", "room.opened", "room.paused", "room.resumed", "room.closed", "room.rate_changed", "room.queue_drained",
-        "room.queue_above",
+        "room.queue_above", "room.rate_tuned",
     ]
     /// Types only the stream carries: settings changes and per-minute aggregates.
     public static let streamTypes = ["room.created", "room.deleted", "room.settings_changed", "room.minute"]

@@ -127,6 +127,37 @@ public struct RoomReport: Sendable, Equatable, Codable {
     public var series: [Row]
     /// Claims by time in queue over the range (``WaitBuckets``), when minute samples cover it.
     public var waitBuckets: [Int64]?
+    /// Every move of the auto-tuned rate in the range (`room.rate_tuned` events), oldest first; nil when none.
+    public var rateChanges: [RateChange]? = nil
+
+    /// One `room.rate_tuned` event as the report lists it.
+    public struct RateChange: Sendable, Equatable, Codable {
+        /// Unix milliseconds.
+        public var atMs: Int64
+        public var from: Double?
+        public var to: Double?
+        public var reason: String?
+        public var p95Ms: Double?
+        public var errorRatio: Double?
+
+        public init(atMs: Int64, from: Double?, to: Double?, reason: String?, p95Ms: Double?, errorRatio: Double?) {
+            self.atMs = atMs
+            self.from = from
+            self.to = to
+            self.reason = reason
+            self.p95Ms = p95Ms
+            self.errorRatio = errorRatio
+        }
+
+        /// From a stored event's data (its JSON object's text); nil when it is not one.
+        public init?(atMs: Int64, dataJSON: String) {
+            guard let data = try? JSONDecoder().decode([String: JSONValue].self, from: Data(dataJSON.utf8)) else { return nil }
+            func number(_ key: String) -> Double? { if case .number(let n)? = data[key] { n } else { nil } }
+            var reason: String?
+            if case .string(let text)? = data["reason"] { reason = text }
+            self.init(atMs: atMs, from: number("from"), to: number("to"), reason: reason, p95Ms: number("p95Ms"), errorRatio: number("errorRatio"))
+        }
+    }
 
     /// Builds the report for `[from, to)` at `step` seconds from the samples (sorted by time). `baseline`
     /// is the last sample before `from` (nil: the room's start, all zeros).

@@ -344,6 +344,15 @@ extension RoomSettings {
         .text("language", \.language, doc: "The waiting page's language for everyone (en, es, fr, de, ja); default: by Accept-Language.", check: { PagePresentation.language($0) }),
         .text("lotteryBeaconSource", \.lotteryBeaconSource, doc: "Where the lottery's beacon will come from, published with the commitment before opening (up to 200 characters).", check: { PagePresentation.plainText($0, maxLength: 200) }),
         .text("lotteryBeacon", \.lotteryBeacon, doc: "The beacon's value, typed in before opening: 1 to 256 printable ASCII characters, mixed into the lottery key (frozen at opening).", check: { LotteryPermutation.beaconProblem($0) }),
+        .boolean("autoTune", \.autoTune, doc: "The admission rate follows checkout's health (RateController): rate is then the ceiling, minRate the floor."),
+        .integer("targetLatencyMs", \.targetLatencyMs, range: 1...600_000, doc: "Auto-tuning: checkout's p95 latency (ms) to stay under."),
+        .number("maxErrorRatio", \.maxErrorRatio, range: 0...1, doc: "Auto-tuning: the share of failing checkout requests tolerated, 0...1."),
+        .number("minRate", \.minRate, range: AdmissionModel.minimumRate...1_000_000, orZero: true, doc: "Auto-tuning's floor, 0 or 0.001... and at most rate; a rate change below it lowers it to the rate."),
+        .text("healthUrl", \.healthUrl, doc: "Auto-tuning: an http(s) URL answering checkout's health as JSON {p95Ms, errorRatio}, read by one gate every interval (for an order service that cannot push).", check: { url in
+            if let reason = CheckoutURL.validate(url) { return reason }
+            let lower = url.lowercased()
+            return lower.hasPrefix("http://") || lower.hasPrefix("https://") ? nil : "must be an absolute http(s) URL"
+        }),
         .hooks("hooks", \.hooks, doc: "Webhooks: [{url, events, secret, leads?, queueAbove?}], signed Waitroom-Signature deliveries of the room's events."),
     ]
 
@@ -396,6 +405,8 @@ extension RoomSettings {
             }
             if let value = setting.value(fromStored: text) { setting.apply(value, to: &settings) }
         }
+        // Not a setting: the tuner's decision, stored beside them (RateController).
+        settings.effectiveRate = fields["effectiveRate"].flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         self = settings
     }
 }

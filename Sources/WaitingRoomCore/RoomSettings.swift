@@ -39,6 +39,24 @@ public struct RoomSettings: Sendable, Equatable {
     /// Frozen at opening: a later change does not move anyone.
     public var lotteryBeacon: String? = nil
 
+    // Auto-tuning (``RateController``): `rate` becomes the ceiling; the controller moves the rate the
+    // admission model runs at between `minRate` and it, by checkout's health.
+    /// The admission rate follows checkout's health, within `minRate...rate`.
+    public var autoTune: Bool = false
+    /// Checkout's p95 latency (ms) to stay under.
+    public var targetLatencyMs: Int = 2_000
+    /// The share of checkout requests that may fail.
+    public var maxErrorRatio: Double = 0.05
+    /// A URL the gate reads checkout's health from (JSON `{"p95Ms", "errorRatio"}`) when the order service
+    /// cannot push it to `POST /v1/rooms/{room}/health`; nil for none.
+    public var healthUrl: String? = nil
+    /// The floor auto-tuning never goes below while the room admits (at most `rate`).
+    public var minRate: Double = 0
+    /// The controller's rate (not a setting: the tuner writes it to the room hash, the store reads it with the
+    /// settings so that every reader of the admission model follows it); nil until it decided, and cleared
+    /// when ops change `rate` or `autoTune` (a rate set by hand wins at once).
+    public var effectiveRate: Double? = nil
+
     // Presentation: the waiting page is the shop's page. All optional; escaped wherever they are shown.
     /// The page's heading and title (the room's name when unset).
     public var displayName: String? = nil
@@ -83,6 +101,7 @@ public struct RoomSettings: Sendable, Equatable {
             if let reason = setting.problem(in: self) { throw SettingsError(field: setting.name, reason: reason) }
         }
         if let rampStartRate, rampStartRate > rate { throw SettingsError(field: "rampStartRate", reason: "must be between 0 and rate") }
+        if minRate > rate { throw SettingsError(field: "minRate", reason: "must be at most rate") }
         if requireJoinPass && joinPassSecret.isEmpty { throw SettingsError(field: "joinPassSecret", reason: "required when requireJoinPass is true") }
     }
 }
@@ -114,7 +133,27 @@ extension RoomSettings {
             settings.rampStartRate = rate
             adjusted.append(SettingsAdjustment(field: "rampStartRate", from: start, to: rate, reason: "a ramp starts at or below rate"))
         }
+        if minRate > rate, !given.contains("minRate") {
+            adjusted.append(SettingsAdjustment(field: "minRate", from: minRate, to: rate, reason: "the auto-tuning floor is at most rate"))
+            settings.minRate = rate
+        }
         return (settings, adjusted)
+    }
+
+    /// The rate the admission model runs at (before a ramp): `rate`, or with `autoTune` the controller's
+    /// ``effectiveRate`` held within `minRate...rate`. The tick, claim and upsert scripts compute the same
+    /// (`admission_rate` in `prelude.lua`).
+    public var admissionRate: Double {
+        guard autoTune, let effectiveRate else { return rate }
+        return min(max(effectiveRate, minRate), rate)
+    }
+
+    /// These settings (just written over `old`) with the controller's rate carried over, or cleared when ops
+    /// changed `rate` or `autoTune`: a rate set by hand takes effect at once. The upsert script does the same.
+    public func carryingTuning(from old: RoomSettings) -> RoomSettings {
+        var settings = self
+        settings.effectiveRate = old.rate == rate && old.autoTune == autoTune ? old.effectiveRate : nil
+        return settings
     }
 }
 

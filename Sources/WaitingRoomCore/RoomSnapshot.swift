@@ -38,6 +38,11 @@ public struct RoomSnapshot: Sendable, Equatable {
     public var oldestWaitingJoinedAtMs: Int64?
     /// Redis's clock when this snapshot was taken.
     public var redisNowMs: Int64
+    /// Auto-tuning (``RateController``): why the effective rate (``RoomSettings/effectiveRate``, in
+    /// `settings`) is what it is, when it last moved, and checkout's last health report; nil when none.
+    public var rateReason: RateController.Reason? = nil
+    public var rateTunedAtMs: Int64? = nil
+    public var health: CheckoutHealth? = nil
 
     public init(
         name: String, settings: RoomSettings, state: RoomState, epoch: String, tail: Int64, head: Int64,

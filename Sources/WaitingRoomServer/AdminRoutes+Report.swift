@@ -55,10 +55,15 @@ extension AdminRoutes {
             }
             let main = try await store.series(room: name, chosenStep < 60 ? .seconds : .minutes, from: start, to: to)
             let minutes = try await store.seriesEnds(room: name, .minutes, from: start, to: to)
-            return RoomReport(
+            var report = RoomReport(
                 samples: main.samples, baseline: from == nil ? nil : main.baseline, from: start, to: to, step: chosenStep,
                 minuteSamples: minutes.last.map { [$0] } ?? [], minuteBaseline: from == nil ? nil : minutes.baseline
             )
+            // The auto-tuned rate's moves (the stream keeps about 10,000 events of every type).
+            let tuned = try await store.events(room: name, type: "room.rate_tuned", fromMs: start * 1000, toMs: to * 1000)
+            let changes = tuned.compactMap { RoomReport.RateChange(atMs: $0.atMs, dataJSON: $0.data) }
+            if !changes.isEmpty { report.rateChanges = changes }
+            return report
         } catch let error as StoreError {
             throw failures.response(for: error)
         }

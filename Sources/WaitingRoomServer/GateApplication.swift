@@ -91,6 +91,8 @@ public enum GateApplication {
             store: RoomStore(redis: redis.lane("events")), cache: cache, consumer: gateID, logger: logger, logEvents: configuration.logEvents
         )
         let heartbeat = GateHeartbeat(store: RoomStore(redis: redis.lane("events")), cache: cache, gate: gateID)
+        // The rate tuner of auto-tuned rooms: one gate decides each room's interval, on Redis's clock.
+        let tuner = RateTuner(store: RoomStore(redis: redis.lane("events")), cache: cache, logger: logger)
 
         let app = Application(
             router: router,
@@ -98,7 +100,7 @@ public enum GateApplication {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "waitroom"),
             // The HTTP server is added last by Hummingbird, so it stops first: in-flight joins finish, then the
             // committer flushes its last batch, then the refresher stops.
-            services: [RedisCloser(redis: redis), refresher, dispatcher, heartbeat, committer],
+            services: [RedisCloser(redis: redis), refresher, dispatcher, heartbeat, tuner, committer],
             logger: logger
         )
         return (app, gate)

@@ -70,6 +70,8 @@ public final class GateMetrics: Sendable {
                 ("waitroom_room_show_up_ratio", snapshot.showUpRatio),
                 ("waitroom_room_offer_rate", snapshot.offerRate),
                 ("waitroom_room_rate", snapshot.settings.rate),
+                // The rate admitted at (auto-tuned: the tuner's, within minRate...rate), before a ramp.
+                ("waitroom_room_effective_rate", snapshot.settings.admissionRate),
             ]
             let gauges = roomGauges.withLock { all -> [String: Metrics.Gauge] in
                 if let existing = all[room] { return existing }

@@ -18,11 +18,36 @@ public struct RoomView: Codable, Sendable {
         public var admissionsPerSecond: Double
         public var claimsPerSecond: Double
         public var claimRatio: Double
+        /// The rate the admission model runs at now: `rate`, ramped after opening and, with `autoTune`, the
+        /// tuner's rate within `minRate...rate` (``RoomSettings/admissionRate``).
         public var effectiveRate: Double
+        /// Ops' rate: the ceiling when auto-tuned.
+        public var targetRate: Double?
+        /// Offers per second the ticker aims at (the effective rate over the show-up ratio).
+        public var offerRate: Double?
+        /// Auto-tuning: why the effective rate is what it is, and what checkout last said (nil when off).
+        public var tuning: Tuning?
         public var oldestWaitingSeconds: Double?
         /// Nothing is being admitted: rate 0, or capacity full with no slot coming free.
         public var onHold: Bool
         public var stale: Bool
+    }
+
+    /// The rate tuner's state (``RateController``), for ops: target vs effective and why.
+    public struct Tuning: Codable, Sendable {
+        /// healthy, degraded, no_signal or at_ceiling; nil until the first decision.
+        public var reason: String?
+        /// The tuner's rate (nil until the first decision: the target applies).
+        public var tunedRate: Double?
+        public var minRate: Double
+        public var targetLatencyMs: Int
+        public var maxErrorRatio: Double
+        /// When the effective rate last moved (ISO 8601).
+        public var changedAt: String?
+        /// Checkout's last report and its age.
+        public var p95Ms: Int?
+        public var errorRatio: Double?
+        public var healthAgeSeconds: Double?
     }
 
     /// The room's state and every setting of ``RoomSettings/schema`` under its public name, as shown:
@@ -125,11 +150,27 @@ public struct RoomView: Codable, Sendable {
             waiting: snapshot.waiting, tail: snapshot.tail, head: snapshot.head, active: snapshot.active, offers: snapshot.offers,
             lapsed: snapshot.lapsed, claims: snapshot.claims, releases: snapshot.releases, prequeue: snapshot.prequeue,
             joinsPerSecond: entry.joinRate ?? 0, admissionsPerSecond: entry.admissionRate ?? 0, claimsPerSecond: entry.claimRate ?? 0,
-            claimRatio: snapshot.showUpRatio, effectiveRate: snapshot.offerRate,
+            claimRatio: snapshot.showUpRatio,
+            effectiveRate: AdmissionModel.rate(snapshot.settings, openedAtMs: snapshot.openedAtMs, nowMs: snapshot.redisNowMs),
+            targetRate: snapshot.settings.rate, offerRate: snapshot.offerRate, tuning: Self.tuning(snapshot),
             oldestWaitingSeconds: snapshot.oldestWaitingJoinedAtMs.map { max(0, Double(snapshot.redisNowMs - $0) / 1000) },
             onHold: onHold, stale: entry.isStale
         )
         lottery = Lottery(snapshot)
+    }
+}
+
+extension RoomView {
+    static func tuning(_ snapshot: RoomSnapshot) -> Tuning? {
+        let settings = snapshot.settings
+        guard settings.autoTune else { return nil }
+        return Tuning(
+            reason: snapshot.rateReason?.rawValue, tunedRate: settings.effectiveRate, minRate: settings.minRate,
+            targetLatencyMs: settings.targetLatencyMs, maxErrorRatio: settings.maxErrorRatio,
+            changedAt: snapshot.rateTunedAtMs.map { Date(timeIntervalSince1970: Double($0) / 1000).formatted(.iso8601) },
+            p95Ms: snapshot.health?.p95Ms, errorRatio: snapshot.health?.errorRatio,
+            healthAgeSeconds: snapshot.health.map { max(0, Double(snapshot.redisNowMs - $0.atMs) / 1000) }
+        )
     }
 }
 

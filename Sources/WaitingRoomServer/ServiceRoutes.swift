@@ -16,6 +16,24 @@ struct ServiceRoutes: Sendable {
     let metrics: GateMetrics
 
     func add(to router: Router<BasicRequestContext>) {
+        // Checkout's own health for the rate tuner (RateController): strictly read; a bad report is a 400 and
+        // changes nothing. The key is checked here, not by a group middleware: the path is under the public
+        // `/v1/rooms` routes.
+        router.post("/v1/rooms/:room/health") { request, context in
+            try BearerKeyMiddleware<BasicRequestContext>.check(request, key: self.serviceKey)
+            let room = try RequestReader.roomName(context)
+            let health: CheckoutHealth
+            do {
+                health = try CheckoutHealth(json: try await self.reader.jsonObject(request))
+            } catch let problem as CheckoutHealth.Problem {
+                let code = problem.reason == "unknown field" ? "unknown_field" : "invalid_\(problem.field)"
+                throw APIError.badRequest("\(problem.field): \(problem.reason)", code: code)
+            }
+            let recorded: Bool
+            do { recorded = try await self.store.recordHealth(room: room, health) } catch { throw self.failures.response(for: error) }
+            guard recorded else { throw APIError.notFound("no such room") }
+            return Response(status: .noContent)
+        }
         let service = router.group("/v1/admissions").add(middleware: BearerKeyMiddleware(key: serviceKey))
         // Verify checks the signature and also asks Redis whether the admission already ended, so a
         // released or consumed token is refused (409 with the reason); offline verification cannot know.

@@ -14,8 +14,10 @@ enum RoomScripts {
     static let consume = script("consume")
     static let joinPass = script("joinPass")
     static let event = script("event")
+    static let health = script("health")
+    static let tune = script("tune")
 
-    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass, event]
+    static let all = [tick, join, claim, release, upsert, setState, consume, joinPass, event, health, tune]
 
     private static func script(_ name: String) -> RedisScript {
         RedisScript(source("prelude") + "\n" + source(name))

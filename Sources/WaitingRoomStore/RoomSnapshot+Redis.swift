@@ -27,5 +27,8 @@ extension RoomSnapshot {
         lotteryBeacon = beacon
         // Derived once per refresh, not per poll: a poll only runs the permutation.
         lotteryDrawKey = lotteryKey.map { LotterySeal.drawKey(key: $0, beacon: beacon) }
+        rateReason = fields["rateReason"].flatMap(RateController.Reason.init(rawValue:))
+        rateTunedAtMs = fields["rateTunedAtMs"].flatMap { Int64($0) }
+        health = RoomStore.health(fields)
     }
 }

@@ -141,6 +141,19 @@ extension RoomStore {
         }
     }
 
+    /// The room's events of `type` between two unix-ms times, oldest first (at most `count` of all types read).
+    public func events(room: String, type: String, fromMs: Int64, toMs: Int64, count: Int = 10_000) async throws(StoreError) -> [StoredEvent] {
+        do {
+            let reply = try await redis.execute([
+                "XRANGE", RedisArgument(RoomKeys(room: room).events), RedisArgument(String(max(0, fromMs))), RedisArgument(String(max(0, toMs))),
+                "COUNT", RedisArgument(count),
+            ])
+            return (reply.array ?? []).compactMap(Self.event).filter { $0.type == type }
+        } catch {
+            throw .wrap(error)
+        }
+    }
+
     private static func event(_ entry: RedisReply) -> StoredEvent? {
         guard let pair = entry.array, pair.count == 2, let id = pair[0].string, let fields = pair[1].array else { return nil }
         var values: [String: String] = [:]

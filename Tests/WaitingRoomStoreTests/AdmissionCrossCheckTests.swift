@@ -21,6 +21,8 @@ struct AdmissionCrossCheckTests {
         case release(jti: String)
         case settings(RoomSettings)
         case action(RoomAction)
+        /// The rate tuner decides this effective rate (applied only to an open, auto-tuned room).
+        case tune(Double)
 
         var description: String {
             switch self {
@@ -29,8 +31,9 @@ struct AdmissionCrossCheckTests {
             case .tick: return "tick"
             case .claim(let position, let ticket): return "claim \(position) as \(ticket)"
             case .release(let jti): return "release \(jti)"
-            case .settings(let s): return "settings rate=\(s.rate) capacity=\(s.capacity.map(String.init) ?? "-") ramp=\(s.rampSeconds.map(String.init) ?? "-")"
+            case .settings(let s): return "settings rate=\(s.rate) capacity=\(s.capacity.map(String.init) ?? "-") ramp=\(s.rampSeconds.map(String.init) ?? "-") autoTune=\(s.autoTune) minRate=\(s.minRate)"
             case .action(let action): return action.rawValue
+            case .tune(let rate): return "tune to \(rate)"
             }
         }
     }
@@ -88,9 +91,24 @@ struct AdmissionCrossCheckTests {
             case .settings(let changed):
                 var next = changed
                 next.opensAt = settings.opensAt
+                next = next.carryingTuning(from: settings)  // a rate set by hand clears the tuner's rate
                 model = AdmissionModel.settingsChanged(model, from: settings, to: next, nowMs: now)
                 settings = next
                 #expect(try await store.write(room: room, settings: settings, mode: .update, clockMs: now) == .replaced)
+            case .tune(let rate):
+                let interval = try await store.beginTuning(room: room, intervalMs: 0, clockMs: now)
+                if settings.autoTune && model.state == .open {
+                    let taken = try #require(interval, "step \(index): \(step)")
+                    let decision = RateController.Decision(
+                        effectiveRate: rate, reason: .healthy, memory: RateController.Memory(atMs: now, counters: taken.input.counters), changed: true)
+                    var next = settings
+                    next.effectiveRate = rate
+                    model = AdmissionModel.settingsChanged(model, from: settings, to: next, nowMs: now)
+                    settings = next
+                    #expect(try await store.applyTuning(room: room, taken, decision: decision, eventJSON: nil, clockMs: now), "step \(index): \(step)")
+                } else {
+                    #expect(interval == nil, "step \(index): \(step)")
+                }
             case .action(let action):
                 let expected = AdmissionModel.change(model, settings: &settings, action: action, nowMs: now)
                 let actual = try await store.change(room: room, action, clockMs: now)
@@ -158,6 +176,9 @@ struct AdmissionCrossCheckTests {
         var random = SplitMix64(seed: seed)
         var settings = RoomSettings(rate: Double(random.next(upTo: 40)) + 0.5, claimWindowSeconds: 2 + Int(random.next(upTo: 6)), sessionTTLSeconds: 30 + Int(random.next(upTo: 60)), checkoutUrl: "/checkout")
         if random.next(upTo: 2) == 0 { settings.capacity = 5 + Int(random.next(upTo: 40)) }
+        // Auto-tuned half the time, so the tuner's rate is in play from the first settings change.
+        settings.autoTune = seed % 2 == 0
+        settings.minRate = min(settings.rate, Double(random.next(upTo: 10)))
         var steps: [Step] = []
         var head: Int64 = 0
         var tickets: [String] = []
@@ -175,20 +196,27 @@ struct AdmissionCrossCheckTests {
                 if !tickets.contains(ticket) { tickets.append(ticket) }
                 steps.append(.claim(position: 1 + Int64(random.next(upTo: UInt64(max(head, 1)))), ticket: ticket))
                 jtis += 1
-            case 85..<90:
+            case 85..<88:
                 if jtis > 0 { steps.append(.release(jti: "j\(1 + random.next(upTo: UInt64(jtis)))")) }
+            case 88..<90:
+                // Any rate the tuner might store, even out of bounds: the model and the scripts clamp it alike.
+                steps.append(.tune(Double(random.next(upTo: 600)) / 10))
             case 90..<95:
                 var changed = settings
-                switch random.next(upTo: 5) {
+                switch random.next(upTo: 6) {
                 case 0: changed.rate = Double(random.next(upTo: 50)) / Double(1 + random.next(upTo: 4))
                 case 1: changed.capacity = random.next(upTo: 2) == 0 ? nil : Int(random.next(upTo: 50))
                 case 2:
                     changed.rampSeconds = random.next(upTo: 2) == 0 ? nil : 1 + Int(random.next(upTo: 30))
                     changed.rampStartRate = random.next(upTo: 2) == 0 ? nil : min(changed.rate, Double(random.next(upTo: 10)))
                 case 3: changed.claimWindowSeconds = 1 + Int(random.next(upTo: 8))
+                case 4:
+                    changed.autoTune.toggle()
+                    changed.minRate = Double(random.next(upTo: 20)) / Double(1 + random.next(upTo: 3))
                 default: changed.rate = 0
                 }
                 if let start = changed.rampStartRate, start > changed.rate { changed.rampStartRate = changed.rate }
+                if changed.minRate > changed.rate { changed.minRate = changed.rate }
                 settings = changed
                 steps.append(.settings(changed))
             default:
@@ -203,7 +231,8 @@ struct AdmissionCrossCheckTests {
         let server = try await TestRedisServer.shared()
         let store = RoomStore(redis: RedisClient(configuration: server.configuration))
         var random = SplitMix64(seed: UInt64(seed))
-        let initial = RoomSettings(rate: Double(random.next(upTo: 30)) + 1, capacity: random.next(upTo: 2) == 0 ? nil : 10, claimWindowSeconds: 3, sessionTTLSeconds: 40, checkoutUrl: "/checkout")
+        var initial = RoomSettings(rate: Double(random.next(upTo: 30)) + 1, capacity: random.next(upTo: 2) == 0 ? nil : 10, claimWindowSeconds: 3, sessionTTLSeconds: 40, checkoutUrl: "/checkout")
+        initial.autoTune = seed % 2 == 1
         let (_, steps) = Self.randomScenario(seed: UInt64(seed) &* 7_919, steps: 600)
         let compared = try await Self.replay(steps, initial: initial, store: store)
         #expect(compared == steps.count)

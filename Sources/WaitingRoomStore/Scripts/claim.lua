@@ -29,7 +29,7 @@ if existing then
   return {'admitted', value, fmt(now)}
 end
 local r = {}
-local names = {'head', 'claimWindowSeconds', 'sessionTTLSeconds', 'epoch', 'state', 'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}
+local names = {'head', 'claimWindowSeconds', 'sessionTTLSeconds', 'epoch', 'state', 'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs', 'autoTune', 'effectiveRate', 'minRate'}
 local values = redis.call('HMGET', KEYS[1], unpack(names))
 for i, name in ipairs(names) do r[name] = values[i] end
 if not r['head'] then return {'missing'} end

@@ -6,13 +6,25 @@ local function clock(given)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- AdmissionModel.rate: the rate, ramped linearly after opening.
-local function ramped(r, openedAt, now)
+-- RoomSettings.admissionRate: the rate, or with autoTune the tuner's effectiveRate within minRate...rate.
+local function admission_rate(r)
   local rate = tonumber(r['rate']) or 0
+  local effective = tonumber(r['effectiveRate'])
+  if r['autoTune'] == '1' and effective ~= nil and effective >= 0 then
+    local floor = tonumber(r['minRate']) or 0
+    if effective < floor then effective = floor end
+    if effective < rate then rate = effective end
+  end
+  return rate
+end
+-- AdmissionModel.rate: the admission rate, ramped linearly after opening.
+local function ramped(r, openedAt, now)
+  local rate = admission_rate(r)
   local ramp = tonumber(r['rampSeconds']) or 0
   if ramp > 0 and openedAt > 0 and now < openedAt + ramp * 1000 then
     local start = tonumber(r['rampStartRate'])
-    if start == nil then start = rate / 10 end
+    if start == nil then start = (tonumber(r['rate']) or 0) / 10 end
+    if start > rate then start = rate end
     return start + (rate - start) * ((now - openedAt) / (ramp * 1000))
   end
   return rate
@@ -29,6 +41,19 @@ local function entry_spacing(rate, e) return 1000 / math.max(rate, e.minimum) en
 local function entry_schedule(tat, now, e)
   if tat ~= tat or tat > now + e.horizon then return 0 end
   return tat
+end
+
+-- AdmissionModel.settingsChanged: a faster rate re-spaces the entries reserved ahead (state hash `key`).
+local function respace(key, old, new, now, e)
+  local openedAt = tonumber(new['openedAtMs']) or 0
+  local before = ramped(old, openedAt, now)
+  local after = ramped(new, openedAt, now)
+  local tat = entry_schedule(tonumber(new['entryTatMs']) or 0, now, e)
+  if after > before and tat > now then
+    local ratio = 0
+    if before > 0 then ratio = entry_spacing(after, e) / entry_spacing(before, e) end
+    redis.call('HSET', key, 'entryTatMs', string.format('%.3f', now + (tat - now) * ratio))
+  end
 end
 
 -- An admission record is 'jti|entersAtMs|expiresAtMs', with '|released' or '|consumed' once it has ended.

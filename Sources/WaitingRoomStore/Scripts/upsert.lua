@@ -20,7 +20,7 @@ if not exists then
     'createdAtMs', fmt(now), 'lastTickMs', fmt(now), 'openedAtMs', openedAt, 'claims', '0',
     'releases', '0', 'lapsed', '0', 'offersLive', '0')
 end
-local rateFields = {'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs'}
+local rateFields = {'rate', 'rampSeconds', 'rampStartRate', 'openedAtMs', 'entryTatMs', 'autoTune', 'effectiveRate', 'minRate'}
 local function rate_settings()
   local values = redis.call('HMGET', KEYS[1], unpack(rateFields))
   local r = {}
@@ -36,16 +36,12 @@ if sealed[1] == 'scheduled' and (tonumber(sealed[2]) or 0) > 0 and (sealed[3] ==
 end
 if exists then
   local new = rate_settings()
-  local e = entry_constants(6)
-  local openedAt = tonumber(new['openedAtMs']) or 0
-  local before = ramped(old, openedAt, now)
-  local after = ramped(new, openedAt, now)
-  local tat = entry_schedule(tonumber(new['entryTatMs']) or 0, now, e)
-  if after > before and tat > now then
-    local ratio = 0
-    if before > 0 then ratio = entry_spacing(after, e) / entry_spacing(before, e) end
-    redis.call('HSET', KEYS[1], 'entryTatMs', string.format('%.3f', now + (tat - now) * ratio))
+  -- RoomSettings.carryingTuning: a rate (or autoTune) set by hand clears the tuner's rate at once.
+  if tonumber(old['rate']) ~= tonumber(new['rate']) or old['autoTune'] ~= new['autoTune'] then
+    redis.call('HDEL', KEYS[1], 'effectiveRate')
+    new['effectiveRate'] = nil
   end
+  respace(KEYS[1], old, new, now, entry_constants(6))
   return 'replaced'
 end
 return 'created'

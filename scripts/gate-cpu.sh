@@ -5,6 +5,10 @@
 #   paced:      256 connections, each sending one request every PACED_MS (default 100 ms) — what a drop
 #               looks like to a gate: many browsers, each polling now and then, so nothing is batched.
 # Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default.
+# ROUTES picks what to measure (default "hello status join"); also:
+#   page     the waiting page as every shopper loads it (/wait/gate-cpu/en: built ahead, served as bytes);
+#   missing  the page of a room that does not exist (/wait/no-such-room/en);
+#   nojs     the page without JavaScript for a shopper in line (/wait/gate-cpu/en?js=0 with the ticket).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -27,6 +31,9 @@ for mode in saturating paced; do
     delay=""; [ "$mode" = paced ] && delay="function delay() return $paced_ms end"
     printf '%s\n' "$delay" > "$scripts/hello-$mode.lua"
     printf 'wrk.headers["Authorization"] = "Bearer %s"\n%s\n' "$ticket" "$delay" > "$scripts/status-$mode.lua"
+    printf '%s\n' "$delay" > "$scripts/page-$mode.lua"
+    printf '%s\n' "$delay" > "$scripts/missing-$mode.lua"
+    printf 'wrk.headers["Cookie"] = "wr_gate-cpu=%s"\n%s\n' "$ticket" "$delay" > "$scripts/nojs-$mode.lua"
     cat > "$scripts/join-$mode.lua" <<LUA
 wrk.method = "POST"
 local n = 0
@@ -42,8 +49,11 @@ done
 ticks() { awk '{print $14 + $15}' "/proc/$gate/stat"; }
 hz=$(getconf CLK_TCK)
 printf '%-8s %-11s %10s %10s %16s\n' route mode requests "req/s" "gate CPU µs/req"
-for route in hello status join; do
-    case $route in hello) path=/healthz ;; status) path=/v1/rooms/gate-cpu/status ;; join) path=/v1/rooms/gate-cpu/join ;; esac
+for route in ${ROUTES:-hello status join}; do
+    case $route in
+        hello) path=/healthz ;; status) path=/v1/rooms/gate-cpu/status ;; join) path=/v1/rooms/gate-cpu/join ;;
+        page) path=/wait/gate-cpu/en ;; missing) path=/wait/no-such-room/en ;; nojs) path="/wait/gate-cpu/en?js=0" ;;
+    esac
     for mode in saturating paced; do
         connections=64; [ "$mode" = paced ] && connections=256
         before=$(ticks)

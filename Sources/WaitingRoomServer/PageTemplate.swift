@@ -86,7 +86,7 @@ struct PageTemplate: Sendable {
 
     /// The placeholder names still open (not filled by ``filling(_:)``).
     var openPlaceholders: Set<String> {
-        Set(segments.compactMap { segment in
+        Set(segments.compactMap { segment -> String? in
             switch segment {
             case .literal: nil
             case .escaped(let key), .hidden(let key), .raw(let key): key

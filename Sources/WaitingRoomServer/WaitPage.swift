@@ -381,13 +381,13 @@ struct WaitPage: Sendable {
     /// zone) and without (in UTC: the server knows no other): the language's own pattern with hours,
     /// minutes, seconds and the zone — "1:00:14 PM UTC", "13:00:14 UTC".
     static func timeText(_ date: Date, language: String, timeZone: TimeZone = utc) -> String {
-        date.formatted(style(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).second(.twoDigits).timeZone(.specificName(.short)))
+        date.formatted(formatStyle(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).second(.twoDigits).timeZone(.specificName(.short)))
     }
 
     /// When a drop opens (the script's `openingText`): the time with its zone, and the day and date when it
     /// is not today — "Thu, Dec 3, 9:00 AM UTC".
     static func openingText(_ date: Date, now: Date, language: String, timeZone: TimeZone = utc) -> String {
-        var style = style(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).timeZone(.specificName(.short))
+        var style = formatStyle(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).timeZone(.specificName(.short))
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         if !calendar.isDate(date, inSameDayAs: now) { style = style.weekday(.abbreviated).month(.abbreviated).day() }
@@ -396,7 +396,7 @@ struct WaitPage: Sendable {
 
     static let utc = TimeZone(identifier: "UTC")!
 
-    private static func style(_ language: String, _ timeZone: TimeZone) -> Date.FormatStyle {
+    private static func formatStyle(_ language: String, _ timeZone: TimeZone) -> Date.FormatStyle {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         return Date.FormatStyle(locale: Locale(identifier: language), calendar: calendar, timeZone: timeZone)

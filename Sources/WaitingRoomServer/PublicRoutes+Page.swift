@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import WaitingRoomCore
+import WaitingRoomStore
 import WaitingRoomTokens
 
 /// The waiting page, `/wait/{room}/{language}`: the shop's page in a language, built ahead of the requests
@@ -29,7 +30,7 @@ extension PublicRoutes {
 
     func waitPage(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let cache = pages.waitCache
-        let pathLanguage = context.parameters.get("lang").map(String.init)
+        let pathLanguage = context.parameters.get("lang").map { String($0) }
         let noScript = request.uri.queryParameters.get("js") == "0"
         if let pathLanguage, !PagePresentation.languages.contains(pathLanguage), let name = context.parameters.get("room"), RoomName.isValid(name) {
             // A language the page does not have: the room's own address picks one.
@@ -114,7 +115,8 @@ extension PublicRoutes {
         // A new place at the back, said as the script says it: after "join again" (its redirect names the
         // new place), or when the ticket the browser held no longer counts and the page joined afresh.
         let replaced = presented != nil && held == nil && status.ticket != nil
-        if !queueID.isEmpty, replaced || request.uri.queryParameters.get("rejoined").map(String.init) == queueID {
+        let named = request.uri.queryParameters.get("rejoined").map { String($0) }
+        if !queueID.isEmpty, replaced || named == queueID {
             page.sayRejoined(&view, queueID: queueID, language: brand.language)
         }
         var response = respond(view)
@@ -143,7 +145,7 @@ extension PublicRoutes {
         guard check.allows else {
             throw APIError(.forbidden, "cross_site", "this form only works from the waiting page")
         }
-        let language = context.parameters.get("lang").map(String.init).flatMap { PagePresentation.languages.contains($0) ? $0 : nil }
+        let language = context.parameters.get("lang").map { String($0) }.flatMap { PagePresentation.languages.contains($0) ? $0 : nil }
         var location = (language.map { WaitPage.path(room: room, language: $0) } ?? "/wait/\(room)") + "?js=0"
         var headers: HTTPFields = [.cacheControl: "no-store"]
         if request.uri.queryParameters.get("again") == "1" {

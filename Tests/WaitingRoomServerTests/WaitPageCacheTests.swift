@@ -88,7 +88,7 @@ struct WaitPageCacheTests {
         let before = try await HTTP.shared.call(.GET, url)
         #expect(before.body.contains("<h1>Before</h1>"))
         let patched = try await HTTP.shared.call(
-            .PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"displayName":"After","accentColor":"#ffeb3b"}"#
+            .PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: ##"{"displayName":"After","accentColor":"#ffeb3b"}"##
         )
         #expect(patched.status == 200)
         // The gate's copy of the room follows within a refresh or two.

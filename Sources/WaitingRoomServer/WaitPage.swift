@@ -379,27 +379,28 @@ struct WaitPage: Sendable {
 
     /// A time as the page shows it, the same with JavaScript (the script's `timeText`, in the browser's
     /// zone) and without (in UTC: the server knows no other): the language's own pattern with hours,
-    /// minutes, seconds and the zone — "1:00:14 PM UTC", "13:00:14 UTC".
-    static func timeText(_ date: Date, language: String, timeZone: TimeZone = utc) -> String {
-        date.formatted(formatStyle(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).second(.twoDigits).timeZone(.specificName(.short)))
+    /// minutes, seconds and the zone — "1:00:14 PM UTC", "13:00:14 UTC". (The zone is written as the
+    /// browser writes it: ICU's own name for UTC here is "GMT".)
+    static func timeText(_ date: Date, language: String) -> String {
+        date.formatted(formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).second(.twoDigits)) + " UTC"
     }
 
     /// When a drop opens (the script's `openingText`): the time with its zone, and the day and date when it
-    /// is not today — "Thu, Dec 3, 9:00 AM UTC".
-    static func openingText(_ date: Date, now: Date, language: String, timeZone: TimeZone = utc) -> String {
-        var style = formatStyle(language, timeZone).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).timeZone(.specificName(.short))
+    /// is not today (in UTC) — "Thu, Dec 3, 9:00 AM UTC".
+    static func openingText(_ date: Date, now: Date, language: String) -> String {
+        var style = formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits)
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        calendar.timeZone = utc
         if !calendar.isDate(date, inSameDayAs: now) { style = style.weekday(.abbreviated).month(.abbreviated).day() }
-        return date.formatted(style)
+        return date.formatted(style) + " UTC"
     }
 
     static let utc = TimeZone(identifier: "UTC")!
 
-    private static func formatStyle(_ language: String, _ timeZone: TimeZone) -> Date.FormatStyle {
+    private static func formatStyle(_ language: String) -> Date.FormatStyle {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        return Date.FormatStyle(locale: Locale(identifier: language), calendar: calendar, timeZone: timeZone)
+        calendar.timeZone = utc
+        return Date.FormatStyle(locale: Locale(identifier: language), calendar: calendar, timeZone: utc)
     }
 
     static func clock(_ seconds: Int) -> String {

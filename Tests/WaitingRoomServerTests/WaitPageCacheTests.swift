@@ -96,7 +96,7 @@ struct WaitPageCacheTests {
         let after = try await HTTP.shared.call(.GET, url)
         #expect(after.body.contains("<h1>After</h1>"))
         #expect(after.body.contains("--acc:#ffeb3b;--on-acc:#1d2330;--acc-ink:#"))
-        #expect(!after.body.contains("--acc-ink:#ffeb3b"), "a light accent gets a darker ink for the progress fill and the pulse")
+        #expect(!after.body.contains("--on-acc:#1d2330;--acc-ink:#ffeb3b"), "a light accent gets a darker ink for the progress fill and the pulse")
         #expect(after.headers["ETag"].first != before.headers["ETag"].first)
         #expect(try await HTTP.shared.call(.GET, url).body == after.body)
     }

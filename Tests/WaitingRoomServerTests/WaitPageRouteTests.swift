@@ -66,11 +66,11 @@ struct WaitPageRouteTests {
         #expect(queueID(after.body) != id)
         #expect(location.hasSuffix("rejoined=" + (queueID(after.body) ?? "?")), "the redirect names the new place")
         #expect(after.body.contains("1 personne devant vous"), "the old place is still ahead: the new one is at the back")
-        #expect(after.body.contains("Vous avez une nouvelle place à la fin de la file."), "as the JavaScript page says it")
+        #expect(after.body.contains(#"id="note" class="note">Vous avez une nouvelle place à la fin de la file."#), "as the JavaScript page says it")
         #expect(after.body.contains("rejoined=\(queueID(after.body) ?? "?")"), "and the refresh keeps saying it")
         // The notice belongs to that place: the old page's address says nothing for another ticket.
         let other = try await HTTP.shared.call(.GET, gate.base + location, headers: [("Cookie", jar), ("Accept-Language", "fr")])
-        #expect(!other.body.contains("Vous avez une nouvelle place"))
+        #expect(!other.body.contains(#"id="note" class="note">Vous avez une nouvelle place"#))
     }
 
     /// A "join again" form post with the given headers (no Sec-Fetch-Site unless given) and form body.

@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "WaitingRoomTokensTests", dependencies: ["WaitingRoomTokens", "TestSupport"]),
-        .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore"]),
+        .testTarget(name: "WaitingRoomCoreTests", dependencies: ["WaitingRoomCore", "TestSupport"]),
         .testTarget(name: "WaitingRoomStoreTests", dependencies: ["WaitingRoomStore", "WaitingRoomCore", "RedisClient", "TestSupport"]),
         .testTarget(
             name: "DeploymentTests",

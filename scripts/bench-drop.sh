@@ -6,6 +6,9 @@
 #   a primary, a replica and three sentinels; cluster: three primaries) — the gates get that URL form.
 #   HOG_SECONDS=n: a CPU hog (HOG_LOOPS busy loops, default one per core) runs beside the drop for its first n seconds, and
 #   `--check` then allows errors until n + RECOVER_SECONDS (default 10) and none after: the drop must recover.
+#   CACHE=nginx: the reference nginx (Docker/nginx.conf, upstream and paths rewritten) in front of the gates; the
+#   shoppers go through it and the report counts the requests that still reached a gate (from the gates' metrics).
+#   POLL_MODE=board|status (default board): shoppers follow the room board as the waiting page does, or poll status.
 #   CONNECTIONS per gate defaults to 32: on a 2-core machine shared with the gates, more connections cost
 #   more in scheduling than they add (measured: 256 → status p99 119 ms, 64 → 58 ms, 32 → 12 ms).
 set -euo pipefail
@@ -47,6 +50,17 @@ for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"
 echo "bench-drop: ${#gates[@]} gate(s) on $redis_url"
 
+front_args=("${gate_args[@]}"); metrics_args=()
+if [ "${CACHE:-none}" = nginx ]; then
+    proxy=$(free_port); mkdir -p "$dir/nginx"; chmod 777 "$dir/nginx"
+    scripts/nginx-conf.py "$dir/nginx" "$proxy" "${gates[@]}" >"$dir/nginx/nginx.conf"
+    /usr/sbin/nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & started_pids+=($!)
+    wait_http "http://127.0.0.1:$proxy/healthz"
+    front_args=(--gate "http://127.0.0.1:$proxy")
+    for port in "${gates[@]}"; do metrics_args+=(--gate-metrics "http://127.0.0.1:$port"); done
+    echo "bench-drop: nginx (Docker/nginx.conf) on port $proxy in front of the gates"
+fi
+
 hog_args=()
 if [ "${HOG_SECONDS:-0}" -gt 0 ]; then
     # The drop's clock starts a few seconds later (the gates' idle CPU is measured first): the hog covers
@@ -56,7 +70,8 @@ if [ "${HOG_SECONDS:-0}" -gt 0 ]; then
     echo "bench-drop: ${HOG_LOOPS:-$(nproc)} busy loops for the drop's first ${HOG_SECONDS} s"
 fi
 
-"$bin/waitroom" bench drop "${hog_args[@]}" --connections "${CONNECTIONS:-32}" "${gate_args[@]}" \
+"$bin/waitroom" bench drop "${hog_args[@]}" --connections "${CONNECTIONS:-32}" "${front_args[@]}" "${metrics_args[@]}" \
+    --poll-mode "${POLL_MODE:-board}" \
     --order-service "http://127.0.0.1:$orders" \
     --shoppers "$SHOPPERS" --rate "$RATE" --abandon "$ABANDON" --arrivals "$ARRIVALS" --claim-window "$CLAIM_WINDOW" \
     "${pid_args[@]}" --out "$OUT" "$@"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The gate's own CPU per request (from /proc/<pid>/stat, so the load generator's share is not counted), for
-# the capacity plan: hello, a waiting shopper's status poll and a join, each driven by wrk two ways —
+# the capacity plan: hello, a waiting shopper's status poll, a join, a room board read and a waiting page load, each driven by wrk two ways —
 #   saturating: 64 connections sending back to back (what `make bench-http` measures);
 #   paced:      256 connections, each sending one request every PACED_MS (default 100 ms) — what a drop
 #               looks like to a gate: many browsers, each polling now and then, so nothing is batched.
-# Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default.
-# ROUTES picks what to measure (default "hello status join"); also:
-#   page     the waiting page as every shopper loads it (/wait/gate-cpu/en: built ahead, served as bytes);
-#   missing  the page of a room that does not exist (/wait/no-such-room/en);
-#   nojs     the page without JavaScript for a shopper in line (/wait/gate-cpu/en?js=0 with the ticket).
+# Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default. ROUTES picks what to
+# measure; besides the defaults:
+#   redirect  the shop's link /wait/gate-cpu: a redirect to the page in the shopper's language
+#   missing   the page of a room that does not exist (/wait/no-such-room/en)
+#   nojs      the page without JavaScript for a shopper in line (/wait/gate-cpu/en?js=0 with the ticket's cookie)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -30,10 +30,10 @@ paced_ms=${PACED_MS:-100}
 for mode in saturating paced; do
     delay=""; [ "$mode" = paced ] && delay="function delay() return $paced_ms end"
     printf '%s\n' "$delay" > "$scripts/hello-$mode.lua"
-    printf 'wrk.headers["Authorization"] = "Bearer %s"\n%s\n' "$ticket" "$delay" > "$scripts/status-$mode.lua"
-    printf '%s\n' "$delay" > "$scripts/page-$mode.lua"
-    printf '%s\n' "$delay" > "$scripts/missing-$mode.lua"
+    # The board and the page: the same bytes for everyone, read without a ticket.
+    for copy in board page static redirect missing; do cp "$scripts/hello-$mode.lua" "$scripts/$copy-$mode.lua"; done
     printf 'wrk.headers["Cookie"] = "wr_gate-cpu=%s"\n%s\n' "$ticket" "$delay" > "$scripts/nojs-$mode.lua"
+    printf 'wrk.headers["Authorization"] = "Bearer %s"\n%s\n' "$ticket" "$delay" > "$scripts/status-$mode.lua"
     cat > "$scripts/join-$mode.lua" <<LUA
 wrk.method = "POST"
 local n = 0
@@ -46,19 +46,32 @@ $delay
 LUA
 done
 
-ticks() { awk '{print $14 + $15}' "/proc/$gate/stat"; }
+# The baseline and the cache: Debian's nginx with the reference configuration in front of this gate.
+#   nginx-static  a fixed answer from nginx itself (nginx's CPU)
+#   nginx-board   the room board through nginx's microcache (nginx's and the gate's CPU together)
+nginx_dir=$(mktemp -d /tmp/waitroom-gate-cpu-nginx.XXXXXX); chmod 777 "$nginx_dir"; nginx_port=$(free_port)
+scripts/nginx-conf.py "$nginx_dir" "$nginx_port" "$port" --static >"$nginx_dir/nginx.conf"
+/usr/sbin/nginx -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -g 'daemon off;' & nginx=$!; started_pids+=($nginx)
+wait_http "http://127.0.0.1:$nginx_port/static.json"
+
+# CPU ticks of these processes (and their children: nginx's workers).
+ticks() { for pid in "$@" $(pgrep -P "$1" || true); do awk '{print $14 + $15}' "/proc/$pid/stat"; done | awk '{s += $1} END {print s}'; }
 hz=$(getconf CLK_TCK)
 printf '%-8s %-11s %10s %10s %16s\n' route mode requests "req/s" "gate CPU µs/req"
-for route in ${ROUTES:-hello status join}; do
+for route in ${ROUTES:-hello status join board page nginx-static nginx-board}; do
+    url=$base; pids=$gate
     case $route in
         hello) path=/healthz ;; status) path=/v1/rooms/gate-cpu/status ;; join) path=/v1/rooms/gate-cpu/join ;;
-        page) path=/wait/gate-cpu/en ;; missing) path=/wait/no-such-room/en ;; nojs) path="/wait/gate-cpu/en?js=0" ;;
+        board) path=/v1/rooms/gate-cpu/board ;; page) path=/wait/gate-cpu/en ;; redirect) path=/wait/gate-cpu ;;
+        missing) path=/wait/no-such-room/en ;; nojs) path="/wait/gate-cpu/en?js=0" ;;
+        nginx-static) url=http://127.0.0.1:$nginx_port; pids=$nginx; path=/static.json ;;
+        nginx-board) url=http://127.0.0.1:$nginx_port; pids="$nginx $gate"; path=/v1/rooms/gate-cpu/board ;;
     esac
     for mode in saturating paced; do
         connections=64; [ "$mode" = paced ] && connections=256
-        before=$(ticks)
-        out=$(wrk -t1 -c"$connections" -d"${SECONDS_PER:-8}s" -s "$scripts/$route-$mode.lua" "$base$path")
-        after=$(ticks)
+        before=$(ticks $pids)
+        out=$(wrk -t1 -c"$connections" -d"${SECONDS_PER:-8}s" -s "$scripts/${route#nginx-}-$mode.lua" "$url$path")
+        after=$(ticks $pids)
         requests=$(echo "$out" | awk '/requests in/ {print $1}')
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
         non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
@@ -66,4 +79,4 @@ for route in ${ROUTES:-hello status join}; do
         printf '%-8s %-11s %10s %10s %16.0f\n' "$route" "$mode" "$requests" "$rps" "$(python3 -c "print(($after - $before) / $hz * 1e6 / $requests)")"
     done
 done
-rm -rf "$scripts"
+rm -rf "$scripts" "$nginx_dir"

@@ -9,6 +9,8 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v curl >/dev/null || need_apt+=(curl)
+# nginx: the reference cache in front of the gates (BoardCacheTests, `CACHE=nginx scripts/bench-drop.sh`).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 
 if ((${#need_apt[@]})); then

@@ -36,6 +36,9 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     /// Redis CPU above what it used while the gates idled before the drop, per shopper admitted: what grows
     /// with a drop's size (scripts for joins, claims, consume, release; the idle share is ticks and sampling).
     public var redisBusyMicrosecondsPerAdmission: Double?
+    /// The shoppers followed the room board: waiting shoppers send no status polls, so the poll model does not
+    /// apply (the report's requests by route say what reached the gates).
+    public var boardMode: Bool?
 
     public var pollRatio: Double { measuredPolls > 0 ? Double(measuredPolls) / predictedPolls : 0 }
     public var gateCPURatio: Double? { measuredGateCPUSeconds.map { predictedGateCPUSeconds > 0 ? $0 / predictedGateCPUSeconds : 0 } }
@@ -85,12 +88,17 @@ public struct CapacityCheck: Codable, Sendable, Equatable {
     }
 
     var summary: [String] {
-        var lines = [
-            "  capacity plan vs this drop (\(gates) gate\(gates == 1 ? "" : "s") on one Redis):",
-            String(format: "    status polls: model %.0f, measured %d (%.2f×); busiest second: model %.0f/s, measured %.0f/s",
-                   predictedPolls, measuredPolls, pollRatio, predictedPeakPollsPerSecond, measuredPeakPollsPerSecond),
-        ]
-        if let measured = measuredGateCPUSeconds, let ratio = gateCPURatio {
+        var lines = ["  capacity plan vs this drop (\(gates) gate\(gates == 1 ? "" : "s") on one Redis):"]
+        if boardMode == true {
+            lines.append(String(format: "    board mode: no status polls while waiting (the poll model does not apply); %d status calls at shoppers' turns", measuredPolls))
+        } else {
+            lines.append(String(format: "    status polls: model %.0f, measured %d (%.2f×); busiest second: model %.0f/s, measured %.0f/s",
+                                predictedPolls, measuredPolls, pollRatio, predictedPeakPollsPerSecond, measuredPeakPollsPerSecond))
+        }
+        if boardMode == true, let measured = measuredGateCPUSeconds {
+            lines.append(String(format: "    gate CPU: measured %.1f s over all gates (%.1f s of it their idle work: ticks, heartbeats)", measured, gateIdleCPUSeconds))
+        }
+        if let measured = measuredGateCPUSeconds, let ratio = gateCPURatio, boardMode != true {
             lines.append(String(
                 format: "    gate CPU: model %.1f s (%.0f µs/poll, %.0f µs/other request, + %.1f s idle work), measured %.1f s over all gates (%.2f×)",
                 predictedGateCPUSeconds, microsecondsPerPoll, microsecondsPerRequest, gateIdleCPUSeconds, measured, ratio))

@@ -149,6 +149,28 @@ public enum DropAnalysis {
         return sums.map { (le: $0.key, count: $0.value) }
     }
 
+    /// Sums an unlabelled counter (or a histogram's `_count`) across Prometheus text expositions.
+    public static func total(named name: String, in expositions: [String]) -> Double {
+        var sum = 0.0
+        for text in expositions {
+            for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+                if let value = line.split(separator: " ").last.flatMap({ Double($0) }) { sum += value }
+            }
+        }
+        return sum
+    }
+
+    /// The requests that reached the gates, by route, from their counters: joins, status polls (claims
+    /// included), board reads and page loads.
+    public static let gateRequestCounters: [(route: String, metric: String)] = [
+        ("join", "waitroom_join_duration_seconds_count"), ("status", "waitroom_status_duration_seconds_count"),
+        ("board", "waitroom_board_reads_total"), ("page", "waitroom_page_loads_total"),
+    ]
+
+    public static func gateRequests(in expositions: [String]) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: gateRequestCounters.map { ($0.route, Int(total(named: $0.metric, in: expositions))) })
+    }
+
     /// Of the first `first` places handed out (the lowest seqs among everyone's), the share bots hold.
     public static func botShare(botSeqs: [Int64], honestSeqs: [Int64], first: Int) -> Double {
         let everyone = (botSeqs.map { ($0, true) } + honestSeqs.map { ($0, false) }).sorted { $0.0 < $1.0 }.prefix(first)

@@ -32,6 +32,16 @@ public struct DropPlan: Sendable {
     public var bots = 0
     /// Client addresses the bots join from (each honest shopper has an address of their own).
     public var botClients = 1
+    /// How waiting shoppers follow the queue: by the room board (as the waiting page does), or by polling
+    /// `status` as told (apps, and the comparison with the gate before the board).
+    public var pollMode = PollMode.board
+    /// Board mode: reader loops that read the board (through the cache, when there is one) for everyone.
+    public var boardReaders = 4
+
+    public enum PollMode: String, Sendable, Codable, CaseIterable {
+        case board
+        case status
+    }
 
     public init(
         gateURLs: [String], room: String, shoppers: Int, arrivals: ArrivalCurve, abandonFraction: Double, rate: Double,

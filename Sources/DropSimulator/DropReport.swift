@@ -95,6 +95,13 @@ public struct DropReport: Codable, Sendable {
     /// Where Redis spent its time during the drop: `INFO commandstats` usec per command, summed over primaries.
     public var redisMicrosecondsByCommand: [String: Int]?
     public var samples: [DropSample]
+    /// How the shoppers followed the queue (`board` or `status`).
+    public var pollMode: String?
+    /// Requests that reached the gates during the drop, by route (from their own counters; behind a cache,
+    /// the board reads the cache answered are not here).
+    public var gateRequests: [String: Int]?
+    /// All of those per shopper per minute spent in the room (arrival to leaving).
+    public var gateRequestsPerShopperMinute: Double?
 
     /// Builds the report from the shoppers' (and bots') outcomes.
     public init(
@@ -154,6 +161,14 @@ public struct DropReport: Codable, Sendable {
         }
         self.serverPeakRSSBytes = serverPeakRSSBytes
         self.samples = samples
+        pollMode = plan.pollMode.rawValue
+    }
+
+    /// Records what reached the gates (counter differences over the drop).
+    public mutating func recordGateRequests(_ requests: [String: Int]) {
+        gateRequests = requests
+        let total = requests.values.reduce(0, +)
+        gateRequestsPerShopperMinute = shopperSeconds > 0 ? Double(total) / (shopperSeconds / 60) : nil
     }
 
     /// Percentiles with HdrHistogram, recorded in microseconds (`scale` converts seconds to the unit shown).
@@ -179,6 +194,10 @@ public struct DropReport: Codable, Sendable {
                 + (lastErrorAt.map { String(format: " (the last sent at %.1f s)", $0) } ?? ""),
             "  FIFO violations: \(fifoViolations)",
         ]
+        if let requests = gateRequests, let perMinute = gateRequestsPerShopperMinute {
+            let split = requests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append(String(format: "  requests that reached the gates (%@ mode): %.2f per shopper per minute in the room; %@", (pollMode ?? "status") as NSString, perMinute, split as NSString))
+        }
         if let entryRate, let error = entryRateErrorPercent, let window = entryRateWindow {
             lines.append(String(format: "  entry rate: %.2f /s against %.2f configured (%+.2f%%), measured %.0f–%.0f s", entryRate, configuredRate, error, window[0], window[1]))
         } else {

@@ -25,6 +25,8 @@ public final class DropSimulation: Sendable {
     /// When the drop began: every time in the outcomes is seconds since this.
     public let started = ContinuousClock.now
     let counters = LiveCounters()
+    /// Board mode: the board as the reader loops last read it.
+    let board = BoardWatch()
 
     public init(plan: DropPlan) {
         self.plan = plan
@@ -114,6 +116,11 @@ public final class DropSimulation: Sendable {
     public func runWithBots() async -> (shoppers: [ShopperOutcome], bots: BotOutcome) {
         let offsets = plan.arrivals.offsets(count: plan.shoppers)
         async let bots = self.bots()
+        let readers = plan.pollMode == .board ? Task { await self.readBoard() } : nil
+        let deadline = Task {
+            try? await Task.sleep(for: .milliseconds(Int(self.plan.timeLimitSeconds * 1000)))
+            self.board.finish()
+        }
         let outcomes = await withTaskGroup(of: ShopperOutcome.self, returning: [ShopperOutcome].self) { group in
             for (index, offset) in offsets.enumerated() {
                 group.addTask { await self.shopper(index: index, arrivesAt: offset) }
@@ -124,6 +131,9 @@ public final class DropSimulation: Sendable {
             return outcomes
         }
         let botOutcome = await bots
+        readers?.cancel()
+        _ = await readers?.value
+        deadline.cancel()
         try? await client.shutdown()
         return (outcomes, botOutcome)
     }
@@ -197,6 +207,7 @@ public final class DropSimulation: Sendable {
 
         // Join, retrying as the waiting page does (backing off) until the shopper's time runs out.
         var ticket: String?
+        var joinedPlace: Int64?
         var pollAfter = 1_000
         var backoff = RetryBackoff(seed: UInt64(index))
         while elapsed < plan.timeLimitSeconds {
@@ -205,6 +216,7 @@ public final class DropSimulation: Sendable {
             case .success(let reply) where reply.status == 200:
                 outcome.joinLatency = elapsed - begun
                 ticket = reply.ticket
+                joinedPlace = reply.place
                 pollAfter = reply.pollAfterMs ?? 1_000
                 outcome.firstETA = reply.eta.map { ShownETA(at: elapsed, low: $0.low, high: $0.high) }
             case .success(let reply):
@@ -219,6 +231,10 @@ public final class DropSimulation: Sendable {
         counters.joined.add(1, ordering: .relaxed)
         outcome.seq = parsed.seq
         outcome.joinedAt = elapsed
+        if plan.pollMode == .board {
+            await followBoard(index: index, ticket: ticket, seq: parsed.seq, place: joinedPlace, pollGate: pollGate, outcome: &outcome)
+            return outcome
+        }
         // An abandoning shopper polls a few times at most, then closes the tab.
         var pollsLeft = index < plan.noShows ? 0 : outcome.abandoned ? index % 3 : Int.max
 
@@ -260,6 +276,91 @@ public final class DropSimulation: Sendable {
         return outcome
     }
 
+    /// Board mode, after the join: wait (as the page does, on the board) until the turn has come, then claim
+    /// through `status` and check out. An abandoning shopper reads the board a few times and leaves.
+    private func followBoard(index: Int, ticket: String, seq: Int64, place joinedPlace: Int64?, pollGate: String, outcome: inout ShopperOutcome) async {
+        if index < plan.noShows { return }
+        let readAfterMs = board.latest?.readAfterMs ?? 2_000
+        if outcome.abandoned {
+            try? await Task.sleep(for: .milliseconds(index % 3 * readAfterMs))
+            return
+        }
+        var place = joinedPlace
+        var backoff = RetryBackoff(seed: UInt64(index) &+ 1)
+        // Where within its read interval this shopper's page reads (fixed per shopper, spread over everyone).
+        let phase = Double(UInt64(index) &* 0x9E37_79B9 % 1_000) / 1_000
+        while elapsed < plan.timeLimitSeconds {
+            let view = await board.wait(place: place)
+            guard elapsed < plan.timeLimitSeconds, view.state != "closed" else { return }
+            try? await Task.sleep(for: .milliseconds(Int(phase * Double(view.readAfterMs))))
+            // The turn has come (or the room opened on a pre-queue): ask the gate, which claims.
+            while elapsed < plan.timeLimitSeconds {
+                let begun = elapsed
+                let result = await call(.GET, pollGate, "/v1/rooms/\(plan.room)/status", bearer: ticket)
+                guard case .success(let reply) = result, reply.status == 200, let state = reply.state else {
+                    switch result {
+                    case .success(let reply): outcome.recordError("status \(reply.status)", sentAt: begun)
+                    case .failure(let error): outcome.recordError("status \(error)", sentAt: begun)
+                    }
+                    try? await Task.sleep(for: backoff.next())
+                    continue
+                }
+                backoff.reset()
+                let latency = elapsed - begun
+                outcome.polls.append(PollObservation(seq: seq, startedAt: begun, waiting: state == "waiting"))
+                if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
+                place = reply.place ?? place
+                switch state {
+                case "admitted":
+                    outcome.claimLatency = latency
+                    outcome.admittedAt = elapsed
+                    counters.admitted.add(1, ordering: .relaxed)
+                    if let token = reply.token { await checkOut(token: token, outcome: &outcome) }
+                    return
+                case "expired":
+                    outcome.expired = true
+                    return
+                case "closed", "done":
+                    return
+                default:
+                    outcome.statusLatencies.append(latency)
+                }
+                // Entering (an entry moment reserved) or the gate a moment behind: ask again when told. Anything
+                // else (the board this page read was ahead of the gate's): back to the board after that wait.
+                let again = state == "entering" || (state == "waiting" && reply.position == 0)
+                let told = max(reply.pollAfterMs ?? 1_000, 100)
+                try? await Task.sleep(for: .milliseconds(again ? told : min(told, view.readAfterMs)))
+                if again { continue }
+                break
+            }
+        }
+    }
+
+    /// Board mode: `plan.boardReaders` loops read the board through the front (the cache, or a gate),
+    /// staggered so that together they read it `boardReaders` times per read interval.
+    private func readBoard() async {
+        await withTaskGroup(of: Void.self) { group in
+            let readers = max(1, plan.boardReaders)
+            for reader in 0..<readers {
+                group.addTask {
+                    let front = self.plan.gateURLs[reader % self.plan.gateURLs.count]
+                    var interval = 2_000
+                    try? await Task.sleep(for: .milliseconds(interval * reader / readers))
+                    while !Task.isCancelled {
+                        let sent = self.elapsed
+                        if case .success(let reply) = await self.call(.GET, front, "/v1/rooms/\(self.plan.room)/board"), reply.status == 200,
+                            let state = reply.state, let head = reply.head
+                        {
+                            interval = max(100, reply.readAfterMs ?? interval)
+                            self.board.update(BoardWatch.View(state: state, head: head, readAfterMs: interval, readAt: sent))
+                        }
+                        try? await Task.sleep(for: .milliseconds(interval))
+                    }
+                }
+            }
+        }
+    }
+
     /// Places the order (consume + release at the gate, by the order service) or releases the slot directly.
     private func checkOut(token: String, outcome: inout ShopperOutcome) async {
         let begun = elapsed
@@ -286,6 +387,11 @@ public final class DropSimulation: Sendable {
         var ticket: String?
         var token: String?
         var pollAfterMs: Int?
+        /// The shopper's place (join and status), or the board's head; nil when null or absent.
+        var place: Int64?
+        var head: Int64?
+        var position: Int64?
+        var readAfterMs: Int?
         /// `etaSeconds` (its only fields are `low` and `high`); nil when null or absent.
         var eta: (low: Int, high: Int)?
         /// A proof-of-work challenge (428) and its difficulty.
@@ -298,6 +404,10 @@ public final class DropSimulation: Sendable {
             ticket = Self.string("ticket", in: body)
             token = Self.string("token", in: body)
             pollAfterMs = Self.integer("pollAfterMs", in: body)
+            place = Self.integer("place", in: body).map(Int64.init)
+            position = Self.integer("position", in: body).map(Int64.init)
+            head = Self.integer("head", in: body).map(Int64.init)
+            readAfterMs = Self.integer("readAfterMs", in: body)
             if let low = Self.integer("low", in: body), let high = Self.integer("high", in: body) { eta = (low, high) }
             if status == 428 {
                 challenge = Self.string("challenge", in: body)

@@ -104,6 +104,15 @@ struct BenchDrop: AsyncParsableCommand {
     @Option(name: .customLong("model-request-us"), help: "The capacity model's gate CPU per join, claim, consume or release, µs.")
     var modelRequestMicroseconds = CapacityCheck.planMicrosecondsPerRequest
 
+    @Option(name: .customLong("poll-mode"), help: "How waiting shoppers follow the queue: board (read the room board, as the waiting page does) or status (poll status as told, as before the board).")
+    var pollMode = DropPlan.PollMode.board
+
+    @Option(name: .customLong("board-readers"), help: "Board mode: loops that read the board for all shoppers (each shopper acts on what they read).")
+    var boardReaders = 4
+
+    @Option(name: .customLong("gate-metrics"), help: "A gate's own base URL, to count the requests that reached it (repeat; default: the --gate URLs). Use when --gate is a cache in front of the gates.")
+    var gateMetricsURLs: [String] = []
+
     @Flag(help: "Exit non-zero on any error or FIFO violation, or when a shopper never joined (for CI).")
     var check = false
 
@@ -130,6 +139,10 @@ struct BenchDrop: AsyncParsableCommand {
         plan.rampSeconds = rampSeconds.map(Double.init)
         plan.bots = bots
         plan.botClients = botClients
+        plan.pollMode = pollMode
+        plan.boardReaders = boardReaders
+        let metricsGates = gateMetricsURLs.isEmpty ? gates : gateMetricsURLs
+        let gateRequestsBefore = await Self.gateRequests(metricsGates)
         let redis = try redisURL.map { RedisClient(configuration: try RedisConfiguration(url: $0)) }
         // The gates' background work (refresh ticks, heartbeats) while nobody is there yet, for the capacity check.
         var gateIdleCoreShare = 0.0, redisIdleCoreShare = 0.0
@@ -176,13 +189,17 @@ struct BenchDrop: AsyncParsableCommand {
                 redisIdleCoreShare: redisIdleCoreShare, admitted: report.admitted, durationSeconds: simulation.elapsed,
                 microsecondsPerPoll: modelPollMicroseconds, microsecondsPerRequest: modelRequestMicroseconds
             )
+            report.capacity?.boardMode = pollMode == .board ? true : nil
             report.redisMicrosecondsByCommand = redisBefore.flatMap { before in redisAfter.map { $0.microseconds(since: before) } }
         }
         if let before = simulatorCPUBefore, let after = Self.cpuSeconds([getpid()]), after > before {
             report.simulatorCPUSeconds = after - before
             report.shoppersPerSimulatorCore = report.shopperSeconds / (after - before)
         }
-        report.serverSide = await serverSideLatency(gates)
+        report.serverSide = await serverSideLatency(metricsGates)
+        if let before = gateRequestsBefore, let after = await Self.gateRequests(metricsGates) {
+            report.recordGateRequests(after.merging(before) { $0 - $1 })
+        }
         print("")
         print(report.summary)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -212,15 +229,27 @@ struct BenchDrop: AsyncParsableCommand {
     }
 
     /// p99 of join, status and claim from the gates' own histograms: latency without the simulator's queueing.
-    private func serverSideLatency(_ gates: [String]) async -> [String: Double] {
+    /// Each gate's `/metrics` text (those that answered).
+    static func expositions(_ gates: [String]) async -> [String] {
         var expositions: [String] = []
         for gate in gates {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: gate + "/metrics"), timeout: .seconds(5)),
-                let body = try? await response.body.collect(upTo: 1 << 22)
+                response.status == .ok, let body = try? await response.body.collect(upTo: 1 << 22)
             {
                 expositions.append(String(buffer: body))
             }
         }
+        return expositions
+    }
+
+    /// Requests the gates have answered so far, by route; nil unless every gate answered.
+    static func gateRequests(_ gates: [String]) async -> [String: Int]? {
+        let expositions = await expositions(gates)
+        return expositions.count == gates.count ? DropAnalysis.gateRequests(in: expositions) : nil
+    }
+
+    private func serverSideLatency(_ gates: [String]) async -> [String: Double] {
+        let expositions = await Self.expositions(gates)
         var result: [String: Double] = [:]
         for route in ["join", "status", "claim"] {
             let buckets = DropAnalysis.buckets(named: "waitroom_\(route)_duration_seconds", in: expositions)
@@ -340,3 +369,5 @@ struct BenchDrop: AsyncParsableCommand {
         return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
     }
 }
+
+extension DropPlan.PollMode: ExpressibleByArgument {}

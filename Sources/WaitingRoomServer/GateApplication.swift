@@ -62,11 +62,22 @@ public enum GateApplication {
         router.add(middleware: JSONErrorMiddleware<BasicRequestContext>())  // ahead of every route: every error is JSON
         AssetRoutes.add(to: router)
         PlatformRoutes(cache: cache, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
+        let rooms = RoomLookup(cache: cache, store: store)
+        let rules = TicketRules()
+        let flow = ShopperFlow(
+            rooms: rooms, places: .init(committer: committer, store: store), tickets: .init(signer: tickets, rules: rules),
+            admissions: .init(store: store, keys: keys, issuer: configuration.issuer),
+            checks: JoinChecks(
+                limiter: joinLimiter, sharedBudget: configuration.limits.sharedJoinBudget, store: store,
+                proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
+            ),
+            policy: PollPolicy(), failures: failures, metrics: metrics
+        )
         PublicRoutes(
-            rooms: RoomLookup(cache: cache, store: store), committer: committer, store: store, tickets: tickets, keys: keys, rules: TicketRules(), policy: PollPolicy(),
-            issuer: configuration.issuer, secureCookies: configuration.secureCookies, reader: reader, failures: failures,
-            metrics: metrics, pages: pages, jwksJSON: jwksJSON(keys), joinLimiter: joinLimiter, sharedJoinBudget: configuration.limits.sharedJoinBudget, proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
+            flow: flow, reader: reader, pages: pages, jwksJSON: jwksJSON(keys),
+            cookie: TicketCookie(maxAgeSeconds: rules.maximumAgeMs / 1000, secure: configuration.secureCookies)
         ).add(to: router)
+        BoardRoutes(rooms: rooms, boards: BuiltBoards(), readAfterMs: configuration.boardReadAfterMs, metrics: metrics).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)
         ServiceRoutes(

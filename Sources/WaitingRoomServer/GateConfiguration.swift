@@ -45,6 +45,9 @@ public struct GateConfiguration: Sendable {
     public var refreshIntervalMs = 100
     /// After this long without a successful refresh, polls are answered with `"stale": true`.
     public var staleAfterMs = 2_000
+    /// How often a waiting page reads its room's board (the board's `readAfterMs`). 1.5 s with a cache in front (a
+    /// pause then shows on every page within about 3 s); raise it when every board read reaches the gates.
+    public var boardReadAfterMs = 1_500
     public var logFormat = LogFormat.text
     public var logLevel = Logger.Level.info
     /// Rooms created at start-up when absent (from `Config/rooms.yaml` or `WAITROOM_ROOMS_FILE`).
@@ -114,6 +117,7 @@ public struct GateConfiguration: Sendable {
         guard (0...65_535).contains(httpPort) else { throw ConfigurationError(key: "http.port", reason: "must be 0...65535") }
         guard maxBodyBytes >= 256 else { throw ConfigurationError(key: "http.maxBodyBytes", reason: "must be at least 256") }
         guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
+        guard (500...60_000).contains(boardReadAfterMs) else { throw ConfigurationError(key: "board.readAfterMs", reason: "must be 500...60000") }
         try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
         guard (0...16).contains(redisMinReplicas) else { throw ConfigurationError(key: "redis.minReplicas", reason: "must be 0...16") }

@@ -18,6 +18,10 @@ public final class GateMetrics: Sendable {
     let consumes: Metrics.Counter
     let redisErrors: Metrics.Counter
     let redisReconnects: Metrics.Counter
+    /// Room board reads this gate answered (200 or 304): with a cache in front, about one a second per room.
+    let boardReads: Metrics.Counter
+    /// Waiting page loads this gate answered (`GET /wait/…`).
+    let pageLoads: Metrics.Counter
     /// Completed cache refreshes (tick of every room) by this instance.
     public let refreshes: Metrics.Counter
     let joinLatency: Metrics.Timer
@@ -42,6 +46,8 @@ public final class GateMetrics: Sendable {
         redisErrors = Metrics.Counter(label: "waitroom_redis_errors_total", factory: factory)
         redisReconnects = Metrics.Counter(label: "waitroom_redis_reconnects_total", factory: factory)
         refreshes = Metrics.Counter(label: "waitroom_cache_refreshes_total", factory: factory)
+        boardReads = Metrics.Counter(label: "waitroom_board_reads_total", factory: factory)
+        pageLoads = Metrics.Counter(label: "waitroom_page_loads_total", factory: factory)
         joinLatency = Metrics.Timer(label: "waitroom_join_duration_seconds", factory: factory)
         statusLatency = Metrics.Timer(label: "waitroom_status_duration_seconds", factory: factory)
         claimLatency = Metrics.Timer(label: "waitroom_claim_duration_seconds", factory: factory)

@@ -29,6 +29,7 @@ extension PublicRoutes {
     static let languageRedirectMaxAge = 300
 
     func waitPage(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        flow.metrics.pageLoads.increment()
         let cache = pages.waitCache
         let pathLanguage = context.parameters.get("lang").map { String($0) }
         let noScript = request.uri.queryParameters.get("js") == "0"
@@ -36,7 +37,7 @@ extension PublicRoutes {
             // A language the page does not have: the room's own address picks one.
             return Self.redirect(to: "/wait/\(name)", query: request.uri.query, cacheControl: "public, max-age=\(Self.languageRedirectMaxAge)")
         }
-        guard let (room, entry) = try? await self.room(context) else {
+        guard let (room, entry) = try? await flow.room(context.parameters.get("room")) else {
             let language = pathLanguage ?? PagePresentation.language(acceptLanguage: request.headers[.acceptLanguage])
             let missing = cache.missing(language)
             var headers = missing.headers
@@ -88,40 +89,52 @@ extension PublicRoutes {
         func respond(_ view: WaitPage.View) -> Response {
             Response(status: .ok, headers: built.privateHeaders, body: .init(byteBuffer: ByteBuffer(string: page.render(built.prepared, brand, view, pass: pass))))
         }
+        // Without JavaScript the server joins (or polls) for the shopper through the same flow as the API, and
+        // renders its typed answer. A join pass from the shop's link counts as the header the script would send.
         var request = request
-        // A join pass from the shop's link travels as the header the script would send.
         if let pass {
             var head = request.head
             head.headerFields[JoinPassKeys.header] = pass
             request = Request(head: head, body: request.body)
         }
-        let nowMs = Self.nowMs()
-        let presented = presentedTicket(request, room: room)
-        let held = presented.flatMap { try? verifiedTicket($0, room: room, epoch: entry.snapshot.epoch, nowMs: nowMs) }
-        let answer: Response
+        let presented = flow.tickets.presented(request, room: room)
+        let held = presented.flatMap { try? flow.tickets.verified($0, room: room, epoch: entry.snapshot.epoch, nowMs: ShopperFlow.nowMs()) }
+        let answer: (reply: ShopperReply, setCookie: String?)?
         do {
-            answer = try await held == nil ? join(request, context) : status(request, context)
-        } catch let error as APIError {
+            answer = try await noScriptAnswer(request, room: room, presented: held == nil ? nil : presented)
+        } catch {
             return respond(page.view(error, brand: brand))
         }
-        let body = try await Self.collect(answer)
-        guard answer.status == .ok, let status = try? JSONDecoder().decode(WaitPage.Status.self, from: body) else {
-            return respond(page.view(APIError(answer.status, "error", ""), brand: brand))
+        guard let (reply, setCookie) = answer else {
+            // A proof of work is needed, which only the script can solve.
+            return respond(page.view(APIError(.preconditionRequired, "error", ""), brand: brand))
         }
-        let ticketID = held?.id ?? status.ticket.flatMap { try? tickets.open($0) }.flatMap { QueueTicket(payload: $0) }?.id ?? ""
+        let ticketID = held?.id ?? reply.ticket.flatMap(flow.tickets.parsed)?.id ?? ""
         let queueID = PagePresentation.queueID(ticketID: ticketID)
-        var view = page.view(status, brand: brand, queueID: queueID, now: Date())
+        var view = page.view(WaitPage.Status(reply), brand: brand, queueID: queueID, now: Date())
         view.againToken = ticketID.isEmpty ? "" : againFormToken(ticketID: ticketID)
         // A new place at the back, said as the script says it: after "join again" (its redirect names the
         // new place), or when the ticket the browser held no longer counts and the page joined afresh.
-        let replaced = presented != nil && held == nil && status.ticket != nil
+        let replaced = presented != nil && held == nil && setCookie != nil
         let named = request.uri.queryParameters.get("rejoined").map { String($0) }
         if !queueID.isEmpty, replaced || named == queueID {
             page.sayRejoined(&view, queueID: queueID, language: brand.language)
         }
         var response = respond(view)
-        if let cookie = answer.headers[.setCookie] { response.headers[.setCookie] = cookie }
+        if let setCookie { response.headers[.setCookie] = setCookie }
         return response
+    }
+
+    /// Without JavaScript: where the shopper holding `presented` stands, or a join for one who holds no valid
+    /// ticket (with the cookie to set); nil when the join needs a proof of work.
+    private func noScriptAnswer(_ request: Request, room: String, presented: String?) async throws(APIError) -> (reply: ShopperReply, setCookie: String?)? {
+        if let presented { return (try await flow.status(room: room, ticket: presented), nil) }
+        switch try await flow.join(request, room: room, .init()) {
+        case .challenge:
+            return nil
+        case .placed(let reply, let ticket, let newTicket):
+            return (reply, newTicket ? reply.ticket.map { cookie.header(room: ticket.room, ticket: $0) } : nil)
+        }
     }
 
     /// A redirect that keeps the request's query (a join pass, `js=0`).
@@ -136,7 +149,7 @@ extension PublicRoutes {
     func joinAgainForm(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let room = try RequestReader.roomName(context)
         let body = try await reader.body(request)
-        let ticketID = presentedTicket(request, room: room).flatMap { try? tickets.open($0) }.flatMap { QueueTicket(payload: $0) }?.id
+        let ticketID = flow.tickets.presented(request, room: room).flatMap(flow.tickets.parsed)?.id
         let check = JoinAgainFormCheck(
             secFetchSite: request.headers[.secFetchSite], origin: request.headers[.origin], referer: request.headers[.referer],
             host: request.head.authority, token: JoinAgainFormCheck.formField("token", in: String(buffer: body)),
@@ -150,46 +163,46 @@ extension PublicRoutes {
         var headers: HTTPFields = [.cacheControl: "no-store"]
         if request.uri.queryParameters.get("again") == "1" {
             // The API's own "join again": a new place at the back whatever ticket the cookie holds.
-            var head = request.head
-            let body = ByteBuffer(string: #"{"fresh":true}"#)
-            head.headerFields[.contentType] = "application/json"
-            head.headerFields[.contentLength] = String(body.readableBytes)
-            head.headerFields[.transferEncoding] = nil
-            if let answer = try? await join(Request(head: head, body: RequestBody(buffer: body)), context), let cookie = answer.headers[.setCookie] {
-                headers[.setCookie] = cookie
-                if let id = Self.cookieValue(cookie).flatMap({ try? tickets.open($0) }).flatMap({ QueueTicket(payload: $0) })?.id {
-                    location += "&rejoined=" + PagePresentation.queueID(ticketID: id)
-                }
+            if case .placed(let reply, let ticket, true)? = try? await flow.join(request, room: room, .init(fresh: true)), let text = reply.ticket {
+                headers[.setCookie] = cookie.header(room: ticket.room, ticket: text)
+                location += "&rejoined=" + PagePresentation.queueID(ticketID: ticket.id)
             }
         }
         headers[.location] = location
         return Response(status: .seeOther, headers: headers)
     }
 
-    /// The value of a `Set-Cookie` line (`name=value; attributes`).
-    static func cookieValue(_ setCookie: String) -> String? {
-        guard let equals = setCookie.firstIndex(of: "=") else { return nil }
-        return String(setCookie[setCookie.index(after: equals)...].prefix { $0 != ";" })
-    }
-
     /// The "join again" form's token on a page that holds the ticket: the MAC of the ticket's id under the
     /// ticket secret (a prefix of its own keeps it from passing for any other signed value). A cross-site
     /// page cannot read it, and a cross-site post does not carry the ticket cookie (SameSite=Lax) anyway.
     func againFormToken(ticketID: String) -> String {
-        let signed = tickets.sign("join-again-form." + ticketID)
+        let signed = flow.tickets.signer.sign("join-again-form." + ticketID)
         return String(signed[signed.index(after: signed.lastIndex(of: ".")!)...])
     }
+}
 
-    /// The body an API handler answered with.
-    static func collect(_ response: Response) async throws -> Data {
-        final class Sink: ResponseBodyWriter {
-            var data = Data()
-            func write(_ buffer: ByteBuffer) async throws { data.append(contentsOf: buffer.readableBytesView) }
-            func finish(_ trailingHeaders: HTTPFields?) async throws {}
+extension WaitPage.Status {
+    /// What the page shows for a typed answer (the script reads the same fields from the API's JSON).
+    init(_ reply: ShopperReply) {
+        var status = WaitPage.Status(state: reply.answer.state, stale: reply.stale ? true : nil)
+        status.ticket = reply.ticket
+        switch reply.answer {
+        case .waiting(let position, let eta, let onHold, let poll):
+            (status.position, status.onHold, status.pollAfterMs) = (position, onHold, poll)
+            status.etaSeconds = eta.map { ETA(low: $0.low, high: $0.high) }
+        case .paused(let position, let poll):
+            (status.position, status.onHold, status.pollAfterMs) = (position, true, poll)
+        case .scheduled(let opensIn, let poll):
+            (status.opensInSeconds, status.pollAfterMs) = (opensIn, poll)
+        case .entering(let eta, let poll):
+            (status.position, status.pollAfterMs) = (0, poll)
+            status.etaSeconds = ETA(low: eta.low, high: eta.high)
+        case .admitted(let token, let checkoutUrl, _):
+            (status.position, status.token, status.checkoutUrl, status.pollAfterMs) = (0, token, checkoutUrl, 0)
+        case .closed, .done, .expired:
+            status.pollAfterMs = 0
         }
-        let sink = Sink()
-        try await response.body.write(sink)
-        return sink.data
+        self = status
     }
 }
 

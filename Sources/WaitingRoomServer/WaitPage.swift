@@ -105,15 +105,15 @@ struct WaitPage: Sendable {
             var high: Int
         }
         var state: String
-        var position: Int64?
-        var etaSeconds: ETA?
-        var onHold: Bool?
-        var pollAfterMs: Int?
-        var ticket: String?
-        var token: String?
-        var checkoutUrl: String?
-        var stale: Bool?
-        var opensInSeconds: Int?
+        var position: Int64? = nil
+        var etaSeconds: ETA? = nil
+        var onHold: Bool? = nil
+        var pollAfterMs: Int? = nil
+        var ticket: String? = nil
+        var token: String? = nil
+        var checkoutUrl: String? = nil
+        var stale: Bool? = nil
+        var opensInSeconds: Int? = nil
     }
 
     func text(_ key: String, _ language: String, _ values: [String: String] = [:]) -> String {

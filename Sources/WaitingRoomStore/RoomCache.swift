@@ -20,6 +20,9 @@ public final class RoomCache: Sendable {
         /// While capacity binds: the measured rate at which slots come free (offers follow it); nil when
         /// capacity does not bind (see ``SlotsFreeing``).
         public var slotsFreeingPerSecond: Double?
+        /// When this instance took the snapshot: what is built from an entry (the room board) is built once
+        /// per refresh.
+        public var refreshedAt: ContinuousClock.Instant
     }
 
     private struct Sample {
@@ -81,7 +84,7 @@ public final class RoomCache: Sendable {
         return Entry(
             snapshot: cached.snapshot, isStale: now - cached.refreshedAt > staleAfter,
             admissionRate: cached.rates.admission, joinRate: cached.rates.join, claimRate: cached.rates.claim,
-            slotsFreeingPerSecond: cached.slotsFreeing
+            slotsFreeingPerSecond: cached.slotsFreeing, refreshedAt: cached.refreshedAt
         )
     }
 

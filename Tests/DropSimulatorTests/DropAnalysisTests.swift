@@ -170,4 +170,18 @@ struct HonestyTests {
         )
         #expect(blind.predictedPolls == 0 && blind.gateCPURatio == nil)
     }
+
+    @Test("requests that reached the gates: counters and histogram counts summed over gates, by route")
+    func gateRequests() {
+        let gate1 = """
+            # TYPE waitroom_board_reads_total counter
+            waitroom_board_reads_total 12
+            waitroom_join_duration_seconds_bucket{le="0.005"} 3
+            waitroom_join_duration_seconds_count 4
+            waitroom_status_duration_seconds_count 100
+            waitroom_page_loads_total 2
+            """
+        let gate2 = "waitroom_board_reads_total 3\nwaitroom_status_duration_seconds_count 7\nwaitroom_board_reads_total_other 99\n"
+        #expect(DropAnalysis.gateRequests(in: [gate1, gate2]) == ["board": 15, "join": 4, "status": 107, "page": 2])
+    }
 }

@@ -387,12 +387,14 @@ struct WaitPage: Sendable {
 
     /// When a drop opens (the script's `openingText`): the time with its zone, and the day and date when it
     /// is not today (in UTC) — "Thu, Dec 3, 9:00 AM UTC".
+    /// The date and the time are formatted apart and joined by ", " (as the script does): ICU joins them
+    /// differently in different versions ("Fri, Dec 4 at 11:47 PM" here, "Fri, Dec 4, 11:47 PM" in a browser).
     static func openingText(_ date: Date, now: Date, language: String) -> String {
-        var style = formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits)
+        let time = date.formatted(formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits)) + " UTC"
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = utc
-        if !calendar.isDate(date, inSameDayAs: now) { style = style.weekday(.abbreviated).month(.abbreviated).day() }
-        return date.formatted(style) + " UTC"
+        guard !calendar.isDate(date, inSameDayAs: now) else { return time }
+        return date.formatted(formatStyle(language).weekday(.abbreviated).month(.abbreviated).day()) + ", " + time
     }
 
     static let utc = TimeZone(identifier: "UTC")!

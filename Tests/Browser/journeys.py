@@ -465,7 +465,7 @@ def no_javascript_expired_joins_again(world, browser, size):
     wait_for("the offer to lapse", lambda: world.live(room)["lapsed"] >= 1)
     world.patch(room, rate=0)
     page.goto(f"{world.base}/wait/{room}?js=0")
-    assert "Your turn came while you were away" in text(page, "#state")
+    assert "Your turn came while you were away" in text(page, "#state"), page.locator("main").inner_text()
     # The form posts and comes back to the same URL: wait for that navigation itself (waiting for the URL
     # returned at once, before the new page, and read the old one under load).
     with page.expect_navigation(url=f"{world.base}/wait/{room}?js=0&rejoined=*", timeout=TIMEOUT_MS):

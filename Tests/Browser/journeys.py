@@ -468,7 +468,7 @@ def no_javascript_expired_joins_again(world, browser, size):
     assert "Your turn came while you were away" in text(page, "#state"), page.locator("main").inner_text()
     # The form posts and comes back to the same URL: wait for that navigation itself (waiting for the URL
     # returned at once, before the new page, and read the old one under load).
-    with page.expect_navigation(url=f"{world.base}/wait/{room}?js=0&rejoined=*", timeout=TIMEOUT_MS):
+    with page.expect_navigation(url=f"{world.base}/wait/{room}/en?js=0&rejoined=*", timeout=TIMEOUT_MS):
         page.click("#again button")
     # As the JavaScript page says it: a new place, at the back.
     assert "You have a new place at the back of the line." in text(page, "#note")

@@ -578,9 +578,11 @@ def live_region_says_only_what_matters(world, browser, size):
       });
     """)
     page = context.new_page()
+    calls = []
+    page.on("request", lambda r: calls.append(urllib.parse.urlparse(r.url).path.rsplit("/", 1)[-1]))
     page.goto(f"{world.base}/wait/{room}")
     expect_text(page, "#pos", "people ahead of you")
-    start = page.evaluate("window.__said.length")
+    start, before = page.evaluate("window.__said.length"), len(calls)
     positions = set()
     for _ in range(40):
         page.wait_for_timeout(1_000)
@@ -588,6 +590,9 @@ def live_region_says_only_what_matters(world, browser, size):
     said = page.evaluate("window.__said")[start:]
     assert len(positions) > 3, f"the page should count down meanwhile: {positions}"
     assert len(said) <= 3, f"{len(said)} announcements in 40 s: {said}"
+    # Far from its turn, the page reads the board and never asks the gate about itself.
+    waited = calls[before:]
+    assert waited.count("board") >= 10 and waited.count("status") == 0, f"requests while waiting: {waited}"
     context.close()
 
 

@@ -4,7 +4,11 @@
 #   saturating: 64 connections sending back to back (what `make bench-http` measures);
 #   paced:      256 connections, each sending one request every PACED_MS (default 100 ms) — what a drop
 #               looks like to a gate: many browsers, each polling now and then, so nothing is batched.
-# Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default.
+# Release build, one gate, its own Redis (no persistence). SECONDS_PER=8 by default. ROUTES picks what to
+# measure; besides the defaults:
+#   redirect  the shop's link /wait/gate-cpu: a redirect to the page in the shopper's language
+#   missing   the page of a room that does not exist (/wait/no-such-room/en)
+#   nojs      the page without JavaScript for a shopper in line (/wait/gate-cpu/en?js=0 with the ticket's cookie)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -27,7 +31,8 @@ for mode in saturating paced; do
     delay=""; [ "$mode" = paced ] && delay="function delay() return $paced_ms end"
     printf '%s\n' "$delay" > "$scripts/hello-$mode.lua"
     # The board and the page: the same bytes for everyone, read without a ticket.
-    for copy in board page static; do cp "$scripts/hello-$mode.lua" "$scripts/$copy-$mode.lua"; done
+    for copy in board page static redirect missing; do cp "$scripts/hello-$mode.lua" "$scripts/$copy-$mode.lua"; done
+    printf 'wrk.headers["Cookie"] = "wr_gate-cpu=%s"\n%s\n' "$ticket" "$delay" > "$scripts/nojs-$mode.lua"
     printf 'wrk.headers["Authorization"] = "Bearer %s"\n%s\n' "$ticket" "$delay" > "$scripts/status-$mode.lua"
     cat > "$scripts/join-$mode.lua" <<LUA
 wrk.method = "POST"
@@ -57,7 +62,8 @@ for route in ${ROUTES:-hello status join board page nginx-static nginx-board}; d
     url=$base; pids=$gate
     case $route in
         hello) path=/healthz ;; status) path=/v1/rooms/gate-cpu/status ;; join) path=/v1/rooms/gate-cpu/join ;;
-        board) path=/v1/rooms/gate-cpu/board ;; page) path=/wait/gate-cpu ;;
+        board) path=/v1/rooms/gate-cpu/board ;; page) path=/wait/gate-cpu/en ;; redirect) path=/wait/gate-cpu ;;
+        missing) path=/wait/no-such-room/en ;; nojs) path="/wait/gate-cpu/en?js=0" ;;
         nginx-static) url=http://127.0.0.1:$nginx_port; pids=$nginx; path=/static.json ;;
         nginx-board) url=http://127.0.0.1:$nginx_port; pids="$nginx $gate"; path=/v1/rooms/gate-cpu/board ;;
     esac

@@ -130,10 +130,11 @@ wait_until() {
 }
 
 # release_gate_bench NAME: what the wrk benchmarks share — dependencies and wrk installed, a release build
-# of the gate ($bin), and a private Redis without persistence (its port in $redis_port).
+# of the gate ($bin; BENCH_BUILD=debug for a quick look at the debug one), and a private Redis without
+# persistence (its port in $redis_port).
 release_gate_bench() {
     scripts/install-deps.sh
     command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-    build_products release waitroom
+    build_products "${BENCH_BUILD:-release}" waitroom
     start_redis "$(mktemp -d "/tmp/waitroom-$1.XXXXXX")" "$(free_port)" --appendonly no
 }

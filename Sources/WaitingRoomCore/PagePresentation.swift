@@ -75,6 +75,33 @@ public enum PagePresentation {
         return contrast(l, 1) >= contrast(l, luminance((0x1d, 0x23, 0x30))) ? "#ffffff" : "#1d2330"
     }
 
+    /// The accent as a graphic on the page's `backgrounds` (the progress fill on its track, the pulse and the
+    /// message's rule on the card): the shop's colour where it stands out at least 3:1 against every one
+    /// (WCAG 1.4.11, non-text contrast), else the same hue darkened — or, on dark backgrounds, lightened — in
+    /// small steps until it does. A light yellow stays the shop's yellow on the button (with dark text) and
+    /// becomes an ochre on a light card; a navy becomes a lighter blue on a dark one.
+    public static func graphicColor(_ accent: String, on backgrounds: [String]) -> String {
+        guard let color = rgb(accent) else { return accent }
+        let grounds = backgrounds.compactMap(rgb).map(luminance)
+        guard !grounds.isEmpty else { return accent }
+        let towardBlack = grounds.reduce(0, +) / Double(grounds.count) > 0.2
+        func mixed(_ t: Double) -> (Int, Int, Int) {
+            func channel(_ c: Int) -> Int {
+                Int((Double(c) + ((towardBlack ? 0 : 255) - Double(c)) * t).rounded())
+            }
+            return (channel(color.0), channel(color.1), channel(color.2))
+        }
+        var step = 0
+        var candidate = color
+        while step < 20, grounds.contains(where: { contrast(luminance(candidate), $0) < 3 }) {
+            step += 1
+            candidate = mixed(Double(step) / 20)
+        }
+        if step == 0 { return accent }
+        func hex(_ c: Int) -> String { (c < 16 ? "0" : "") + String(c, radix: 16) }
+        return "#" + hex(candidate.0) + hex(candidate.1) + hex(candidate.2)
+    }
+
     /// The language to serve: the room's fixed `language` when set, otherwise the best match of the
     /// `Accept-Language` header (RFC 9110 quality values; `de-CH` matches `de`), otherwise English.
     public static func language(acceptLanguage header: String?, fixed: String? = nil) -> String {

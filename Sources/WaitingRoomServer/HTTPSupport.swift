@@ -118,6 +118,8 @@ struct BearerKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The HTML pages, loaded once from the module's resources.
 struct Pages: Sendable {
     let wait: WaitPage
+    /// The waiting page built ahead of the requests, per room and language.
+    let waitCache: WaitPageCache
     let dashboard: StaticPage
 
     /// The built-in pages, or the waiting page from `templatesDirectory` (`wait.html`, and `strings.json`
@@ -137,6 +139,7 @@ struct Pages: Sendable {
         } catch {
             throw ConfigurationError(key: "WAITROOM_TEMPLATES_DIR", reason: "\(templatesDirectory ?? "built-in page"): \(error)")
         }
+        waitCache = WaitPageCache(page: wait)
         let dashboard = Bundle.module.url(forResource: "dashboard", withExtension: "html", subdirectory: "Resources")
             .flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "<!doctype html><title>WaitingRoom</title><p>page missing</p>"
         self.dashboard = StaticPage(html: dashboard, scriptHashes: (try? PageSecurity.scriptHashes(of: dashboard)) ?? [])

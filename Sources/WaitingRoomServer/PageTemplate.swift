@@ -55,6 +55,45 @@ struct PageTemplate: Sendable {
         self.segments = segments
     }
 
+    private init(segments: [Segment], scriptHashes: [String]) {
+        self.segments = segments
+        self.scriptHashes = scriptHashes
+    }
+
+    /// This template with the placeholders in `values` filled in and the literals between them joined: what
+    /// is the same on every page of a room and language is rendered once, and a request renders only the
+    /// few placeholders left (``render(_:)``). The script hashes stay those of the template as written.
+    func filling(_ values: [String: String]) -> PageTemplate {
+        var filled: [Segment] = []
+        func append(_ text: String) {
+            guard !text.isEmpty else { return }
+            if case .literal(let previous) = filled.last {
+                filled[filled.count - 1] = .literal(previous + text)
+            } else {
+                filled.append(.literal(text))
+            }
+        }
+        for segment in segments {
+            switch segment {
+            case .literal(let text): append(text)
+            case .escaped(let key): if let value = values[key] { append(HTML.escape(value)) } else { filled.append(segment) }
+            case .hidden(let key): if let value = values[key] { append(value.isEmpty ? " hidden" : "") } else { filled.append(segment) }
+            case .raw(let key): if let value = values[key] { append(value) } else { filled.append(segment) }
+            }
+        }
+        return PageTemplate(segments: filled, scriptHashes: scriptHashes)
+    }
+
+    /// The placeholder names still open (not filled by ``filling(_:)``).
+    var openPlaceholders: Set<String> {
+        Set(segments.compactMap { segment -> String? in
+            switch segment {
+            case .literal: nil
+            case .escaped(let key), .hidden(let key), .raw(let key): key
+            }
+        })
+    }
+
     func render(_ values: [String: String]) -> String {
         var out = ""
         for segment in segments {

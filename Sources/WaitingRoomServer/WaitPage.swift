@@ -18,7 +18,7 @@ struct WaitPage: Sendable {
     static let placeholders: Set<String> = [
         "lang", "title", "accent", "accentText", "state_name", "logo", "heading", "message", "room", "refresh", "data",
         "clock", "opens", "state", "pos", "eta", "note", "bar", "go_href", "go", "again", "refresh_link", "fine",
-        "updated", "qid", "shop_href", "shop_link", "shop_label", "again_token",
+        "updated", "qid", "shop_href", "shop_link", "shop_label", "again_token", "page", "accentInk", "accentInkDark", "refresh_href",
     ]
 
     init(template text: String, strings json: Data) throws {
@@ -58,7 +58,7 @@ struct WaitPage: Sendable {
     // MARK: What the page says
 
     /// The shop's side of the page: who it is, in which language.
-    struct Brand: Sendable {
+    struct Brand: Sendable, Equatable {
         var room: String
         var language: String
         var heading: String
@@ -67,8 +67,6 @@ struct WaitPage: Sendable {
         var accent: String
         var message: String?
         var claimWindowSeconds: Int
-        /// The shop's join pass from the page's URL, kept on the way to the page without JavaScript.
-        var pass: String?
 
         init(room: String, settings: RoomSettings?, language: String) {
             self.room = room
@@ -96,6 +94,8 @@ struct WaitPage: Sendable {
         var refreshSeconds: Int?
         /// The script stays idle (unknown room).
         var stopped = false
+        /// The queue id of a new place at the back the page has said so for: the refresh keeps saying it.
+        var rejoinedID = ""
     }
 
     /// A poll or join answer of the public API, as the page without JavaScript reads it.
@@ -145,7 +145,7 @@ struct WaitPage: Sendable {
         var view = View()
         view.stateName = status.state
         view.queueID = queueID.isEmpty ? "" : text("queue_id", language, ["id": queueID])
-        view.updated = text("updated", language, ["time": now.formatted(Date.FormatStyle(date: .omitted, time: .standard, timeZone: TimeZone(identifier: "UTC")!).locale(Locale(identifier: language))) + " UTC"])
+        view.updated = text("updated", language, ["time": Self.timeText(now, language: language)])
         view.note = status.stale == true ? text("stale", language) : ""
         view.refreshSeconds = max(2, min(60, (status.pollAfterMs ?? 5_000) / 1_000))
         view.fine = text("nojs_refresh", language)
@@ -154,7 +154,7 @@ struct WaitPage: Sendable {
             view.state = text("scheduled", language)
             if let seconds = status.opensInSeconds {
                 view.clock = text("opens_in", language, ["t": Self.clock(seconds)])
-                view.opens = text("opens_at", language, ["time": now.addingTimeInterval(Double(seconds)).formatted(Date.FormatStyle(date: .abbreviated, time: .shortened, timeZone: TimeZone(identifier: "UTC")!).locale(Locale(identifier: language))) + " UTC"])
+                view.opens = text("opens_at", language, ["time": Self.openingText(now.addingTimeInterval(Double(seconds)), now: now, language: language)])
             }
         case "waiting", "open", "paused":
             view.stateName = status.state == "paused" ? "paused" : "waiting"
@@ -237,6 +237,14 @@ struct WaitPage: Sendable {
         return view
     }
 
+    /// "You have a new place at the back of the line", as the script says it after a rejoin, while the
+    /// shopper is in line with that place.
+    func sayRejoined(_ view: inout View, queueID: String, language: String) {
+        guard ["waiting", "paused", "entering", "scheduled"].contains(view.stateName) else { return }
+        view.rejoinedID = queueID
+        if view.note.isEmpty { view.note = text("rejoined", language) }
+    }
+
     /// The page for an unknown room: translated, styled, with nothing for the script to do.
     func notFound(_ language: String) -> View {
         var view = View()
@@ -259,41 +267,91 @@ struct WaitPage: Sendable {
 
     // MARK: Rendering
 
-    /// The whole page. `noJavaScriptURL` is where the noscript refresh goes.
-    func render(_ brand: Brand, _ view: View, title: String? = nil) -> String {
+    /// The page's own address in a language: `/wait/{room}/{language}` (the language in the path, so a
+    /// shared cache keys on it without a `Vary`).
+    static func path(room: String, language: String) -> String {
+        "/wait/\(room)/\(language)"
+    }
+
+    /// The template with the shop's side filled in (everything but the view): done once per room, language
+    /// and settings, so a request renders only the few placeholders of its state (``render(_:_:pass:)``).
+    /// - Parameters:
+    ///   - title: a page title other than the shop's name (the unknown room's page).
+    ///   - stopped: the script stays idle (an unknown room).
+    func prepare(_ brand: Brand, title: String? = nil, stopped: Bool = false) -> PageTemplate {
         let language = brand.language
-        var noJS = "/wait/\(brand.room)?js=0"
-        if let pass = brand.pass?.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) {
-            noJS += "&pass=" + pass
-        }
         var values: [String: String] = [
             "lang": language,
+            "page": Self.path(room: brand.room, language: language),
             "title": (title ?? brand.heading) + " · " + text("waiting_room", language),
             "accent": brand.accent, "accentText": PagePresentation.textColor(on: brand.accent),
-            "state_name": view.stateName, "logo": brand.logoUrl ?? "", "heading": title ?? brand.heading,
+            "accentInk": PagePresentation.graphicColor(brand.accent, on: Self.lightGrounds),
+            "accentInkDark": PagePresentation.graphicColor(brand.accent, on: Self.darkGrounds),
+            "logo": brand.logoUrl ?? "", "heading": title ?? brand.heading,
             "message": brand.message ?? "", "room": brand.room,
+            "shop_href": brand.shopUrl ?? "", "shop_label": shopLabel(brand),
+            "data": scriptData(brand, stopped: stopped),
+        ]
+        for (key, value) in strings[language] ?? [:] { values["t." + key] = value }
+        return template.filling(values)
+    }
+
+    /// The card and the progress track in the light theme and the dark one (`wait.html`'s `--card` and
+    /// `--line`): the accent's graphics keep 3:1 against both.
+    static let lightGrounds = ["#ffffff", "#e3e7ee"]
+    static let darkGrounds = ["#1b212b", "#353d4b"]
+
+    /// The whole page. `pass` (a join pass from the page's URL) travels on to the page without JavaScript.
+    func render(_ brand: Brand, _ view: View, title: String? = nil, pass: String? = nil) -> String {
+        render(prepare(brand, title: title, stopped: view.stopped), brand, view, pass: pass)
+    }
+
+    /// The page from a template the shop's side is already in (``prepare(_:title:stopped:)``).
+    func render(_ prepared: PageTemplate, _ brand: Brand, _ view: View, pass: String? = nil) -> String {
+        prepared.render(viewValues(brand, view, pass: pass))
+    }
+
+    /// The placeholders of the shopper's state.
+    func viewValues(_ brand: Brand, _ view: View, pass: String?) -> [String: String] {
+        let language = brand.language
+        var values: [String: String] = [
+            "state_name": view.stateName,
             "clock": view.clock, "opens": view.opens, "state": view.state, "pos": view.pos, "eta": view.eta, "note": view.note,
             "bar": view.bar.map(String.init) ?? "", "go": view.go, "go_href": view.goHref, "again": view.again ? "again" : "", "again_token": view.againToken,
             "refresh_link": view.refreshSeconds == nil || view.stopped ? "" : text("refresh_now", language),
             "fine": view.fine, "updated": view.updated, "qid": view.queueID,
-            "shop_href": brand.shopUrl ?? "", "shop_label": shopLabel(brand),
             // The small link to the shop steps aside when the main button already goes there.
             "shop_link": brand.shopUrl == nil || view.goHref == brand.shopUrl ? "" : "shown",
+            "refresh": "", "refresh_href": noScriptURL(brand, pass: pass, rejoined: view.rejoinedID),
         ]
         if let seconds = view.refreshSeconds, !view.stopped {
-            values["refresh"] = #"<meta http-equiv="refresh" content="\#(seconds);url=\#(HTML.escape(noJS))">"#
+            values["refresh"] = refreshTag(brand, seconds: seconds, pass: pass, rejoined: view.rejoinedID)
         }
-        values["data"] = scriptData(brand, view)
-        for (key, value) in strings[language] ?? [:] { values["t." + key] = value }
-        return template.render(values)
+        return values
     }
 
-    /// What the script needs, as JSON that is safe inside `<script type="application/json">`.
-    private func scriptData(_ brand: Brand, _ view: View) -> String {
+    /// The `<meta>` refresh to the page without JavaScript (inside `<noscript>`).
+    func refreshTag(_ brand: Brand, seconds: Int, pass: String?, rejoined: String) -> String {
+        #"<meta http-equiv="refresh" content="\#(seconds);url=\#(HTML.escape(noScriptURL(brand, pass: pass, rejoined: rejoined)))">"#
+    }
+
+    /// The page without JavaScript, in the page's language, with the shop's join pass and the new place's
+    /// notice carried along.
+    func noScriptURL(_ brand: Brand, pass: String?, rejoined: String) -> String {
+        let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        var url = Self.path(room: brand.room, language: brand.language) + "?js=0"
+        if let pass = pass?.addingPercentEncoding(withAllowedCharacters: unreserved) { url += "&pass=" + pass }
+        if let rejoined = rejoined.addingPercentEncoding(withAllowedCharacters: unreserved), !rejoined.isEmpty { url += "&rejoined=" + rejoined }
+        return url
+    }
+
+    /// What the script needs, as JSON that is safe inside `<script type="application/json">`. Rendered once
+    /// per room and language (``prepare(_:title:stopped:)``).
+    private func scriptData(_ brand: Brand, stopped: Bool) -> String {
         let object: [String: Any] = [
             "room": brand.room, "lang": brand.language, "title": brand.heading, "strings": strings[brand.language] ?? [:],
             "shopUrl": brand.shopUrl ?? "", "shopLabel": shopLabel(brand), "claimWindowSeconds": brand.claimWindowSeconds,
-            "stopped": view.stopped,
+            "stopped": stopped,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         // `<` never appears raw, so no `</script>` or `<!--` can end or confuse the element.
@@ -317,6 +375,34 @@ struct WaitPage: Sendable {
         return a == b
             ? text("eta_hours", language, ["n": number(a, language)])
             : text("eta_hours_range", language, ["a": number(a, language), "b": number(b, language)])
+    }
+
+    /// A time as the page shows it, the same with JavaScript (the script's `timeText`, in the browser's
+    /// zone) and without (in UTC: the server knows no other): the language's own pattern with hours,
+    /// minutes, seconds and the zone — "1:00:14 PM UTC", "13:00:14 UTC". (The zone is written as the
+    /// browser writes it: ICU's own name for UTC here is "GMT".)
+    static func timeText(_ date: Date, language: String) -> String {
+        date.formatted(formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits).second(.twoDigits)) + " UTC"
+    }
+
+    /// When a drop opens (the script's `openingText`): the time with its zone, and the day and date when it
+    /// is not today (in UTC) — "Thu, Dec 3, 9:00 AM UTC".
+    /// The date and the time are formatted apart and joined by ", " (as the script does): ICU joins them
+    /// differently in different versions ("Fri, Dec 4 at 11:47 PM" here, "Fri, Dec 4, 11:47 PM" in a browser).
+    static func openingText(_ date: Date, now: Date, language: String) -> String {
+        let time = date.formatted(formatStyle(language).hour(.defaultDigits(amPM: .abbreviated)).minute(.twoDigits)) + " UTC"
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = utc
+        guard !calendar.isDate(date, inSameDayAs: now) else { return time }
+        return date.formatted(formatStyle(language).weekday(.abbreviated).month(.abbreviated).day()) + ", " + time
+    }
+
+    static let utc = TimeZone(identifier: "UTC")!
+
+    private static func formatStyle(_ language: String) -> Date.FormatStyle {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = utc
+        return Date.FormatStyle(locale: Locale(identifier: language), calendar: calendar, timeZone: utc)
     }
 
     static func clock(_ seconds: Int) -> String {

@@ -284,8 +284,11 @@ def paused_keeps_the_place(world, browser, size):
     page = context.new_page()
     page.goto(f"{world.base}/wait/{room}")
     qid = queue_id(page)
+    paused_at = time.monotonic()
     world.action(room, "pause")
     expect_text(page, "#state", "The line is paused. You keep your place.")
+    took = time.monotonic() - paused_at
+    assert took <= 3.5, f"the pause showed {took:.1f}s after it was made (the board is read every ~2 s)"
     axe(page, "paused")
     world.action(room, "resume")
     expect_text(page, "#state", "You're in line")
@@ -434,7 +437,7 @@ def without_javascript(world, browser, size):
     context = browser.new_context(viewport=SIZES[size], java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{world.base}/wait/{room}")
-    page.wait_for_url(f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS)
+    page.wait_for_url(f"{world.base}/wait/{room}/en?js=0", timeout=TIMEOUT_MS)
     page.wait_for_selector("#qid:not([hidden])", timeout=TIMEOUT_MS)
     assert "You're in line" in text(page, "#state")
     qid = text(page, "#qid")
@@ -462,16 +465,165 @@ def no_javascript_expired_joins_again(world, browser, size):
     wait_for("the offer to lapse", lambda: world.live(room)["lapsed"] >= 1)
     world.patch(room, rate=0)
     page.goto(f"{world.base}/wait/{room}?js=0")
-    assert "Your turn came while you were away" in text(page, "#state")
+    assert "Your turn came while you were away" in text(page, "#state"), page.locator("main").inner_text()
     # The form posts and comes back to the same URL: wait for that navigation itself (waiting for the URL
     # returned at once, before the new page, and read the old one under load).
-    with page.expect_navigation(url=f"{world.base}/wait/{room}?js=0", timeout=TIMEOUT_MS):
+    with page.expect_navigation(url=f"{world.base}/wait/{room}/en?js=0&rejoined=*", timeout=TIMEOUT_MS):
         page.click("#again button")
+    # As the JavaScript page says it: a new place, at the back.
+    assert "You have a new place at the back of the line." in text(page, "#note")
     # Rate 0 holds the queue: the new place is waiting (it once flaked when a bucket saved up at rate 5 still
     # offered the new place a tick later; the model now empties the bucket at rate 0).
     state = text(page, "#state")
     assert "You're in line" in state, f"after joining again: {state!r}"
     assert text(page, "#qid") != qid
+    context.close()
+
+
+def long_name(world, size):
+    return world.room(f"long-{size}", rate=0, displayName="Supercalifragilisticexpialidocious-Limited-Edition-Sneakers-Drop",
+                      message="Onepairpercustomerpleasenoexceptionsforanyoneeveranywhereatall.")
+
+
+@journey(sizes=("phone",))
+def narrow_screen_long_words(world, browser, size):
+    """At 320 px, a shop name that is one long word wraps inside the card (and the links and buttons
+    under it), and nothing scrolls sideways."""
+    room = long_name(world, "narrow")
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    queue_id(page)
+    world.action(room, "close")  # the "Back to <long name>" button too
+    expect_text(page, "#state", "Sold out")
+    overflow = page.evaluate("""() => {
+      const main = document.querySelector("main");
+      const box = main.getBoundingClientRect();
+      const out = [...main.querySelectorAll("*")].filter((e) => !e.hidden && e.offsetParent !== null)
+        .filter((e) => { const r = e.getBoundingClientRect(); return r.right > box.right + 0.5 || r.left < box.left - 0.5; })
+        .map((e) => e.id || e.tagName);
+      return { out, page: document.documentElement.scrollWidth, width: window.innerWidth };
+    }""")
+    shot(page, "long-word-320")
+    assert not overflow["out"], f"out of the card at 320 px: {overflow}"
+    assert overflow["page"] <= overflow["width"], f"the page scrolls sideways: {overflow}"
+    context.close()
+
+
+@journey()
+def dark_theme(world, browser, size):
+    """prefers-color-scheme: dark gives a dark card, readable text (axe), and a visible progress fill."""
+    room = world.room(f"dark-{size}", rate=0, accentColor="#0b1f4d")
+    for _ in range(3):
+        world.http("POST", f"/v1/rooms/{room}/join")
+    context = browser.new_context(viewport=SIZES[size], color_scheme="dark")
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "You're in line")
+    background = page.evaluate("() => getComputedStyle(document.querySelector('main')).backgroundColor")
+    assert background != "rgb(255, 255, 255)", background
+    shot(page, f"dark-{size}")
+    axe(page, f"dark theme ({size})")
+    assert contrast_of(page, "#fill") >= 3
+    context.close()
+
+
+def contrast_of(page, selector, pseudo=None):
+    """WCAG contrast of an element's background colour against the card's."""
+    return page.evaluate("""([s, pseudo]) => {
+      const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+      const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+      const a = lum(getComputedStyle(document.querySelector(s), pseudo).backgroundColor);
+      const b = lum(getComputedStyle(document.querySelector("main")).backgroundColor);
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    }""", [selector, pseudo])
+
+
+@journey(sizes=("desktop",))
+def light_accent_keeps_contrast(world, browser, size):
+    """A light accent (a pale yellow): the button keeps it with dark text; the progress fill and the pulse
+    take a darker ink of it that stands out from the card."""
+    room = world.room("pale", rate=0, accentColor="#fff59d")
+    for _ in range(3):
+        world.http("POST", f"/v1/rooms/{room}/join")
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "You're in line")
+    page.wait_for_selector("#bar:not([hidden])", timeout=TIMEOUT_MS)
+    fill, pulse = contrast_of(page, "#fill"), contrast_of(page, "#state", "::before")
+    shot(page, f"light-accent-{size}")
+    axe(page, "light accent")
+    assert fill >= 3 and pulse >= 3, f"fill {fill:.2f}:1, pulse {pulse:.2f}:1"
+    context.close()
+
+
+@journey(sizes=("phone",))
+def live_region_says_only_what_matters(world, browser, size):
+    """A screen reader hears the changes that matter: over 40 s of a line that moves slowly (the page counts
+    down between reads), the polite region speaks at most three times."""
+    room = world.room("announce", rate=0, joinsPerClientPerMinute=0)
+    for _ in range(200):
+        world.http("POST", f"/v1/rooms/{room}/join")
+    world.patch(room, rate=0.5)
+    context = browser.new_context(viewport=SIZES[size])
+    context.add_init_script("""
+      window.__said = [];
+      document.addEventListener("DOMContentLoaded", () => {
+        for (const node of document.querySelectorAll("[aria-live]")) {
+          if (node.getAttribute("aria-live") === "off") continue;
+          new MutationObserver(() => window.__said.push(node.textContent)).observe(node, { childList: true, characterData: true, subtree: true });
+        }
+      });
+    """)
+    page = context.new_page()
+    calls = []
+    page.on("request", lambda r: calls.append(urllib.parse.urlparse(r.url).path.rsplit("/", 1)[-1]))
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#pos", "people ahead of you")
+    start, before = page.evaluate("window.__said.length"), len(calls)
+    positions = set()
+    for _ in range(40):
+        page.wait_for_timeout(1_000)
+        positions.add(text(page, "#pos"))
+    said = page.evaluate("window.__said")[start:]
+    assert len(positions) > 3, f"the page should count down meanwhile: {positions}"
+    assert len(said) <= 3, f"{len(said)} announcements in 40 s: {said}"
+    # Far from its turn, the page reads the board and never asks the gate about itself.
+    waited = calls[before:]
+    assert waited.count("board") >= 10 and waited.count("status") == 0, f"requests while waiting: {waited}"
+    context.close()
+
+
+@journey(sizes=("desktop",))
+def times_alike_with_and_without_javascript(world, browser, size):
+    """One time format with and without JavaScript (here both in UTC), with the zone; an opening on another
+    day shows its date."""
+    room = world.room("times", rate=0)
+    context = browser.new_context(viewport=SIZES[size], timezone_id="UTC", locale="en-US")
+    page = context.new_page()
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#updated", "Last updated")
+    scripted = text(page, "#updated")
+    plain = browser.new_context(viewport=SIZES[size], java_script_enabled=False, timezone_id="UTC", locale="en-US").new_page()
+    plain.goto(f"{world.base}/wait/{room}")
+    plain.wait_for_selector("#updated:not([hidden])", timeout=TIMEOUT_MS)
+    server = text(plain, "#updated")
+    import re
+    shape = lambda s: re.sub(r"\d+", "9", s.replace("\u202f", " ").replace("\xa0", " "))
+    assert shape(scripted) == shape(server), f"{scripted!r} vs {server!r}"
+    assert scripted.endswith("UTC"), scripted
+    later = world.room("times-later", rate=5, opensAt="+172800")
+    page.goto(f"{world.base}/wait/{later}")
+    expect_text(page, "#opens", "Opens ")
+    opens = text(page, "#opens")
+    plain.goto(f"{world.base}/wait/{later}")
+    plain.wait_for_selector("#opens:not([hidden])", timeout=TIMEOUT_MS)
+    assert shape(opens) == shape(text(plain, "#opens")), f"{opens!r} vs {text(plain, '#opens')!r}"
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    assert any(m in opens for m in months) and opens.endswith("UTC"), opens
+    plain.context.close()
     context.close()
 
 
@@ -667,11 +819,11 @@ def measure(world, browser):
     context = browser.new_context(viewport=SIZES["desktop"])
     page = context.new_page()
     sizes = []
-    page.on("response", lambda r: sizes.append((r.url, len(r.body()) if r.request.resource_type != "fetch" else 0)))
+    page.on("response", lambda r: sizes.append((r.url, len(r.body()) if r.request.resource_type != "fetch" and r.status == 200 else 0)))
     page.goto(f"{world.base}/wait/{room}")
     queue_id(page)
     paint = page.evaluate("() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime")
-    html = next(n for u, n in sizes if "/wait/" in u)
+    html = next(n for u, n in sizes if "/wait/" in u and n)
     context.close()
     return html, paint
 

@@ -58,12 +58,19 @@ struct WaitPageRouteTests {
 
         let again = try await post(gate.port, "/wait/\(room)?js=0&again=1", cookie: jar, site: "same-origin")
         #expect(again.hasPrefix("HTTP/1.1 303"), "\(again)")
-        #expect(header("Location", in: again) == "/wait/\(room)?js=0")
+        let location = try #require(header("Location", in: again))
+        #expect(location.hasPrefix("/wait/\(room)?js=0&rejoined="))
         let newJar = try #require(header("Set-Cookie", in: again)?.split(separator: ";").first.map(String.init))
         #expect(newJar != jar)
-        let after = try await HTTP.shared.call(.GET, gate.base + "/wait/\(room)?js=0", headers: [("Cookie", newJar), ("Accept-Language", "fr")])
+        let after = try await HTTP.shared.call(.GET, gate.base + location, headers: [("Cookie", newJar), ("Accept-Language", "fr")])
         #expect(queueID(after.body) != id)
+        #expect(location.hasSuffix("rejoined=" + (queueID(after.body) ?? "?")), "the redirect names the new place")
         #expect(after.body.contains("1 personne devant vous"), "the old place is still ahead: the new one is at the back")
+        #expect(after.body.contains(#"id="note" class="note">Vous avez une nouvelle place à la fin de la file."#), "as the JavaScript page says it")
+        #expect(after.body.contains("rejoined=\(queueID(after.body) ?? "?")"), "and the refresh keeps saying it")
+        // The notice belongs to that place: the old page's address says nothing for another ticket.
+        let other = try await HTTP.shared.call(.GET, gate.base + location, headers: [("Cookie", jar), ("Accept-Language", "fr")])
+        #expect(!other.body.contains(#"id="note" class="note">Vous avez une nouvelle place"#))
     }
 
     /// A "join again" form post with the given headers (no Sec-Fetch-Site unless given) and form body.

@@ -52,7 +52,7 @@ struct WaitPageTests {
         let data = try #require(html.range(of: #"id="wr-data">"#).map { html[$0.upperBound...] }?.prefix { $0 != "<" })
         #expect(data.contains(#"\u003c/script>"#) || data.contains(#"\u003c\/script>"#))
         // Without JavaScript, the page goes to its server-rendered form at once.
-        #expect(html.contains(#"<noscript><meta http-equiv="refresh" content="0;url=/wait/drop1?js=0"></noscript>"#))
+        #expect(html.contains(#"<noscript><meta http-equiv="refresh" content="0;url=/wait/drop1/de?js=0"></noscript>"#))
     }
 
     @Test("the logo's origin, and only it, is added to the page's image sources")
@@ -72,7 +72,7 @@ struct WaitPageTests {
         #expect(view.refreshSeconds == 8)
         #expect(view.queueID == "Warte-ID Ab3d-Ef9h")
         let html = page.render(brand(language: "de"), view)
-        #expect(html.contains(#"content="8;url=/wait/drop1?js=0""#))
+        #expect(html.contains(#"content="8;url=/wait/drop1/de?js=0""#))
         #expect(html.contains("1.234 Personen vor Ihnen"))
     }
 
@@ -84,7 +84,7 @@ struct WaitPageTests {
         #expect(admitted.refreshSeconds == nil)
         let expired = page.view(.init(state: "expired"), brand: shop, queueID: "", now: Date())
         #expect(expired.again && expired.eta.contains("new place at the back"))
-        #expect(page.render(shop, expired).contains(#"action="/wait/drop1?js=0&amp;again=1""#))
+        #expect(page.render(shop, expired).contains(#"action="/wait/drop1/en?js=0&amp;again=1""#))
         let closed = page.view(.init(state: "closed"), brand: shop, queueID: "", now: Date())
         #expect(closed.goHref == "https://shop.example/" && closed.go == "Back to Acme")
         #expect(closed.refreshSeconds != nil)  // a reopened drop lets the shopper back in
@@ -100,6 +100,66 @@ struct WaitPageTests {
     ])
     func etaWords(low: Int, high: Int, expected: String) {
         #expect(page.etaWords(low: low, high: high, "en") == expected)
+    }
+    @Test("a template filled in ahead renders the same page as rendering it whole")
+    func preparedTemplate() throws {
+        let shop = brand { $0.displayName = "Acme"; $0.shopUrl = "https://shop.example/"; $0.message = "One <pair>" }
+        let prepared = page.prepare(shop)
+        #expect(prepared.openPlaceholders.isSubset(of: Set(page.viewValues(shop, page.joining("en"), pass: nil).keys)), "only the view is left")
+        let views = [
+            page.joining("en"),
+            page.view(.init(state: "waiting", position: 12, etaSeconds: .init(low: 60, high: 120), onHold: false, pollAfterMs: 4_000), brand: shop, queueID: "ab12-cd34", now: Date()),
+            page.view(.init(state: "closed"), brand: shop, queueID: "", now: Date()),
+        ]
+        for view in views {
+            #expect(page.render(prepared, shop, view, pass: "p") == page.render(shop, view, pass: "p"))
+        }
+        let template = try PageTemplate("<p>{{a}}</p><i{{b?hidden}}>{{!c}}</i>{{a}}") { _ in true }
+        let partly = template.filling(["a": "<x>", "b": ""])
+        #expect(partly.openPlaceholders == ["c"])
+        #expect(partly.render(["c": "<b>"]) == template.render(["a": "<x>", "b": "", "c": "<b>"]))
+        #expect(partly.segments.count == 3, "the literals around a filled placeholder are joined")
+    }
+
+    @Test("a new place at the back is said without JavaScript too, and the refresh keeps saying it")
+    func rejoinedNotice() {
+        var view = page.view(.init(state: "waiting", position: 3, pollAfterMs: 4_000), brand: brand(language: "en"), queueID: "ab12-cd34", now: Date())
+        page.sayRejoined(&view, queueID: "ab12-cd34", language: "en")
+        #expect(view.note == "You have a new place at the back of the line.")
+        let html = page.render(brand(language: "en"), view)
+        #expect(html.contains(#"url=/wait/drop1/en?js=0&amp;rejoined=ab12-cd34""#))
+        var admitted = page.view(.init(state: "admitted", token: "t", checkoutUrl: "https://shop.example/c"), brand: brand(), queueID: "ab12-cd34", now: Date())
+        page.sayRejoined(&admitted, queueID: "ab12-cd34", language: "en")
+        #expect(admitted.note.isEmpty)
+    }
+
+    @Test("times: one format with and without JavaScript, with the zone; an opening on another day shows the date")
+    func times() {
+        let noon = Date(timeIntervalSince1970: 1_796_217_614)  // 2026-12-02 13:20:14 UTC
+        #expect(WaitPage.timeText(noon, language: "en").replacingOccurrences(of: "\u{202F}", with: " ") == "1:20:14 PM UTC")
+        #expect(WaitPage.timeText(noon, language: "de") == "13:20:14 UTC")
+        let sameDay = WaitPage.openingText(noon.addingTimeInterval(3_600), now: noon, language: "en").replacingOccurrences(of: "\u{202F}", with: " ")
+        #expect(sameDay == "2:20 PM UTC")
+        let nextDay = WaitPage.openingText(noon.addingTimeInterval(86_400), now: noon, language: "en")
+        #expect(nextDay.contains("Dec") && nextDay.contains("3") && nextDay.contains("UTC"), "\(nextDay)")
+    }
+
+    @Test("a light accent gets a darker ink on the card, a dark one a lighter ink on the dark card; the button keeps the shop's colour")
+    func accentInk() throws {
+        for accent in ["#ffeb3b", "#fff", "#9be7ff", "#2f6fed", "#0b1f4d", "#000000", "#e91e63"] {
+            for grounds in [WaitPage.lightGrounds, WaitPage.darkGrounds] {
+                let ink = PagePresentation.graphicColor(accent, on: grounds)
+                let inkLuminance = PagePresentation.luminance(try #require(PagePresentation.rgb(ink)))
+                for ground in grounds {
+                    let contrast = PagePresentation.contrast(inkLuminance, PagePresentation.luminance(PagePresentation.rgb(ground)!))
+                    #expect(contrast >= 3, "\(accent) → \(ink) on \(ground): \(contrast)")
+                }
+            }
+        }
+        #expect(PagePresentation.graphicColor("#2f6fed", on: WaitPage.lightGrounds) == "#2f6fed", "a colour that stands out stays the shop's")
+        let html = page.render(brand { $0.accentColor = "#ffeb3b" }, page.joining("en"))
+        #expect(html.contains("--acc:#ffeb3b;--on-acc:#1d2330;--acc-ink:#"))
+        #expect(html.contains("prefers-color-scheme:dark"))
     }
 }
 #endif

@@ -8,7 +8,7 @@ Starts its own redis-server (append-only, so a restart keeps the queue), one gat
 tiny shop (a page that links to the waiting room, and a checkout page). Every wait is a wait for a
 condition with a deadline. Screenshots go to .build/browser/. Ends with "N passed, N failed".
 """
-import argparse, http.server, json, os, shutil, signal, socket, socketserver, subprocess, sys, tempfile, threading, time, traceback
+import argparse, http.server, json, os, re, shutil, signal, socket, socketserver, subprocess, sys, tempfile, threading, time, traceback
 import urllib.error, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -271,6 +271,10 @@ def scheduled_then_lottery(world, browser, size):
     expect_text(page, "#clock", "The drop opens in 00:0")
     expect_text(page, "#opens", "Opens ")
     assert "lottery" in text(page, "#state")
+    # The draw is sealed before anyone knows it: the commitment (64 hex digits) and this shopper's number.
+    expect_text(page, "#draw", "The draw is sealed: ")
+    assert re.search(r"[0-9a-f]{64}", text(page, "#draw")), text(page, "#draw")
+    expect_text(page, "#draw", "Your pre-queue number: 1.")
     shot(page, f"scheduled-{size}")
     axe(page, "scheduled")
     page.wait_for_url(f"{world.shop}/checkout*", timeout=20_000)  # drawn, admitted, off to checkout

@@ -54,13 +54,19 @@ for port in "${gates[@]}"; do wait_http "http://127.0.0.1:$port/readyz"; done
 wait_http "http://127.0.0.1:$orders/healthz"
 echo "bench-drop: ${#gates[@]} gate(s) on $redis_url"
 
-front_args=("${gate_args[@]}"); metrics_args=()
+front_args=("${gate_args[@]}"); metrics_args=(); connections=${CONNECTIONS:-32}
 if [ "${CACHE:-none}" = nginx ]; then
-    proxy=$(free_port); mkdir -p "$dir/nginx"; chmod 777 "$dir/nginx"
-    scripts/nginx-conf.py "$dir/nginx" "$proxy" "${gates[@]}" >"$dir/nginx/nginx.conf"
-    /usr/sbin/nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & started_pids+=($!)
+    # nginx's workers run unprivileged: their folder is one of its own, open to them (the drop's folder is not).
+    cache_dir=$(mktemp -d /tmp/waitroom-drop-nginx.XXXXXX); chmod 777 "$cache_dir"
+    proxy=$(free_port)
+    scripts/nginx-conf.py "$cache_dir" "$proxy" "${gates[@]}" >"$cache_dir/nginx.conf"
+    /usr/sbin/nginx -p "$cache_dir" -c "$cache_dir/nginx.conf" -g 'daemon off;' & started_pids+=($!)
     wait_http "http://127.0.0.1:$proxy/healthz"
+    # A cacheable answer goes through nginx's cache files: a cache that cannot write them answers nothing.
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$proxy/v1/rooms/no-such-room/board" || true)
+    [ "$code" = 404 ] || { echo "bench-drop: nginx's cache does not answer a board ($code): see $cache_dir/error.log" >&2; exit 1; }
     front_args=(--gate "http://127.0.0.1:$proxy")
+    connections=$((connections * ${#gates[@]}))  # one front for all the gates: as many connections as they had together
     for port in "${gates[@]}"; do metrics_args+=(--gate-metrics "http://127.0.0.1:$port"); done
     echo "bench-drop: nginx (Docker/nginx.conf) on port $proxy in front of the gates"
 fi
@@ -74,7 +80,7 @@ if [ "${HOG_SECONDS:-0}" -gt 0 ]; then
     echo "bench-drop: ${HOG_LOOPS:-$(nproc)} busy loops for the drop's first ${HOG_SECONDS} s"
 fi
 
-"$bin/waitroom" bench drop "${hog_args[@]}" --connections "${CONNECTIONS:-32}" "${front_args[@]}" "${metrics_args[@]}" \
+"$bin/waitroom" bench drop "${hog_args[@]}" --connections "$connections" "${front_args[@]}" "${metrics_args[@]}" \
     --poll-mode "${POLL_MODE:-board}" \
     --order-service "http://127.0.0.1:$orders" \
     --shoppers "$SHOPPERS" --rate "$RATE" --abandon "$ABANDON" --arrivals "$ARRIVALS" --claim-window "$CLAIM_WINDOW" \

@@ -282,6 +282,21 @@ def scheduled_then_lottery(world, browser, size):
 
 
 @journey(sizes=("desktop",))
+def board_unreachable_asks_the_gate(world, browser, size):
+    """A board that never answers (a broken cache in front): the page falls back to the gate's status and
+    the shopper still gets in."""
+    room = world.room("noboard", rate=5, claimWindowSeconds=30)
+    context = browser.new_context(viewport=SIZES[size])
+    page = context.new_page()
+    boards = []
+    page.route("**/board", lambda route: (boards.append(route.request.url), route.abort()))
+    page.goto(f"{world.base}/wait/{room}")
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=40_000)
+    assert boards, "the page tried the board first"
+    context.close()
+
+
+@journey(sizes=("desktop",))
 def paused_keeps_the_place(world, browser, size):
     room = world.room("paused", rate=0)
     context = browser.new_context(viewport=SIZES[size])

@@ -18,7 +18,6 @@ struct BoardRoutes: Sendable {
 
     let rooms: RoomLookup
     let boards: BuiltBoards
-    let readAfterMs: Int
     let metrics: GateMetrics
 
     func add(to router: Router<BasicRequestContext>) {
@@ -36,7 +35,7 @@ struct BoardRoutes: Sendable {
             )
         }
         metrics.boardReads.increment()
-        let built = boards.board(for: entry, readAfterMs: readAfterMs)
+        let built = boards.board(for: entry)
         if let tags = request.headers[.ifNoneMatch], Self.matches(tags, built.etag) {
             return Response(status: .notModified, headers: [.eTag: built.etag, .cacheControl: Self.cacheControl])
         }
@@ -58,30 +57,51 @@ struct BoardRoutes: Sendable {
     }
 }
 
-/// Each room's encoded board, kept until the room's next refresh (or until it turns stale).
+/// Each room's encoded board, kept until the room's next refresh (or until it turns stale or its read
+/// interval changes), and how many pages read it here (``BoardPacing``).
 final class BuiltBoards: Sendable {
     struct Built: Sendable {
         let refreshedAt: ContinuousClock.Instant
         let stale: Bool
+        let readAfterMs: Int
         let body: ByteBuffer
         let etag: String
     }
 
-    private let built = Mutex<[String: Built]>([:])
+    private struct Room {
+        var built: Built?
+        var pacing: BoardPacing
+    }
 
-    func board(for entry: RoomCache.Entry, readAfterMs: Int) -> Built {
-        let room = entry.snapshot.name
-        if let current = built.withLock({ $0[room] }), current.refreshedAt == entry.refreshedAt, current.stale == entry.isStale {
+    private let readAfterMs: Int
+    private let readsPerSecond: Int
+    private let rooms = Mutex<[String: Room]>([:])
+
+    init(readAfterMs: Int, readsPerSecond: Int) {
+        self.readAfterMs = readAfterMs
+        self.readsPerSecond = readsPerSecond
+    }
+
+    /// The board to answer one read with (the read is counted).
+    func board(for entry: RoomCache.Entry, now: ContinuousClock.Instant = .now) -> Built {
+        let name = entry.snapshot.name
+        let (current, interval) = rooms.withLock { rooms in
+            // Rooms come and go: forget rooms this gate no longer sees once there are many.
+            if rooms.count > 4_096, rooms[name] == nil { rooms.removeAll(keepingCapacity: true) }
+            var room = rooms[name] ?? Room(pacing: BoardPacing(configuredMs: readAfterMs, readsPerSecond: Double(readsPerSecond)))
+            room.pacing.read(at: now, ceilingMs: RoomBoard.readInterval(60_000, claimWindowSeconds: entry.snapshot.settings.claimWindowSeconds))
+            rooms[name] = room
+            return (room.built, room.pacing.intervalMs)
+        }
+        if let current, current.refreshedAt == entry.refreshedAt, current.stale == entry.isStale, current.readAfterMs == interval {
             return current
         }
-        let board = RoomBoard(snapshot: entry.snapshot, slotsFreeingPerSecond: entry.slotsFreeingPerSecond, stale: entry.isStale, readAfterMs: readAfterMs)
+        let board = RoomBoard(snapshot: entry.snapshot, slotsFreeingPerSecond: entry.slotsFreeingPerSecond, stale: entry.isStale, readAfterMs: interval)
         let (json, version) = board.encoded
-        let fresh = Built(refreshedAt: entry.refreshedAt, stale: entry.isStale, body: ByteBuffer(string: json), etag: "\"\(version)\"")
-        built.withLock { boards in
-            // Rooms come and go: forget boards of rooms this gate no longer sees once there are many.
-            if boards.count > 4_096 { boards.removeAll(keepingCapacity: true) }
-            if let other = boards[room], other.refreshedAt > fresh.refreshedAt { return }
-            boards[room] = fresh
+        let fresh = Built(refreshedAt: entry.refreshedAt, stale: entry.isStale, readAfterMs: interval, body: ByteBuffer(string: json), etag: "\"\(version)\"")
+        rooms.withLock { rooms in
+            if let other = rooms[name]?.built, other.refreshedAt > fresh.refreshedAt { return }
+            rooms[name]?.built = fresh
         }
         return fresh
     }

@@ -77,7 +77,7 @@ public enum GateApplication {
             flow: flow, reader: reader, pages: pages, jwksJSON: jwksJSON(keys),
             cookie: TicketCookie(maxAgeSeconds: rules.maximumAgeMs / 1000, secure: configuration.secureCookies)
         ).add(to: router)
-        BoardRoutes(rooms: rooms, boards: BuiltBoards(), readAfterMs: configuration.boardReadAfterMs, metrics: metrics).add(to: router)
+        BoardRoutes(rooms: rooms, boards: BuiltBoards(readAfterMs: configuration.boardReadAfterMs, readsPerSecond: configuration.boardReadsPerSecond), metrics: metrics).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)
         ServiceRoutes(

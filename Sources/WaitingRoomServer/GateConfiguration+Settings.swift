@@ -97,6 +97,7 @@ extension GateConfiguration {
         .int("WAITROOM_REFRESH_INTERVAL_MS", file: "refreshIntervalMs", example: "50", \.refreshIntervalMs),
         .int("WAITROOM_STALE_AFTER_MS", file: "staleAfterMs", example: "3000", \.staleAfterMs),
         .int("WAITROOM_BOARD_READ_AFTER_MS", file: "board.readAfterMs", example: "5000", \.boardReadAfterMs),
+        .int("WAITROOM_BOARD_READS_PER_SECOND", file: "board.readsPerSecond", example: "500", \.boardReadsPerSecond),
         GateSetting("WAITROOM_LOG_FORMAT", file: "logging.format", example: "json") { configuration, text, key throws(ConfigurationError) in
             guard let format = LogFormat(rawValue: text) else { throw ConfigurationError(key: key, reason: "must be text or json") }
             configuration.logFormat = format

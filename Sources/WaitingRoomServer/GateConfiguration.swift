@@ -48,6 +48,9 @@ public struct GateConfiguration: Sendable {
     /// How often a waiting page reads its room's board (the board's `readAfterMs`). 1.5 s with a cache in front (a
     /// pause then shows on every page within about 3 s); raise it when every board read reaches the gates.
     public var boardReadAfterMs = 1_500
+    /// Board reads a second per room this gate answers before it stretches the pages' read interval
+    /// (``BoardPacing``): a cache in front sends about one a second per node, pages without one many more.
+    public var boardReadsPerSecond = 200
     public var logFormat = LogFormat.text
     public var logLevel = Logger.Level.info
     /// Rooms created at start-up when absent (from `Config/rooms.yaml` or `WAITROOM_ROOMS_FILE`).
@@ -118,6 +121,7 @@ public struct GateConfiguration: Sendable {
         guard maxBodyBytes >= 256 else { throw ConfigurationError(key: "http.maxBodyBytes", reason: "must be at least 256") }
         guard (1...250).contains(refreshIntervalMs) else { throw ConfigurationError(key: "refreshIntervalMs", reason: "must be 1...250 (at least 4 refreshes a second)") }
         guard (500...60_000).contains(boardReadAfterMs) else { throw ConfigurationError(key: "board.readAfterMs", reason: "must be 500...60000") }
+        guard (1...1_000_000).contains(boardReadsPerSecond) else { throw ConfigurationError(key: "board.readsPerSecond", reason: "must be 1...1000000") }
         try limits.validate()
         guard redisCommandTimeoutMs > 0 else { throw ConfigurationError(key: "redis.commandTimeoutMs", reason: "must be positive") }
         guard (0...16).contains(redisMinReplicas) else { throw ConfigurationError(key: "redis.minReplicas", reason: "must be 0...16") }

@@ -13,6 +13,27 @@ struct BoardRouteTests {
         "claimWindowSeconds", "eta", "prequeue", "lotteryCommitment", "lotteryKey", "lotteryBeacon",
     ]
 
+    @Test("no cache in front: pages reading the gate directly are told to read less often, up to the poll ceiling")
+    func pacedWithoutCache() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("board-paced")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) { $0.boardReadsPerSecond = 20 }
+        let first = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/board")
+        #expect(first.int("readAfterMs") == 1_500)
+        // 400 reads in about two seconds, as 600 pages reading every 1.5 s would: far over 20 a second.
+        var told: [Int] = []
+        for _ in 0..<8 {
+            try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<50 { group.addTask { try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/board").int("readAfterMs") } }
+                for try await value in group { if let value { told.append(value) } }
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let last = try #require(try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/board").int("readAfterMs"))
+        #expect(last > 1_500, "stretched: \(told.suffix(5))")
+        #expect(last <= RoomBoard.readInterval(60_000, claimWindowSeconds: 60), "never past the poll ceiling")
+    }
+
     @Test("the board is public and cacheable, the same for every shopper, and position = place − head − 1")
     func boardAndPlace() async throws {
         let server = try await TestRedisServer.shared()

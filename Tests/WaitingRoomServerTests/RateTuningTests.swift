@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import RedisClient
 import TestSupport
 import Testing
@@ -108,6 +109,38 @@ struct RateTuningTests {
         let report = try await HTTP.shared.call(.GET, gate.base + "/admin/v1/rooms/\(room)/report", bearer: RunningGate.adminKey)
         #expect(report.status == 200)
         #expect((report.json["rateChanges"] as? [Any])?.isEmpty == false)
+    }
+
+    @Test("a checkout that cannot push: one gate reads the room's healthUrl each interval, and a degraded answer backs the rate off")
+    func readsHealthUrl() async throws {
+        let server = try await TestRedisServer.shared()
+        // The order service's health endpoint, on loopback: degraded, and counting how often it is read.
+        let reads = Locked<Int>(0)
+        let router = Router()
+        router.get("/health") { _, _ -> Response in
+            reads.withLock { $0 += 1 }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"p95Ms": 4000, "errorRatio": 0.2}"#)))
+        }
+        let port = try freePort()
+        let checkout = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let serving = Task { try await checkout.runService() }
+        defer { serving.cancel() }
+        try await waitUntil(timeout: .seconds(10)) { (try? await HTTP.shared.call(.GET, "http://127.0.0.1:\(port)/health").status) == 200 }
+        let before = reads.withLock { $0 }
+
+        let room = uniqueRoom("tuned-url")
+        var tuned = Self.tunedSettings(rate: 50, minRate: 5)
+        tuned.healthUrl = "http://127.0.0.1:\(port)/health"
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: tuned])
+        for _ in 0..<3 { _ = try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join") }
+        try await waitUntil(timeout: .seconds(15)) {
+            guard let live = try? await view(gate, room), let rate = live["effectiveRate"] as? Double else { return false }
+            return rate <= 35
+        }
+        let tuning = try #require(try await view(gate, room)["tuning"] as? [String: any Sendable])
+        #expect(tuning["reason"] as? String == "degraded")
+        #expect(tuning["p95Ms"] as? Int == 4000, "the figures came from the URL: nothing was posted")
+        #expect(reads.withLock { $0 } > before, "the gate read the health URL")
     }
 
     @Test("ops win at once: a rate set by hand clears the tuned rate; a pause stops the tuner")

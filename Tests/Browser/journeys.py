@@ -749,6 +749,36 @@ def card_names(page):
 
 
 @journey()
+def dashboard_auto_tune(world, browser, size):
+    """An auto-tuned room whose checkout reports trouble: the card says the rate is limited by auto-tune,
+    the effective rate of the ceiling, and why (degraded)."""
+    room = world.room(f"{size}-tuned", rate=40, autoTune=True, minRate=2, targetLatencyMs=1000, maxErrorRatio=0.05)
+    for _ in range(5):
+        world.http("POST", f"/v1/rooms/{room}/join")
+    stop = threading.Event()
+    def report():
+        while not stop.is_set():
+            world.http("POST", f"/v1/rooms/{room}/health", {"p95Ms": 5000, "errorRatio": 0.3}, bearer=SERVICE_KEY)
+            stop.wait(0.5)
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        context = browser.new_context(viewport=SIZES[size])
+        page = context.new_page()
+        sign_in(page, world)
+        card(page, room).wait_for(timeout=TIMEOUT_MS)
+        # The card's line under the name: effective of the ceiling, and why.
+        wait_for("the tuned rate on the card", lambda: "degraded" in card(page, room).inner_text(), timeout=20)
+        line = card(page, room).inner_text()
+        assert re.search(r"auto-tune: [0-9.]+ of 40\.0/s — checkout degraded \(p95 5,000 ms, errors 30%\)", line), line
+        shot(page, f"dashboard-auto-tune-{size}")
+        context.close()
+    finally:
+        stop.set()
+        reporter.join(timeout=5)
+
+
+@journey()
 def dashboard(world, browser, size):
     """Cards in a fixed order (by name) that do not move when a room changes state; target vs actual and
     what limits; time to drain from the API's state and onHold; the share of offers claimed; a confirmation

@@ -3,6 +3,11 @@ public struct ETARange: Codable, Sendable, Equatable {
     public var low: Int
     public var high: Int
 
+    /// The same range with its high end `seconds` later (a wait the shopper adds by noticing their turn late).
+    public func later(bySeconds seconds: Int) -> ETARange {
+        ETARange(low: low, high: high + max(0, seconds))
+    }
+
     public init(low: Int, high: Int) {
         self.low = low
         self.high = high

@@ -58,7 +58,10 @@ public struct RoomBoard: Sendable, Equatable {
         lotteryBeacon = snapshot.state == .scheduled ? nil : snapshot.lotteryBeacon
         switch snapshot.state {
         case .open:
-            eta = Self.knots(snapshot: snapshot, slotsFreeingPerSecond: slotsFreeingPerSecond)
+            let lag = Self.lagSeconds(readAfterMs: self.readAfterMs)
+            eta = Self.knots(snapshot: snapshot, slotsFreeingPerSecond: slotsFreeingPerSecond).map { knot in
+                Knot(position: knot.position, eta: knot.eta.later(bySeconds: lag))
+            }
             onHold = eta.isEmpty
         case .paused:
             eta = []
@@ -67,6 +70,13 @@ public struct RoomBoard: Sendable, Equatable {
             eta = []
             onHold = false
         }
+    }
+
+    /// How late a page following the board can notice its turn: a whole read interval, plus the second a
+    /// shared cache may hold the board. Added to the high end of every ETA a board-following page is shown
+    /// (the knots, and the join and status answers that carry a place), so the range stays honest.
+    public static func lagSeconds(readAfterMs: Int) -> Int {
+        (readAfterMs + 999) / 1000 + 1
     }
 
     /// How often a page reads the board: as configured, but a shopper offered right after a read must still

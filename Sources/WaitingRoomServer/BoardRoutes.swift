@@ -82,6 +82,12 @@ final class BuiltBoards: Sendable {
         self.readsPerSecond = readsPerSecond
     }
 
+    /// The read interval the room's board tells pages now (as configured until it has been read here).
+    func readAfterMs(room: String, claimWindowSeconds: Int) -> Int {
+        let paced = rooms.withLock { $0[room]?.pacing.intervalMs } ?? readAfterMs
+        return RoomBoard.readInterval(paced, claimWindowSeconds: claimWindowSeconds)
+    }
+
     /// The board to answer one read with (the read is counted).
     func board(for entry: RoomCache.Entry, now: ContinuousClock.Instant = .now) -> Built {
         let name = entry.snapshot.name

@@ -64,6 +64,7 @@ public enum GateApplication {
         PlatformRoutes(cache: cache, metrics: metrics, metricsKey: configuration.limits.metricsKey).add(to: router)
         let rooms = RoomLookup(cache: cache, store: store)
         let rules = TicketRules()
+        let boards = BuiltBoards(readAfterMs: configuration.boardReadAfterMs, readsPerSecond: configuration.boardReadsPerSecond)
         let flow = ShopperFlow(
             rooms: rooms, places: .init(committer: committer, store: store), tickets: .init(signer: tickets, rules: rules),
             admissions: .init(store: store, keys: keys, issuer: configuration.issuer),
@@ -71,13 +72,13 @@ public enum GateApplication {
                 limiter: joinLimiter, sharedBudget: configuration.limits.sharedJoinBudget, store: store,
                 proofOfWork: ProofOfWorkGate(signer: tickets), passKeys: JoinPassKeys()
             ),
-            policy: PollPolicy(), failures: failures, metrics: metrics
+            policy: PollPolicy(), boards: boards, failures: failures, metrics: metrics
         )
         PublicRoutes(
             flow: flow, reader: reader, pages: pages, jwksJSON: jwksJSON(keys),
             cookie: TicketCookie(maxAgeSeconds: rules.maximumAgeMs / 1000, secure: configuration.secureCookies)
         ).add(to: router)
-        BoardRoutes(rooms: rooms, boards: BuiltBoards(readAfterMs: configuration.boardReadAfterMs, readsPerSecond: configuration.boardReadsPerSecond), metrics: metrics).add(to: router)
+        BoardRoutes(rooms: rooms, boards: boards, metrics: metrics).add(to: router)
         AdminRoutes(store: store, cache: cache, adminKey: configuration.adminKey, reader: reader, failures: failures, dashboard: pages.dashboard)
             .add(to: router)
         ServiceRoutes(

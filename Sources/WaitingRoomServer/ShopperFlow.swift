@@ -16,6 +16,8 @@ struct ShopperFlow: Sendable {
     let admissions: Admissions
     let checks: JoinChecks
     let policy: PollPolicy
+    /// The rooms' boards: how late a board-following page may notice its turn (``RoomBoard/lagSeconds(readAfterMs:)``).
+    let boards: BuiltBoards
     let failures: StoreFailures
     let metrics: GateMetrics
 
@@ -144,7 +146,10 @@ struct ShopperFlow: Sendable {
         var place: Int64?
         switch decision {
         case .waiting(let position, let eta, let onHold, let poll):
-            answer = .waiting(position: position, eta: eta, onHold: onHold, pollAfterMs: poll)
+            // This answer carries a place, so the page follows the board from here: its turn may be noticed a
+            // read interval (and a cache's second) late, which the range owns up to.
+            let lag = RoomBoard.lagSeconds(readAfterMs: boards.readAfterMs(room: snapshot.name, claimWindowSeconds: snapshot.settings.claimWindowSeconds))
+            answer = .waiting(position: position, eta: eta?.later(bySeconds: lag), onHold: onHold, pollAfterMs: poll)
             place = snapshot.head + position + 1
         case .paused(let position, let poll):
             answer = .paused(position: position, pollAfterMs: poll)

@@ -20,7 +20,7 @@ check_make_run() {
     # The banner comes once the gate answers /readyz.
     wait_until "make run REDIS=$kind" 1200 "grep -q 'Waiting page' '$log'" || { tail -20 "$log"; return 1; }
     grep -q "redis-$kind://" "$log" || { echo "make run REDIS=$kind did not use a $kind URL" >&2; tail -20 "$log"; return 1; }
-    curl -fs "http://127.0.0.1:$port/wait/demo" | grep -q '<html' || { echo "no waiting page" >&2; return 1; }
+    curl -fsL "http://127.0.0.1:$port/wait/demo" | grep -q '<html' || { echo "no waiting page" >&2; return 1; }
     local ticket
     ticket=$(curl -fs -X POST "http://127.0.0.1:$port/v1/rooms/demo/join" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticket"])')
     curl -fs -H "Authorization: Bearer $ticket" "http://127.0.0.1:$port/v1/rooms/demo/status" | grep -q '"state"' \

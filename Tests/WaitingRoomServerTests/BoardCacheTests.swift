@@ -13,11 +13,16 @@ import WaitingRoomServer
 struct BoardCacheTests {
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Docker/nginx.conf").standardized
 
+    /// A counter of the gate's (`waitroom_board_reads_total`, `waitroom_page_loads_total`).
+    static func counter(_ name: String, _ gate: RunningGate) async throws -> Int {
+        let text = try await HTTP.shared.call(.GET, gate.base + "/metrics").body
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0
+    }
+
     /// The gate's count of board reads it answered.
     static func boardReads(_ gate: RunningGate) async throws -> Int {
-        let text = try await HTTP.shared.call(.GET, gate.base + "/metrics").body
-        let line = text.split(separator: "\n").first { $0.hasPrefix("waitroom_board_reads_total ") }
-        return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0
+        try await counter("waitroom_board_reads_total", gate)
     }
 
     @Test("thousands of shoppers' board reads reach the gate about once a second; join and status pass through uncached")
@@ -66,6 +71,54 @@ struct BoardCacheTests {
         print("board behind nginx: 3,000 reads by distinct shoppers in \(String(format: "%.1f", seconds)) s reached the gate \(reached) times")
         #expect(bodies.value.withLock { $0 } == [room])
         #expect(reached >= 1 && Double(reached) <= seconds.rounded(.up) + 2, "\(reached) gate reads in \(seconds) s")
+    }
+
+    @Test("the waiting page in a language is cached like the board; the language redirect and the no-JavaScript page are each shopper's own")
+    func pages() async throws {
+        let server = try await TestRedisServer.shared()
+        let room = uniqueRoom("cached-page")
+        let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)])
+        let nginx = try await TestNginx.start(reference: Self.reference, upstreams: [gate.port])
+        defer { nginx.stop() }
+
+        // 1,000 page loads by distinct shoppers, 32 at a time: the gate renders (answers) about one a second.
+        let before = try await Self.counter("waitroom_page_loads_total", gate)
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<32 {
+                group.addTask {
+                    for index in stride(from: lane, to: 1_000, by: 32) {
+                        let page = try await HTTP.shared.call(
+                            .GET, nginx.base + "/wait/\(room)/en", headers: [("Cookie", "shopper=\(index)"), ("X-Forwarded-For", "10.2.\(index / 250).\(index % 250)")]
+                        )
+                        #expect(page.status == 200 && page.body.contains("<html"))
+                        #expect(page.headers["Set-Cookie"].isEmpty)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        let reached = try await Self.counter("waitroom_page_loads_total", gate) - before
+        print("page behind nginx: 1,000 loads by distinct shoppers in \(String(format: "%.1f", seconds)) s reached the gate \(reached) times")
+        #expect(reached >= 1 && Double(reached) <= seconds.rounded(.up) + 2, "\(reached) page renders in \(seconds) s")
+
+        // The bare address redirects by the shopper's Accept-Language: never one shopper's answer for another.
+        for (accept, language) in [("de-DE,de;q=0.9", "de"), ("fr", "fr"), ("de", "de"), ("ja", "ja"), ("en", "en")] {
+            let redirect = try await blocking {
+                let socket = try RawSocket(port: nginx.port)
+                _ = socket.send("GET /wait/\(room) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Language: \(accept)\r\nConnection: close\r\n\r\n")
+                return socket.receiveAll().text
+            }
+            #expect(redirect.hasPrefix("HTTP/1.1 302") && redirect.contains("Location: /wait/\(room)/\(language)"), "\(accept): \(redirect)")
+        }
+        // Without JavaScript the page joins for the shopper: each load reaches the gate, with its own cookie.
+        let noScriptBefore = try await Self.counter("waitroom_page_loads_total", gate)
+        for _ in 0..<3 {
+            let page = try await HTTP.shared.call(.GET, nginx.base + "/wait/\(room)/en?js=0")
+            #expect(page.status == 200 && !page.headers["Set-Cookie"].isEmpty, "\(page.headers)")
+        }
+        #expect(try await Self.counter("waitroom_page_loads_total", gate) - noScriptBefore == 3)
     }
 
     @Test("a pause shows on every page reading the board through the cache within about 3 s")

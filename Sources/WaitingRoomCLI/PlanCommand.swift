@@ -25,6 +25,8 @@ struct PlanCommand: ParsableCommand {
     var cacheNodes: Double = 10
     @Option(help: "How often a waiting page reads the board, in seconds.")
     var readAfter: Double = 2
+    @Option(help: "Without a cache: board reads a gate answers per room before it slows the pages (WAITROOM_BOARD_READS_PER_SECOND).")
+    var boardReadsPerSecond: Double = 200
     @Flag(help: "Show the figures with a shared cache in front of the gates (both are always computed).")
     var cached = false
     @Flag(help: "Print the recommendation as the hook's JSON.")
@@ -33,12 +35,13 @@ struct PlanCommand: ParsableCommand {
     func validate() throws {
         guard shoppers > 0, prequeue >= 0, prequeue <= shoppers else { throw ValidationError("--shoppers must be positive, --prequeue 0...shoppers") }
         guard window > 0, rate >= 0, cacheNodes >= 1, readAfter > 0 else { throw ValidationError("--window, --read-after positive; --rate >= 0; --cache-nodes >= 1") }
+        guard (1...1_000_000).contains(boardReadsPerSecond) else { throw ValidationError("--board-reads-per-second must be 1...1000000") }
     }
 
     func run() throws {
         let plan = PrescalePlan(drop: .init(
             prequeue: Double(prequeue), arrivals: Double(shoppers - prequeue), windowSeconds: window, rate: rate, rampSeconds: rampSeconds,
-            readAfterSeconds: readAfter, cacheNodes: cacheNodes
+            readAfterSeconds: readAfter, cacheNodes: cacheNodes, boardReadsPerSecond: boardReadsPerSecond
         ))
         if json {
             let encoder = JSONEncoder()

@@ -29,13 +29,16 @@ public struct PrescalePlan: Sendable, Equatable {
         public var sessionTTLSeconds: Double
         /// How often a waiting page reads the board (the gate's `readAfterMs`).
         public var readAfterSeconds: Double
+        /// Without a cache, the board reads a gate answers per room before it stretches the pages' interval
+        /// (`WAITROOM_BOARD_READS_PER_SECOND`, ``BoardPacing``), up to the status poll's ceiling.
+        public var boardReadsPerSecond: Double
         /// Shared cache nodes in front of the gates (CDN shield POPs, nginx microcaches): with a cache, each
         /// reaches the gate about once a second per room for the board, whatever the number of shoppers.
         public var cacheNodes: Double
 
         public init(
             prequeue: Double, arrivals: Double, windowSeconds: Double, rate: Double, rampSeconds: Double = 0, claimWindowSeconds: Double = 60,
-            sessionTTLSeconds: Double = 900, readAfterSeconds: Double = 2, cacheNodes: Double = 10
+            sessionTTLSeconds: Double = 900, readAfterSeconds: Double = 2, cacheNodes: Double = 10, boardReadsPerSecond: Double = 200
         ) {
             self.prequeue = max(0, prequeue)
             self.arrivals = max(0, arrivals)
@@ -46,6 +49,7 @@ public struct PrescalePlan: Sendable, Equatable {
             self.sessionTTLSeconds = sessionTTLSeconds
             self.readAfterSeconds = max(0.5, readAfterSeconds)
             self.cacheNodes = max(1, cacheNodes)
+            self.boardReadsPerSecond = max(1, boardReadsPerSecond)
         }
     }
 
@@ -59,6 +63,9 @@ public struct PrescalePlan: Sendable, Equatable {
         public var peakWaiting: Int64
         /// Origin requests a second at the peak: every board read reaches the gates / a shared cache answers them.
         public var originRequestsPerSecond: Int64
+        /// Without a cache, how often a waiting page reads the board at the peak: the gates' pacing stretches
+        /// it past `readAfterSeconds` once the reads pass their budget.
+        public var boardReadSecondsUncached: Double
         public var originRequestsPerSecondCached: Int64
         public var gateCores: Double
         public var gateCoresCached: Double
@@ -101,20 +108,35 @@ public struct PrescalePlan: Sendable, Equatable {
         // Shoppers are admitted at the rate, or as fast as they come when fewer come than the rate lets in.
         let admitting = min(drop.rate, max(peakJoins, opening))
         let scripts = peakJoins + 3 * admitting  // joins (at most one script each), claims, consume + release
-        let uncachedCheap = peakJoins + waiting / drop.readAfterSeconds  // page loads, board reads
-        let cachedCheap = min(uncachedCheap, 2 * drop.cacheNodes)  // page and board, at most once a second per cache node
         func cores(_ cheap: Double) -> Double {
             (cheap * Self.microsecondsPerCheapRequest + opening * Self.microsecondsPerPoll + scripts * Self.microsecondsPerScript) / 1_000_000
         }
         func instances(_ cores: Double) -> Int { max(2, Int((cores * 1.5 / 0.7 / Self.coresPerGate).rounded(.up))) }
+        // Without a cache each gate paces the board: pages read every `readAfterSeconds` until the reads pass
+        // the gates' budget together, then slower, never slower than the status poll's ceiling. More gates
+        // allow more reads, so settle the gate count (each gate's budget costs a thirtieth of a core).
+        let ceiling = Double(RoomBoard.readInterval(Int.max / 2, claimWindowSeconds: Int(drop.claimWindowSeconds))) / 1000
+        func boardInterval(gates: Int) -> Double {
+            max(drop.readAfterSeconds, min(ceiling, waiting / (drop.boardReadsPerSecond * Double(gates))))
+        }
+        var gates = 2
+        for _ in 0..<16 {
+            let next = instances(cores(peakJoins + waiting / boardInterval(gates: gates)))
+            if next == gates { break }
+            gates = next
+        }
+        let uncachedInterval = boardInterval(gates: gates)
+        let uncachedCheap = peakJoins + waiting / uncachedInterval  // page loads, board reads
+        let cachedCheap = min(uncachedCheap, 2 * drop.cacheNodes)  // page and board, at most once a second per cache node
         let gateCores = cores(uncachedCheap)
         let gateCoresCached = cores(cachedCheap)
-        let gates = instances(gateCores)
+        gates = instances(gateCores)
         let inSession = min(total, drop.rate * drop.sessionTTLSeconds)
         recommendation = Recommendation(
             shoppersPrequeued: Int64(drop.prequeue.rounded()), expectedArrivalsFirstTwoMinutes: Int64((drop.arrivals * min(1, 120 / drop.windowSeconds)).rounded()),
             arrivalsSource: arrivalsSource, peakJoinsPerSecond: Int64(peakJoins.rounded()), peakWaiting: Int64(waiting.rounded()),
             originRequestsPerSecond: Int64((uncachedCheap + opening + scripts).rounded()),
+            boardReadSecondsUncached: (uncachedInterval * 10).rounded() / 10,
             originRequestsPerSecondCached: Int64((cachedCheap + opening + scripts).rounded()),
             gateCores: (gateCores * 10).rounded() / 10, gateCoresCached: (gateCoresCached * 10).rounded() / 10,
             gateInstances: gates, gateInstancesCached: instances(gateCoresCached),
@@ -184,7 +206,8 @@ public struct PrescalePlan: Sendable, Equatable {
             ("expected arrivals, first 2 min", n(r.expectedArrivalsFirstTwoMinutes), r.arrivalsSource),
             ("peak joins/s", n(r.peakJoinsPerSecond), "3 × the average over the window"),
             ("peak waiting", n(r.peakWaiting), "everyone arrived, window × rate admitted"),
-            ("origin requests/s, no cache", n(r.originRequestsPerSecond), String(format: "board every %.0f s per waiting shopper", drop.readAfterSeconds)),
+            ("origin requests/s, no cache", n(r.originRequestsPerSecond),
+             String(format: "board every %.1f s per waiting shopper (paced: %.0f/s per gate)", r.boardReadSecondsUncached, drop.boardReadsPerSecond)),
             ("origin requests/s, cached", n(r.originRequestsPerSecondCached), "\(r.cacheNodes) cache nodes × 1/s; joins and claims pass"),
             ("gate cores, no cache", d(r.gateCores), "\(r.gateInstances) × 2-core gates (×1.5, ≤ 70% CPU)"),
             ("gate cores, cached", d(r.gateCoresCached), "\(r.gateInstancesCached) × 2-core gates"),

@@ -36,6 +36,31 @@ struct PrescalePlanTests {
         #expect(history.expectedArrivalsFirstTwoMinutes == 80_000, "40,000 scaled by a pre-queue twice the last one's")
     }
 
+    @Test(
+        "without a cache the board is priced at the gates' pace: every readAfter until the reads pass their budget, never slower than the poll ceiling",
+        arguments: [(1_000.0, 200.0), (20_000, 200), (100_000, 200), (500_000, 400), (1_000_000, 1_000), (10_000_000, 5_000)]
+    )
+    func pacedBoard(shoppers: Double, rate: Double) {
+        for budget in [50.0, 200, 5_000] {
+            let drop = PrescalePlan.Drop(prequeue: 0, arrivals: shoppers, windowSeconds: 120, rate: rate, boardReadsPerSecond: budget)
+            let plan = PrescalePlan(drop: drop).recommendation
+            let waiting = Double(plan.peakWaiting)
+            let ceiling = Double(RoomBoard.readInterval(Int.max / 2, claimWindowSeconds: 60)) / 1000
+            #expect(plan.boardReadSecondsUncached >= 2 && plan.boardReadSecondsUncached <= (ceiling * 10).rounded() / 10)
+            // The gates answer at most their budget together, unless the ceiling holds the pages faster.
+            let reads = waiting / plan.boardReadSecondsUncached
+            // (the interval is published to a tenth of a second: 2.5% at most)
+            #expect(reads <= max(budget * Double(plan.gateInstances), waiting / ceiling) * 1.03 + 1, "\(shoppers) shoppers, budget \(budget): \(reads) reads/s on \(plan.gateInstances) gates")
+            // Unpaced (every 2 s) would be the old upper bound: pacing never costs more.
+            let unpaced = Double(plan.peakJoinsPerSecond) + waiting / 2
+            #expect(Double(plan.originRequestsPerSecond) <= unpaced + Double(plan.originRequestsPerSecondCached) + 1)
+        }
+        // The 10M drop: its 9.4M waiting read at the ceiling (26.8 s), not every 2 s.
+        let big = PrescalePlan(drop: .init(prequeue: 0, arrivals: 10_000_000, windowSeconds: 120, rate: 5_000)).recommendation
+        #expect(big.boardReadSecondsUncached == 26.8)
+        #expect(big.originRequestsPerSecond < 1_000_000, "\(big.originRequestsPerSecond)")
+    }
+
     @Test("rate 0 never drains; the plan still encodes as JSON")
     func holding() throws {
         let plan = PrescalePlan(drop: .init(prequeue: 10, arrivals: 10, windowSeconds: 120, rate: 0))

@@ -62,35 +62,22 @@ struct DeploymentFiles {
     func service(_ name: String) -> [String: Any]? { yamlMap(services[name]) }
 
     /// A service's environment, from either compose form (mapping, or list of `NAME=value`).
-    func environment(_ name: String) -> [String: String] {
-        guard let service = service(name) else { return [:] }
-        if let map = yamlMap(service["environment"]) {
-            return map.mapValues { yamlScalar($0) ?? "" }
-        }
-        if let list = service["environment"] as? [Any] {
-            var result: [String: String] = [:]
-            for item in list.compactMap(yamlScalar) {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                result[parts[0]] = parts.count > 1 ? parts[1] : ""
-            }
-            return result
-        }
-        return [:]
-    }
+    func environment(_ name: String) -> [String: String] { keyValues("environment", of: name) }
 
     /// A service's labels, from either compose form.
-    func labels(_ name: String) -> [String: String] {
+    func labels(_ name: String) -> [String: String] { keyValues("labels", of: name) }
+
+    /// A service's `key` as a mapping or as a list of `NAME=value` (compose accepts both).
+    private func keyValues(_ key: String, of name: String) -> [String: String] {
         guard let service = service(name) else { return [:] }
-        if let map = yamlMap(service["labels"]) { return map.mapValues { yamlScalar($0) ?? "" } }
-        if let list = service["labels"] as? [Any] {
-            var result: [String: String] = [:]
-            for item in list.compactMap(yamlScalar) {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                result[parts[0]] = parts.count > 1 ? parts[1] : ""
-            }
-            return result
+        if let map = yamlMap(service[key]) { return map.mapValues { yamlScalar($0) ?? "" } }
+        guard let list = service[key] as? [Any] else { return [:] }
+        var result: [String: String] = [:]
+        for item in list.compactMap(yamlScalar) {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            result[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
-        return [:]
+        return result
     }
 
     /// Container ports a service publishes (`"host:container"`, `"container"`, or the long form's `target`).

@@ -42,21 +42,11 @@ public final class TestNginx: Sendable {
         let text = try configuration(reference: String(contentsOf: reference, encoding: .utf8), upstreams: upstreams, port: port, directory: directory)
         let file = directory.appendingPathComponent("nginx.conf")
         try text.write(to: file, atomically: true, encoding: .utf8)
-        let parent = ProcessInfo.processInfo.processIdentifier
         let binary = FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx"
-        let script = """
-            \(binary) -p '\(directory.path)' -c '\(file.path)' -g 'daemon off;' 2>>'\(directory.path)/stderr.log' &
-            child=$!
-            while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
-            kill -QUIT $child 2>/dev/null; sleep 1; kill -9 $child 2>/dev/null
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        try startWatched(
+            "\(binary) -p '\(directory.path)' -c '\(file.path)' -g 'daemon off;' 2>>'\(directory.path)/stderr.log'",
+            stop: "kill -QUIT $child 2>/dev/null; sleep 1; kill -9 $child 2>/dev/null"
+        )
         let nginx = TestNginx(port: port, directory: directory)
         try await waitUntil(timeout: .seconds(10)) { nginx.listens() }
         return nginx

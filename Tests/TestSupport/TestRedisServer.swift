@@ -117,22 +117,8 @@ public final class TestRedisServer: Sendable {
         ]
         arguments += extraArguments
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        let parent = ProcessInfo.processInfo.processIdentifier
         let binary = ProcessInfo.processInfo.environment["WAITROOM_TEST_REDIS_SERVER"] ?? "redis-server"
-        let script = """
-            '\(binary)' \(quoted) &
-            child=$!
-            while kill -0 \(parent) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
-            kill -9 $child 2>/dev/null
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        // Not the test's own pipes: the runner waits for them to close before it reaps the test process.
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        try startWatched("'\(binary)' \(quoted)", stop: "kill -9 $child 2>/dev/null")
         try await waitUntil(timeout: .seconds(10)) { self.answersPing() }
     }
 

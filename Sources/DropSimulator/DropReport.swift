@@ -110,6 +110,25 @@ public struct DropReport: Codable, Sendable {
     public var gateRequests: [String: Int]?
     /// All of those per shopper per minute spent in the room (arrival to leaving).
     public var gateRequestsPerShopperMinute: Double?
+    /// The same without joins and page loads (what shoppers send while they wait, their claims included):
+    /// the issue's "gate requests per waiting shopper per minute".
+    public var gateWaitingRequestsPerShopperMinute: Double?
+    /// Board mode: the reader loops' board reads through the front, and those that failed (a page would
+    /// have fallen back to asking the gate; here they are errors of the drop).
+    public var boardReads: BoardReads?
+
+    public struct BoardReads: Codable, Sendable, Equatable {
+        public var ok: Int
+        public var failed: Int
+        /// When the last failed read was sent (seconds since the drop began).
+        public var lastFailedAt: Double?
+
+        public init(ok: Int, failed: Int, lastFailedAt: Double?) {
+            self.ok = ok
+            self.failed = failed
+            self.lastFailedAt = lastFailedAt
+        }
+    }
 
     /// Checkout as the shoppers saw it (with an order service): latency, errors, orders per minute.
     public struct CheckoutFigures: Codable, Sendable, Equatable {
@@ -218,7 +237,9 @@ public struct DropReport: Codable, Sendable {
     public mutating func recordGateRequests(_ requests: [String: Int]) {
         gateRequests = requests
         let total = requests.values.reduce(0, +)
+        let waiting = total - (requests["join"] ?? 0) - (requests["page"] ?? 0)
         gateRequestsPerShopperMinute = shopperSeconds > 0 ? Double(total) / (shopperSeconds / 60) : nil
+        gateWaitingRequestsPerShopperMinute = shopperSeconds > 0 ? Double(waiting) / (shopperSeconds / 60) : nil
     }
 
     /// Percentiles with HdrHistogram, recorded in microseconds (`scale` converts seconds to the unit shown).
@@ -247,6 +268,12 @@ public struct DropReport: Codable, Sendable {
         if let requests = gateRequests, let perMinute = gateRequestsPerShopperMinute {
             let split = requests.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             lines.append(String(format: "  requests that reached the gates (%@ mode): %.2f per shopper per minute in the room; %@", (pollMode ?? "status") as NSString, perMinute, split as NSString))
+        }
+        if let waiting = gateWaitingRequestsPerShopperMinute {
+            lines.append(String(format: "  of which while waiting (not joins or pages): %.2f per shopper per minute", waiting))
+        }
+        if let boardReads {
+            lines.append("  board reads by the simulator's readers: \(boardReads.ok) answered, \(boardReads.failed) failed" + (boardReads.lastFailedAt.map { String(format: " (the last sent at %.1f s)", $0) } ?? ""))
         }
         if let checkout {
             lines.append(String(

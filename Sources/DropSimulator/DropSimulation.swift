@@ -22,11 +22,19 @@ public final class DropSimulation: Sendable {
     private let slots: [String: RequestSlots]
     /// How long a shopper waits for one answer, a slot's wait included.
     static let requestDeadline: Duration = .seconds(10)
+    /// Shoppers per task group (see ``runWithBots()``).
+    static let shoppersPerGroup = 256
     /// When the drop began: every time in the outcomes is seconds since this.
     public let started = ContinuousClock.now
     let counters = LiveCounters()
     /// Board mode: the board as the reader loops last read it.
     let board = BoardWatch()
+
+    /// Board mode: the reader loops' reads so far.
+    public var boardReads: DropReport.BoardReads {
+        let reads = board.reads
+        return .init(ok: reads.answered, failed: reads.failed, lastFailedAt: reads.lastFailedAt)
+    }
 
     public init(plan: DropPlan) {
         self.plan = plan
@@ -35,6 +43,8 @@ public final class DropSimulation: Sendable {
         configuration.connectionPool.idleTimeout = .seconds(120)
         configuration.timeout.connect = .seconds(10)
         configuration.timeout.read = .seconds(30)
+        // No spans: the simulator traces nothing, and building each request's span attributes cost 5% of its CPU.
+        configuration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let hosts = plan.gateURLs + (plan.orderServiceURL.map { [$0] } ?? [])
         slots = Dictionary(hosts.map { ($0, RequestSlots(limit: max(1, plan.connectionsPerGate))) }, uniquingKeysWith: { first, _ in first })
@@ -130,13 +140,27 @@ public final class DropSimulation: Sendable {
             try? await Task.sleep(for: .milliseconds(Int(self.plan.timeLimitSeconds * 1000)))
             self.board.finish()
         }
-        let outcomes = await withTaskGroup(of: ShopperOutcome.self, returning: [ShopperOutcome].self) { group in
-            for (index, offset) in offsets.enumerated() {
-                group.addTask { await self.shopper(index: index, arrivesAt: offset) }
+        // The runtime keeps a task group's children in a list it walks to remove each child that ends: one
+        // group of 100,000 shoppers spent a third of the simulator's CPU in that walk (perf: TaskGroup::
+        // removeChildTask) and the simulator, not the gates, limited the drop. Groups of a few hundred
+        // shoppers (every `groups`-th arrival, so each spans the whole drop) keep the walk short.
+        let groups = max(1, (offsets.count + Self.shoppersPerGroup - 1) / Self.shoppersPerGroup)
+        let outcomes = await withTaskGroup(of: [ShopperOutcome].self, returning: [ShopperOutcome].self) { group in
+            for first in 0..<groups {
+                group.addTask {
+                    await withTaskGroup(of: ShopperOutcome.self, returning: [ShopperOutcome].self) { shoppers in
+                        for index in stride(from: first, to: offsets.count, by: groups) {
+                            shoppers.addTask { await self.shopper(index: index, arrivesAt: offsets[index]) }
+                        }
+                        var outcomes: [ShopperOutcome] = []
+                        for await outcome in shoppers { outcomes.append(outcome) }
+                        return outcomes
+                    }
+                }
             }
             var outcomes: [ShopperOutcome] = []
             outcomes.reserveCapacity(offsets.count)
-            for await outcome in group { outcomes.append(outcome) }
+            for await some in group { outcomes += some }
             return outcomes
         }
         let botOutcome = await bots
@@ -263,15 +287,11 @@ public final class DropSimulation: Sendable {
                 continue
             }
             backoff.reset()
-            outcome.polls.append(PollObservation(seq: parsed.seq, startedAt: begun, waiting: state == "waiting"))
+            observe(reply, state: state, seq: parsed.seq, sentAt: begun, outcome: &outcome)
             pollAfter = reply.pollAfterMs ?? 1_000
-            if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
             switch state {
             case "admitted":
-                outcome.claimLatency = latency
-                outcome.admittedAt = elapsed
-                counters.admitted.add(1, ordering: .relaxed)
-                if let token = reply.token { await checkOut(token: token, outcome: &outcome) }
+                await admitted(reply, latency: latency, outcome: &outcome)
                 return outcome
             case "expired":
                 outcome.expired = true
@@ -316,15 +336,11 @@ public final class DropSimulation: Sendable {
                 }
                 backoff.reset()
                 let latency = elapsed - begun
-                outcome.polls.append(PollObservation(seq: seq, startedAt: begun, waiting: state == "waiting"))
-                if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
+                observe(reply, state: state, seq: seq, sentAt: begun, outcome: &outcome)
                 place = reply.place ?? place
                 switch state {
                 case "admitted":
-                    outcome.claimLatency = latency
-                    outcome.admittedAt = elapsed
-                    counters.admitted.add(1, ordering: .relaxed)
-                    if let token = reply.token { await checkOut(token: token, outcome: &outcome) }
+                    await admitted(reply, latency: latency, outcome: &outcome)
                     return
                 case "expired":
                     outcome.expired = true
@@ -362,12 +378,28 @@ public final class DropSimulation: Sendable {
                         {
                             interval = max(100, reply.readAfterMs ?? interval)
                             self.board.update(BoardWatch.View(state: state, head: head, readAfterMs: interval, readAt: sent))
+                        } else if !Task.isCancelled {
+                            self.board.failed(at: sent)
                         }
                         try? await Task.sleep(for: .milliseconds(interval))
                     }
                 }
             }
         }
+    }
+
+    /// A status answer as the shopper saw it: the poll (for the FIFO check) and the first ETA shown.
+    private func observe(_ reply: Reply, state: String, seq: Int64, sentAt begun: Double, outcome: inout ShopperOutcome) {
+        outcome.polls.append(PollObservation(seq: seq, startedAt: begun, waiting: state == "waiting"))
+        if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
+    }
+
+    /// The answer that admitted the shopper: counted, then checked out.
+    private func admitted(_ reply: Reply, latency: Double, outcome: inout ShopperOutcome) async {
+        outcome.claimLatency = latency
+        outcome.admittedAt = elapsed
+        counters.admitted.add(1, ordering: .relaxed)
+        if let token = reply.token { await checkOut(token: token, outcome: &outcome) }
     }
 
     /// Places the order (consume + release at the gate, by the order service) or releases the slot directly.
@@ -410,32 +442,58 @@ public final class DropSimulation: Sendable {
         var bits: Int?
 
         init(status: Int, body: String) {
+            self.init(status: status, bytes: Array(body.utf8))
+        }
+
+        init(status: Int, bytes: [UInt8]) {
             self.status = status
-            state = Self.string("state", in: body)
-            ticket = Self.string("ticket", in: body)
-            token = Self.string("token", in: body)
-            pollAfterMs = Self.integer("pollAfterMs", in: body)
-            place = Self.integer("place", in: body).map(Int64.init)
-            position = Self.integer("position", in: body).map(Int64.init)
-            head = Self.integer("head", in: body).map(Int64.init)
-            readAfterMs = Self.integer("readAfterMs", in: body)
-            if let low = Self.integer("low", in: body), let high = Self.integer("high", in: body) { eta = (low, high) }
+            state = Self.string("state", in: bytes)
+            ticket = Self.string("ticket", in: bytes)
+            token = Self.string("token", in: bytes)
+            pollAfterMs = Self.integer("pollAfterMs", in: bytes)
+            place = Self.integer("place", in: bytes).map(Int64.init)
+            position = Self.integer("position", in: bytes).map(Int64.init)
+            head = Self.integer("head", in: bytes).map(Int64.init)
+            readAfterMs = Self.integer("readAfterMs", in: bytes)
+            if let low = Self.integer("low", in: bytes), let high = Self.integer("high", in: bytes) { eta = (low, high) }
             if status == 428 {
-                challenge = Self.string("challenge", in: body)
-                bits = Self.integer("bits", in: body)
+                challenge = Self.string("challenge", in: bytes)
+                bits = Self.integer("bits", in: bytes)
             }
         }
 
-        static func string(_ key: String, in body: String) -> String? {
-            guard let range = body.range(of: "\"\(key)\":\"") else { return nil }
-            let rest = body[range.upperBound...]
-            guard let end = rest.firstIndex(of: "\"") else { return nil }
-            return String(rest[..<end])
+        /// Where the value of the first `"key":` begins. On bytes, not `String`: a `String` search compares
+        /// characters (graphemes), and parsing answers that way took a fifth of the simulator's CPU (perf).
+        static func valueStart(_ key: String, in bytes: [UInt8]) -> Int? {
+            let pattern = Array("\"\(key)\":".utf8)
+            guard bytes.count >= pattern.count else { return nil }
+            var index = 0
+            while index <= bytes.count - pattern.count {
+                var matched = 0
+                while matched < pattern.count && bytes[index + matched] == pattern[matched] { matched += 1 }
+                if matched == pattern.count { return index + matched }
+                index += 1
+            }
+            return nil
         }
 
-        static func integer(_ key: String, in body: String) -> Int? {
-            guard let range = body.range(of: "\"\(key)\":") else { return nil }
-            return Int(body[range.upperBound...].prefix { $0.isNumber })
+        static func string(_ key: String, in bytes: [UInt8]) -> String? {
+            guard let start = valueStart(key, in: bytes), start < bytes.count, bytes[start] == UInt8(ascii: "\"") else { return nil }
+            guard let end = bytes[(start + 1)...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            return String(decoding: bytes[(start + 1)..<end], as: UTF8.self)
+        }
+
+        static func integer(_ key: String, in bytes: [UInt8]) -> Int? {
+            guard let start = valueStart(key, in: bytes) else { return nil }
+            var value = 0
+            var index = start
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                guard !overflow else { return nil }
+                value = times + Int(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            return index > start ? value : nil
         }
     }
 
@@ -472,7 +530,7 @@ public final class DropSimulation: Sendable {
             let left = max(.milliseconds(1), deadline - ContinuousClock.now)
             let response = try await client.execute(request, timeout: .nanoseconds(Int64(left.seconds * 1e9)))
             let bytes = try await response.body.collect(upTo: 1 << 20)
-            return .success(Reply(status: Int(response.status.code), body: String(buffer: bytes)))
+            return .success(Reply(status: Int(response.status.code), bytes: Array(bytes.readableBytesView)))
         } catch let error as HTTPClientError {
             counters.errors.add(1, ordering: .relaxed)
             return .failure(error)

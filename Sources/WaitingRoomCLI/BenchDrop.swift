@@ -208,6 +208,9 @@ struct BenchDrop: AsyncParsableCommand {
             report.simulatorCPUSeconds = after - before
             report.shoppersPerSimulatorCore = report.shopperSeconds / (after - before)
         }
+        if pollMode == .board {
+            report.boardReads = simulation.boardReads
+        }
         report.serverSide = await serverSideLatency(metricsGates)
         if let before = gateRequestsBefore, let after = await Self.gateRequests(metricsGates) {
             report.recordGateRequests(after.merging(before) { $0 - $1 })
@@ -229,6 +232,9 @@ struct BenchDrop: AsyncParsableCommand {
                 } else {
                     failures.append("errors")
                 }
+            }
+            if let reads = report.boardReads, reads.failed > 0, let last = reads.lastFailedAt, last > (errorsUntil ?? -1) {
+                failures.append(String(format: "%d board reads failed, the last at %.1f s", reads.failed, last))
             }
             if report.fifoViolations > 0 { failures.append("\(report.fifoViolations) FIFO violations") }
             if report.admitted == 0 { failures.append("nobody admitted") }

@@ -106,7 +106,10 @@ struct GateRedisTransportTests {
         // A timeout longer than the blocking save before the reload, so the gate's connection stays up and
         // sees the LOADING replies (a shorter one would see timeouts: 503 too, but not the path under test).
         let gate = try await RunningGate.start(redisURL: server.url, rooms: [room: settings(rate: 0)]) { $0.redisCommandTimeoutMs = 30_000 }
-        let admin = RedisClient(configuration: server.configuration)
+        // DEBUG RELOAD saves and reloads 300,000 keys: seconds under CI's load, past the default 2 s deadline.
+        var adminConfiguration = server.configuration
+        adminConfiguration.commandTimeout = .seconds(60)
+        let admin = RedisClient(configuration: adminConfiguration)
         try await admin.execute(["DEBUG", "POPULATE", "300000"])
         let base = gate.base + "/v1/rooms/\(room)"
         #expect(try await HTTP.shared.call(.POST, base + "/join").status == 200)

@@ -31,9 +31,7 @@ final class BoardWatch: Sendable {
         var unplaced: [CheckedContinuation<View, Never>] = []
         /// When a reader first saw each state change (seconds since the drop began).
         var changes: [(at: Double, state: String)] = []
-        var readsAnswered = 0
-        var readsFailed = 0
-        var lastFailedAt: Double?
+        var reads = DropReport.BoardReads(ok: 0, failed: 0, lastFailedAt: nil)
     }
 
     private let state = Mutex(State())
@@ -63,22 +61,20 @@ final class BoardWatch: Sendable {
     }
 
     /// The reader loops' reads so far: answered, failed, and when the last failure was sent.
-    var reads: (answered: Int, failed: Int, lastFailedAt: Double?) {
-        state.withLock { ($0.readsAnswered, $0.readsFailed, $0.lastFailedAt) }
-    }
+    var reads: DropReport.BoardReads { state.withLock { $0.reads } }
 
     /// A reader's read sent at `at` failed (no answer, or not a board).
     func failed(at: Double) {
         state.withLock { state in
-            state.readsFailed += 1
-            state.lastFailedAt = max(state.lastFailedAt ?? at, at)
+            state.reads.failed += 1
+            state.reads.lastFailedAt = max(state.reads.lastFailedAt ?? at, at)
         }
     }
 
     /// A reader loop read this board: wake everyone it concerns.
     func update(_ view: View) {
         let woken: [CheckedContinuation<View, Never>] = state.withLock { state in
-            state.readsAnswered += 1
+            state.reads.ok += 1
             if let old = state.view, old.readAt > view.readAt { return [] }
             if state.view?.state != view.state { state.changes.append((view.readAt, view.state)) }
             state.view = view

@@ -37,7 +37,7 @@ struct BoardWatchTests {
         // After the room opened, a page whose turn has come does not wait at all.
         #expect(await watch.wait(place: 1).state == "closed")
         // Every reading counted (the stale one too: it was answered); failures with the last one's time.
-        #expect(watch.reads.answered == 6 && watch.reads.failed == 0 && watch.reads.lastFailedAt == nil)
+        #expect(watch.reads.ok == 6 && watch.reads.failed == 0 && watch.reads.lastFailedAt == nil)
         watch.failed(at: 7)
         watch.failed(at: 5)
         #expect(watch.reads.failed == 2 && watch.reads.lastFailedAt == 7)

@@ -31,10 +31,7 @@ public final class DropSimulation: Sendable {
     let board = BoardWatch()
 
     /// Board mode: the reader loops' reads so far.
-    public var boardReads: DropReport.BoardReads {
-        let reads = board.reads
-        return .init(ok: reads.answered, failed: reads.failed, lastFailedAt: reads.lastFailedAt)
-    }
+    public var boardReads: DropReport.BoardReads { board.reads }
 
     public init(plan: DropPlan) {
         self.plan = plan
@@ -290,7 +287,7 @@ public final class DropSimulation: Sendable {
             observe(reply, state: state, seq: parsed.seq, sentAt: begun, outcome: &outcome)
             pollAfter = reply.pollAfterMs ?? 1_000
             switch state {
-            case "admitted":
+            case "admitted", "entering" where reply.token != nil:
                 await admitted(reply, latency: latency, outcome: &outcome)
                 return outcome
             case "expired":
@@ -339,7 +336,7 @@ public final class DropSimulation: Sendable {
                 observe(reply, state: state, seq: seq, sentAt: begun, outcome: &outcome)
                 place = reply.place ?? place
                 switch state {
-                case "admitted":
+                case "admitted", "entering" where reply.token != nil:
                     await admitted(reply, latency: latency, outcome: &outcome)
                     return
                 case "expired":
@@ -394,8 +391,10 @@ public final class DropSimulation: Sendable {
         if outcome.firstETA == nil, let eta = reply.eta { outcome.firstETA = ShownETA(at: elapsed, low: eta.low, high: eta.high) }
     }
 
-    /// The answer that admitted the shopper: counted, then checked out.
+    /// The answer that admitted the shopper: counted, then checked out — at the entry moment, as the page
+    /// goes, when the token came early with `entering`.
     private func admitted(_ reply: Reply, latency: Double, outcome: inout ShopperOutcome) async {
+        if let wait = reply.entersInMs, wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
         outcome.claimLatency = latency
         outcome.admittedAt = elapsed
         counters.admitted.add(1, ordering: .relaxed)
@@ -430,6 +429,8 @@ public final class DropSimulation: Sendable {
         var ticket: String?
         var token: String?
         var pollAfterMs: Int?
+        /// With an early token (`entering`): how long until the entry moment.
+        var entersInMs: Int?
         /// The shopper's place (join and status), or the board's head; nil when null or absent.
         var place: Int64?
         var head: Int64?
@@ -451,6 +452,7 @@ public final class DropSimulation: Sendable {
             ticket = Self.string("ticket", in: bytes)
             token = Self.string("token", in: bytes)
             pollAfterMs = Self.integer("pollAfterMs", in: bytes)
+            entersInMs = token == nil ? nil : Self.integer("entersInMs", in: bytes)
             place = Self.integer("place", in: bytes).map(Int64.init)
             position = Self.integer("position", in: bytes).map(Int64.init)
             head = Self.integer("head", in: bytes).map(Int64.init)

@@ -194,7 +194,7 @@ extension WaitPage.Status {
             (status.position, status.onHold, status.pollAfterMs) = (position, true, poll)
         case .scheduled(let opensIn, let poll):
             (status.opensInSeconds, status.pollAfterMs) = (opensIn, poll)
-        case .entering(let eta, let poll):
+        case .entering(let eta, let poll, _):  // no script to wait for the moment: the page asks again then
             (status.position, status.pollAfterMs) = (0, poll)
             status.etaSeconds = ETA(low: eta.low, high: eta.high)
         case .admitted(let token, let checkoutUrl, _):

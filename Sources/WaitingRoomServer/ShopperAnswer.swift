@@ -10,8 +10,9 @@ enum ShopperAnswer: Sendable, Equatable {
     /// Before opening: the place is drawn by lottery at `opensAt`.
     case scheduled(opensInSeconds: Int, pollAfterMs: Int)
     case closed
-    /// The turn has come and the entry gate reserved a moment `eta` away: poll again then.
-    case entering(eta: ETARange, pollAfterMs: Int)
+    /// The turn has come and the entry gate reserved a moment `eta` away: poll again then — or, when the
+    /// moment is near (``ShopperFlow/earlyTokenLimitMs``), go to checkout at it with the token handed out now.
+    case entering(eta: ETARange, pollAfterMs: Int, early: EarlyEntry?)
     /// The admission token, for checkout.
     case admitted(token: String, checkoutUrl: String, expiresAt: Int64)
     /// This ticket's admission is over.
@@ -31,6 +32,16 @@ enum ShopperAnswer: Sendable, Equatable {
         case .expired: "expired"
         }
     }
+}
+
+/// The token for an entry moment a moment away: the page waits `entersInMs`, then goes to checkout, instead
+/// of asking the gate again. The token's `nbf` is that moment (to the second, as JWTs count).
+struct EarlyEntry: Sendable, Equatable {
+    var token: String
+    var checkoutUrl: String
+    var expiresAt: Int64
+    /// How long after this answer the entry moment is (relative, so no clock needs to agree with Redis's).
+    var entersInMs: Int64
 }
 
 /// A shopper's answer with what goes around it: their place, whether it came from a stale cache, and — on a

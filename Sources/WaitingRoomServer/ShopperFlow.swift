@@ -184,8 +184,13 @@ struct ShopperFlow: Sendable {
         return try await claim(ticket: ticket, effectivePosition: effectivePosition, entry: entry)
     }
 
+    /// How near the reserved entry moment must be for the token to go with the `entering` answer. A client
+    /// that does not wait for the moment can reach checkout at most this much early: verifiers accept `nbf`
+    /// with leeway (ours 5 s), so the token alone would not stop it. Beyond it, the shopper asks again.
+    static let earlyTokenLimitMs: Int64 = 3_000
+
     /// The shopper's turn: record the admission once (idempotent) and hand out the signed token — at once,
-    /// or after the moment the entry gate reserved (the shopper is told to poll again just then).
+    /// with the moment the entry gate reserved when it is near, or else on asking again just then.
     private func claim(ticket: QueueTicket, effectivePosition: Int64, entry: RoomCache.Entry) async throws(APIError) -> ShopperReply {
         let started = ContinuousClock.now
         defer { metrics.record(metrics.claimLatency, since: started) }
@@ -200,10 +205,10 @@ struct ShopperFlow: Sendable {
         }
         let answer: ShopperAnswer
         switch result {
-        case .admitted(let admission, let redisNowMs) where admission.entersAtMs > redisNowMs:
+        case .admitted(let admission, let redisNowMs) where admission.entersAtMs - redisNowMs > Self.earlyTokenLimitMs:
             let waitMs = admission.entersAtMs - redisNowMs
-            answer = .entering(eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs))
-        case .admitted(let admission, _):
+            answer = .entering(eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs), early: nil)
+        case .admitted(let admission, let redisNowMs):
             metrics.claims.increment()
             // A pass holder's token names the shop's customer, so the order service can match the signed-in one.
             let claims = AdmissionClaims(
@@ -211,7 +216,17 @@ struct ShopperFlow: Sendable {
                 iat: admission.entersAtMs / 1000, nbf: admission.entersAtMs / 1000, exp: admission.expiresAtMs / 1000,
                 seq: ticket.seq, tid: ticket.id
             )
-            answer = .admitted(token: admissions.keys.sign(claims), checkoutUrl: entry.snapshot.settings.checkoutUrl, expiresAt: claims.exp)
+            let token = admissions.keys.sign(claims), checkoutUrl = entry.snapshot.settings.checkoutUrl
+            let waitMs = admission.entersAtMs - redisNowMs
+            if waitMs > 0 {
+                // The moment is near: the token now, so the page goes at the moment instead of asking again.
+                let early = EarlyEntry(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp, entersInMs: waitMs)
+                answer = .entering(
+                    eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs), early: early
+                )
+            } else {
+                answer = .admitted(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp)
+            }
         case .done(let end):
             answer = .done(end)
         case .expired:

@@ -18,11 +18,13 @@ extension ShopperReply {
             return head + Self.fields(position: nil, eta: nil, onHold: false, pollAfterMs: poll) + #","opensInSeconds":\#(opensIn)"# + staleJSON + "}"
         case .closed:
             return head + Self.fields(position: nil, eta: nil, onHold: false, pollAfterMs: 0) + staleJSON + "}"
-        case .entering(let eta, let poll):
-            return head + Self.fields(position: 0, eta: eta, onHold: false, pollAfterMs: poll) + staleJSON + "}"
+        case .entering(let eta, let poll, let early):
+            let earlyJSON = early.map {
+                "," + Self.admission(token: $0.token, checkoutUrl: $0.checkoutUrl, expiresAt: $0.expiresAt) + #","entersInMs":\#($0.entersInMs)"#
+            }
+            return head + Self.fields(position: 0, eta: eta, onHold: false, pollAfterMs: poll) + (earlyJSON ?? "") + staleJSON + "}"
         case .admitted(let token, let checkoutUrl, let expiresAt):
-            return head
-                + #""position":0,"etaSeconds":null,"pollAfterMs":0,"token":"\#(token)","checkoutUrl":"\#(JSONText.escape(checkoutUrl))","expiresAt":\#(expiresAt)"#
+            return head + #""position":0,"etaSeconds":null,"pollAfterMs":0,"# + Self.admission(token: token, checkoutUrl: checkoutUrl, expiresAt: expiresAt)
                 + staleJSON + "}"
         case .done(let end):
             return head + #""reason":"\#(end.rawValue)","position":null,"etaSeconds":null,"pollAfterMs":0"# + staleJSON + "}"
@@ -35,6 +37,10 @@ extension ShopperReply {
     private static func lotteryFields(_ lottery: Lottery) -> String {
         func text(_ value: String?) -> String { value.map { #""\#(JSONText.escape($0))""# } ?? "null" }
         return #","lotteryCommitment":\#(text(lottery.commitment)),"lotteryKey":\#(text(lottery.key)),"prequeueNumber":\#(lottery.prequeueNumber.map(String.init) ?? "null")"#
+    }
+
+    private static func admission(token: String, checkoutUrl: String, expiresAt: Int64) -> String {
+        #""token":"\#(token)","checkoutUrl":"\#(JSONText.escape(checkoutUrl))","expiresAt":\#(expiresAt)"#
     }
 
     private static func fields(position: Int64?, eta: ETARange?, onHold: Bool, pollAfterMs: Int) -> String {

@@ -674,6 +674,48 @@ def record_states(context):
     """)
 
 
+@journey(sizes=("phone",))
+def entering_goes_at_its_moment(world, browser, size):
+    """Two shoppers offered at once, the entry gate spacing them 2.5 s apart: the second page is told it is
+    entering, with its token, and goes to checkout at its moment — asking the gate once, not again then."""
+    room = world.room("entering", rate=0, claimWindowSeconds=60, joinsPerClientPerMinute=0)
+    status, ahead = world.http("POST", f"/v1/rooms/{room}/join")
+    assert status == 200, ahead
+    context = browser.new_context(viewport=SIZES[size])
+    record_states(context)
+    page = context.new_page()
+    held, answers = [], []
+    # The page's claim is held in the browser until the shopper ahead has claimed (so the order is known).
+    page.route("**/status", lambda route: held.append(route))
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/status") else None)
+    page.goto(f"{world.base}/wait/{room}")
+    expect_text(page, "#state", "You're in line")
+    world.patch(room, rate=100)
+    deadline = time.time() + 15
+    while not held and time.time() < deadline:
+        page.wait_for_timeout(100)
+    assert held, "the page never claimed"
+    world.patch(room, rate=0.4)
+    status, first = world.http("GET", f"/v1/rooms/{room}/status", bearer=ahead["ticket"])
+    assert first["state"] == "admitted", first
+    released = time.time()
+    gate_answer = held[0].fetch()  # the claim goes to the gate now; the page gets the gate's answer as is
+    claim = gate_answer.json()
+    held[0].fulfill(response=gate_answer)
+    page.unroute("**/status")
+    expect_text(page, "#state", "entering checkout in a moment")
+    page.wait_for_timeout(700)  # the bar's 0.6 s transition
+    shot(page, f"entering-{size}")
+    page.wait_for_url(f"{world.shop}/checkout*", timeout=TIMEOUT_MS)
+    went = time.time() - released
+    assert claim["state"] == "entering" and claim["token"] and 0 < claim["entersInMs"] <= 2500, claim
+    assert went >= claim["entersInMs"] / 1000 - 0.3, f"went after {went:.2f} s, the moment was {claim['entersInMs']} ms away"
+    assert len(answers) == 1, f"the page asked the gate {len(answers)} times"
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)["wr_token"][0]
+    assert token == claim["token"]
+    context.close()
+
+
 @journey(sizes=("desktop",))
 def proof_of_work(world, browser, size):
     """With proof of work on, the page solves the gate's challenge in a worker and joins with the answer."""

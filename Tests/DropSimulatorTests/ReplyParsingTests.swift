@@ -18,6 +18,10 @@ struct ReplyParsingTests {
         let admitted = Reply(status: 200, body: #"{"state":"admitted","place":7,"position":0,"etaSeconds":null,"pollAfterMs":0,"token":"eyJ.eyJ.sig","expiresAt":1796289544}"#)
         #expect(admitted.state == "admitted" && admitted.token == "eyJ.eyJ.sig" && admitted.eta == nil && admitted.pollAfterMs == 0)
 
+        let entering = Reply(status: 200, body: #"{"state":"entering","place":8,"position":0,"etaSeconds":{"low":0,"high":2},"onHold":false,"pollAfterMs":1400,"token":"eyJ.eyJ.sig","checkoutUrl":"https://s/c","expiresAt":1796289544,"entersInMs":1350}"#)
+        #expect(entering.state == "entering" && entering.token == "eyJ.eyJ.sig" && entering.entersInMs == 1_350)
+        #expect(Reply(status: 200, body: #"{"state":"entering","pollAfterMs":3400,"entersInMs":9}"#).entersInMs == nil, "no moment to go at without a token")
+
         let board = Reply(status: 200, body: #"{"room":"r","state":"open","opensAtMs":null,"head":47823,"tail":89339,"readAfterMs":1500,"eta":[[0,0,7]],"lotteryKey":null}"#)
         #expect(board.state == "open" && board.head == 47823 && board.readAfterMs == 1500 && board.place == nil)
 

@@ -3,6 +3,8 @@ import TestSupport
 import Testing
 import WaitingRoomCore
 import WaitingRoomServer
+import WaitingRoomTokens
+import WaitingRoomVerifier
 
 /// Issue 20's admission holes, as a shopper and an operator meet them over HTTP (real Redis, real clock).
 @Suite("Gate: admission limits whatever the settings", .serialized, .stopsGates)
@@ -89,6 +91,50 @@ struct AdmissionLimitsGateTests {
             let reserved = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: tickets[19])
             let eta = (reserved.json["etaSeconds"] as? [String: Any])?["high"] as? Int
             #expect(reserved.string("state") == "admitted" || (reserved.string("state") == "entering" && (eta ?? 99) <= 1), "\(reserved.body)")
+        }
+    }
+
+    @Test("an entry moment ≤ 3 s away comes with its token (nbf that second), refused before it by a strict verifier; further off, no token")
+    func earlyToken() async throws {
+        let room = uniqueRoom("early")
+        try await withGate([room: settings(rate: 100, claimWindow: 600)]) { gate in
+            var tickets: [String] = []
+            for _ in 0..<5 { tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))) }
+            try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.head == 5 }
+            let url = gate.base + "/admin/v1/rooms/\(room)"
+            #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.5}"#).status == 200)
+            // The entry gate spaces them 2 s apart: about 0, 2, 4, 6, 8 s away.
+            var answers: [HTTP.Reply] = []
+            for ticket in tickets { answers.append(try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket)) }
+            let jwks = try JSONDecoder().decode(JSONWebKeySet.self, from: Data(try await HTTP.shared.call(.GET, gate.base + "/.well-known/jwks.json").body.utf8))
+            var early = 0, withheld = 0
+            for (answer, ticket) in zip(answers, tickets) where answer.string("state") == "entering" {
+                let entersInMs = answer.json["entersInMs"] as? Int
+                guard let token = answer.string("token") else {
+                    withheld += 1
+                    #expect(entersInMs == nil && answer.json["checkoutUrl"] == nil, "\(answer.body)")
+                    #expect(((answer.json["etaSeconds"] as? [String: Any])?["high"] as? Int ?? 0) > 3, "a near moment without its token: \(answer.body)")
+                    continue
+                }
+                early += 1
+                let wait = try #require(entersInMs, "\(answer.body)")
+                #expect(wait > 0 && wait <= 3_000, "\(answer.body)")
+                #expect(answer.string("checkoutUrl") == "https://shop.example/checkout" && answer.json["expiresAt"] is Int, "\(answer.body)")
+                // nbf is the moment's second; a verifier without leeway refuses the token until then.
+                let nbf = try #require(try JSONSerialization.jsonObject(with: Data(Base64URL.decode(token.split(separator: ".")[1]) ?? [])) as? [String: Any])["nbf"] as? Int
+                let moment = Date().timeIntervalSince1970 + Double(wait) / 1000
+                #expect(abs(Double(try #require(nbf)) - moment) < 2, "nbf \(String(describing: nbf)) vs the moment \(moment)")
+                let strict = { (at: Int) in AdmissionVerifier(jwks: jwks, issuer: "waitroom", leeway: 0, now: { Date(timeIntervalSince1970: Double(at)) }) }
+                await #expect(throws: VerificationError.self) { try await strict(nbf! - 1).verify(token, room: room) }
+                #expect(try await strict(nbf!).verify(token, room: room).aud == room)
+                // Asking again after the moment gives the same admission: the very same token.
+                if early == 1 {
+                    try await Task.sleep(for: .milliseconds(wait + 50))
+                    let again = try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket)
+                    #expect(again.string("state") == "admitted" && again.string("token") == token, "\(again.body)")
+                }
+            }
+            #expect(early >= 1 && withheld >= 1, "\(answers.map(\.body))")
         }
     }
 

@@ -29,6 +29,7 @@ struct ShopperReplyJSONTests {
         var token: String?
         var checkoutUrl: String?
         var expiresAt: Int64?
+        var entersInMs: Int64?
         var stale: Bool?
         var lotteryCommitment: String?
         var lotteryKey: String?
@@ -42,7 +43,14 @@ struct ShopperReplyJSONTests {
         ShopperReply(answer: .scheduled(opensInSeconds: 61, pollAfterMs: 30_000), place: nil, ticket: "t\"k", lottery: .init(commitment: "ab12", key: nil, prequeueNumber: 40)),
         ShopperReply(answer: .waiting(position: 2, eta: nil, onHold: true, pollAfterMs: 5_000), place: 9, lottery: .init(commitment: "ab12", key: "cd34", prequeueNumber: 4)),
         ShopperReply(answer: .closed, place: 12, stale: true),
-        ShopperReply(answer: .entering(eta: ETARange(low: 0, high: 2), pollAfterMs: 1_400), place: 3),
+        ShopperReply(answer: .entering(eta: ETARange(low: 0, high: 4), pollAfterMs: 3_400, early: nil), place: 3),
+        ShopperReply(
+            answer: .entering(
+                eta: ETARange(low: 0, high: 2), pollAfterMs: 1_400,
+                early: EarlyEntry(token: "a.b.c", checkoutUrl: "https://shop.example/c?x=\"1\"", expiresAt: 1_800_000_000, entersInMs: 1_350)
+            ),
+            place: 3, stale: true
+        ),
         ShopperReply(answer: .admitted(token: "a.b.c", checkoutUrl: "https://shop.example/c?x=\"1\"", expiresAt: 1_800_000_000), place: 3),
         ShopperReply(answer: .done(.consumed), place: 3),
         ShopperReply(answer: .expired, place: 3),
@@ -62,9 +70,10 @@ struct ShopperReplyJSONTests {
             (twin.onHold, twin.pollAfterMs, twin.opensInSeconds) = (false, poll, opensIn)
         case .closed:
             twin.onHold = false
-        case .entering(let eta, let poll):
+        case .entering(let eta, let poll, let early):
             (twin.position, twin.onHold, twin.pollAfterMs) = (0, false, poll)
             twin.etaSeconds = Twin.ETA(low: eta.low, high: eta.high)
+            (twin.token, twin.checkoutUrl, twin.expiresAt, twin.entersInMs) = (early?.token, early?.checkoutUrl, early?.expiresAt, early?.entersInMs)
         case .admitted(let token, let url, let expiresAt):
             (twin.position, twin.token, twin.checkoutUrl, twin.expiresAt) = (0, token, url, expiresAt)
         case .done(let end):

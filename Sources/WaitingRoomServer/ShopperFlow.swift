@@ -205,10 +205,15 @@ struct ShopperFlow: Sendable {
         }
         let answer: ShopperAnswer
         switch result {
-        case .admitted(let admission, let redisNowMs) where admission.entersAtMs - redisNowMs > Self.earlyTokenLimitMs:
-            let waitMs = admission.entersAtMs - redisNowMs
-            answer = .entering(eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs), early: nil)
         case .admitted(let admission, let redisNowMs):
+            let waitMs = admission.entersAtMs - redisNowMs
+            func entering(_ early: EarlyEntry?) -> ShopperAnswer {
+                .entering(eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs), early: early)
+            }
+            guard waitMs <= Self.earlyTokenLimitMs else {
+                answer = entering(nil)
+                break
+            }
             metrics.claims.increment()
             // A pass holder's token names the shop's customer, so the order service can match the signed-in one.
             let claims = AdmissionClaims(
@@ -217,16 +222,10 @@ struct ShopperFlow: Sendable {
                 seq: ticket.seq, tid: ticket.id
             )
             let token = admissions.keys.sign(claims), checkoutUrl = entry.snapshot.settings.checkoutUrl
-            let waitMs = admission.entersAtMs - redisNowMs
-            if waitMs > 0 {
-                // The moment is near: the token now, so the page goes at the moment instead of asking again.
-                let early = EarlyEntry(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp, entersInMs: waitMs)
-                answer = .entering(
-                    eta: ETARange(low: 0, high: Int((waitMs + 999) / 1000)), pollAfterMs: policy.enteringInterval(waitMs: waitMs), early: early
-                )
-            } else {
-                answer = .admitted(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp)
-            }
+            // A moment still ahead but near: the token now, so the page goes then instead of asking again.
+            answer = waitMs > 0
+                ? entering(EarlyEntry(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp, entersInMs: waitMs))
+                : .admitted(token: token, checkoutUrl: checkoutUrl, expiresAt: claims.exp)
         case .done(let end):
             answer = .done(end)
         case .expired:

@@ -22,6 +22,17 @@ struct AdmissionLimitsGateTests {
         await gate.stop()
     }
 
+    /// `count` shoppers join a room at rate 100 and are all offered at once; then the rate drops to `rate`, so
+    /// the entry gate spaces their claims 1/`rate` apart. Their tickets, in line order.
+    private func offeredAtOnce(_ count: Int, room: String, gate: RunningGate, thenRate rate: String) async throws -> [String] {
+        var tickets: [String] = []
+        for _ in 0..<count { tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))) }
+        try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.head == Int64(count) }
+        let patched = try await HTTP.shared.call(.PATCH, gate.base + "/admin/v1/rooms/\(room)", bearer: RunningGate.adminKey, body: #"{"rate": \#(rate)}"#)
+        #expect(patched.status == 200, "\(patched.body)")
+        return tickets
+    }
+
     @Test("one ticket, one admission: polls after a 1 s session inside a 60 s claim window answer done, never a new token")
     func oneAdmissionPerTicket() async throws {
         let room = uniqueRoom("once")
@@ -74,11 +85,8 @@ struct AdmissionLimitsGateTests {
     func fasterRateReachesTheEntrySchedule() async throws {
         let room = uniqueRoom("faster")
         try await withGate([room: settings(rate: 100, claimWindow: 600)]) { gate in
-            var tickets: [String] = []
-            for _ in 0..<21 { tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))) }
-            try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.head == 21 }
+            let tickets = try await offeredAtOnce(21, room: room, gate: gate, thenRate: "0.1")
             let url = gate.base + "/admin/v1/rooms/\(room)"
-            #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.1}"#).status == 200)
             var states: [String] = []
             for ticket in tickets.prefix(20) {
                 states.append(try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket).string("state") ?? "?")
@@ -98,11 +106,7 @@ struct AdmissionLimitsGateTests {
     func earlyToken() async throws {
         let room = uniqueRoom("early")
         try await withGate([room: settings(rate: 100, claimWindow: 600)]) { gate in
-            var tickets: [String] = []
-            for _ in 0..<5 { tickets.append(try #require(try await HTTP.shared.call(.POST, gate.base + "/v1/rooms/\(room)/join").string("ticket"))) }
-            try await waitUntil(timeout: .seconds(5)) { gate.gate.cache.entry(room)?.snapshot.head == 5 }
-            let url = gate.base + "/admin/v1/rooms/\(room)"
-            #expect(try await HTTP.shared.call(.PATCH, url, bearer: RunningGate.adminKey, body: #"{"rate": 0.5}"#).status == 200)
+            let tickets = try await offeredAtOnce(5, room: room, gate: gate, thenRate: "0.5")
             // The entry gate spaces them 2 s apart: about 0, 2, 4, 6, 8 s away.
             var answers: [HTTP.Reply] = []
             for ticket in tickets { answers.append(try await HTTP.shared.call(.GET, gate.base + "/v1/rooms/\(room)/status", bearer: ticket)) }
